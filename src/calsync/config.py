@@ -1,0 +1,387 @@
+"""The configuration file: one TOML file, validated on load (PRODUCT.md section 7).
+
+Every parameter of the balancing rules has its PRODUCT.md default here; an invalid file raises
+:class:`~calsync.errors.ConfigError` naming the file, the key path and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from calsync.errors import ConfigError
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_WINDOW = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TimeWindow(_Strict):
+    """A daily window in which strength sessions may be placed (R19), e.g. ``06:00-08:00``."""
+
+    start: time
+    end: time
+
+    @classmethod
+    def parse(cls, text: str) -> TimeWindow:
+        """Read ``HH:MM-HH:MM``."""
+        match = _WINDOW.match(text.strip())
+        if not match:
+            raise ValueError(f"time window {text!r} must look like '06:00-08:00'")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        if h2 == 24 and m2 == 0:
+            h2, m2 = 23, 59
+        try:
+            start, end = time(h1, m1), time(h2, m2)
+        except ValueError as err:
+            raise ValueError(f"time window {text!r}: {err}") from err
+        if end <= start:
+            raise ValueError(f"time window {text!r} ends before it starts")
+        return cls(start=start, end=end)
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+def _windows(value: Any) -> Any:
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list):
+        return [TimeWindow.parse(v) if isinstance(v, str) else v for v in value]
+    return value
+
+
+class RecoveryDays(_Strict):
+    """R16: days without strength after a race, by distance; light only for as long again."""
+
+    up_to_10k: int = Field(3, ge=0, le=60)
+    half_marathon: int = Field(5, ge=0, le=60)
+    marathon: int = Field(7, ge=0, le=60)
+    ultra: int = Field(10, ge=0, le=60)
+    """Longer than a marathon, shorter than 100 miles."""
+    hundred_miles: int = Field(21, ge=0, le=90)
+    unknown_distance: int = Field(7, ge=0, le=60)
+
+    def for_distance(self, km: float | None) -> int:
+        """Recovery days for a race of this distance (the same bands as plan_check)."""
+        if km is None:
+            return self.unknown_distance
+        if km <= 10.0:
+            return self.up_to_10k
+        if km <= 21.2:
+            return self.half_marathon
+        if km <= 42.3:
+            return self.marathon
+        if km < 160.0:
+            return self.ultra
+        return self.hundred_miles
+
+
+class Rules(_Strict):
+    """Every parameter of the balancing rules (PRODUCT.md section 2), with its default."""
+
+    strength_sessions_per_week: int = Field(2, ge=0, le=5)
+    """R2: strength sessions per week."""
+    strength_floor_per_week: int = Field(1, ge=0, le=5)
+    """R3: the floor outside taper / race / recovery weeks."""
+    strength_base_minutes: int = Field(120, ge=20, le=600)
+    """R4: S_base, strength minutes per week far from peak volume."""
+    heavy_below_peak: float = Field(0.75, gt=0, le=2)
+    """R5: lower-body sessions are heavy below this fraction of peak volume."""
+    moderate_below_peak: float = Field(0.90, gt=0, le=2)
+    """R5: moderate up to this fraction, light above."""
+    a_race_no_strength_days: int = Field(7, ge=0, le=60)
+    """R6: no strength at all in the last N days before an A race."""
+    a_race_no_heavy_days: int = Field(10, ge=0, le=60)
+    """R7: no heavy lower body within N days of an A race."""
+    heavy_before_long_hours: int = Field(72, ge=0, le=240)
+    """R8: heavy lower body at least this long before a long run."""
+    light_before_long_hours: int = Field(48, ge=0, le=240)
+    """R9: light lower body about this long before a long run."""
+    heavy_after_long_days: int = Field(1, ge=0, le=7)
+    """R12: no heavy lower body for N days after a long run."""
+    same_day_order: Literal["lift_first", "run_first"] = "lift_first"
+    """R13: on a run day, lift before the run, or at least ``run_first_gap_hours`` after it."""
+    run_first_gap_hours: float = Field(6, ge=0, le=24)
+    rest_days_per_week: int = Field(1, ge=0, le=3)
+    """R14: full rest days per week."""
+    rest_day: Weekday | None = None
+    """R14: the weekday the runner prefers to rest."""
+    bodyweight_minutes: int = Field(20, ge=5, le=120)
+    """R15: length of the fallback bodyweight session."""
+    recovery_days: RecoveryDays = RecoveryDays()
+    """R16."""
+    bc_race_no_heavy_days: int = Field(4, ge=0, le=30)
+    """R17: no heavy lower body in the N days before a B/C race."""
+    bc_race_no_strength_days: int = Field(1, ge=0, le=30)
+    """R17: no strength in the N days before a B/C race."""
+    rolling_days: int = Field(28, ge=7, le=120)
+    """R18: the rolling window."""
+    rolling_min_fraction: float = Field(0.75, ge=0, le=2)
+    """R18: minimum average sessions per week, as a fraction of R2."""
+    max_gap_days: int = Field(10, ge=1, le=60)
+    """R18: longest acceptable gap between strength sessions."""
+    strength_windows: Annotated[list[TimeWindow], Field(min_length=1)] = [
+        TimeWindow(start=time(6), end=time(8))
+    ]
+    """R19: daily windows for strength sessions."""
+    strength_windows_by_day: dict[Weekday, list[TimeWindow]] = {}
+    """R19: windows for particular weekdays, replacing ``strength_windows`` on those days."""
+    preferred_strength_days: list[Weekday] = []
+    """Weekdays the runner prefers for strength (a soft preference)."""
+    default_run_time: time = time(7, 0)
+    """Start time given to all-day runs for planning (R19)."""
+    default_pace_min_per_km: float = Field(6.0, gt=2, le=20)
+    """Used to estimate a run's minutes from its distance when it gives no duration."""
+    peak_week_minutes: int | None = Field(None, ge=1)
+    """R4: P, the peak week's run minutes, when the feed does not show the peak."""
+    peak_phase_fraction: float = Field(0.90, gt=0, le=2)
+    """Phase model: peak at or above this fraction of peak volume."""
+    build_phase_fraction: float = Field(0.70, gt=0, le=2)
+    """Phase model: build at or above this fraction, base below."""
+    taper_weeks_half: int = Field(1, ge=0, le=8)
+    """Taper length when the feed is too short to see it: half marathon and shorter."""
+    taper_weeks_marathon: int = Field(2, ge=0, le=8)
+    """... marathon and ultra."""
+    taper_weeks_100mi: int = Field(3, ge=0, le=8)
+    """... 100 miles and longer."""
+
+    _parse_windows = field_validator("strength_windows", mode="before")(_windows)
+
+    @field_validator("strength_windows_by_day", mode="before")
+    @classmethod
+    def _parse_day_windows(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: _windows(v) for k, v in value.items()}
+        return value
+
+    @field_validator("default_run_time", mode="before")
+    @classmethod
+    def _parse_time(cls, value: Any) -> Any:
+        if isinstance(value, str) and re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
+            hour, minute = value.strip().split(":")
+            return time(int(hour), int(minute))
+        return value
+
+    @model_validator(mode="after")
+    def _loads_in_order(self) -> Rules:
+        if self.moderate_below_peak < self.heavy_below_peak:
+            raise ValueError("moderate_below_peak must not be below heavy_below_peak")
+        if self.build_phase_fraction > self.peak_phase_fraction:
+            raise ValueError("build_phase_fraction must not be above peak_phase_fraction")
+        return self
+
+    def windows_for(self, weekday: int) -> list[TimeWindow]:
+        """The strength windows of a weekday (0 = Monday)."""
+        return self.strength_windows_by_day.get(WEEKDAYS[weekday], self.strength_windows)  # type: ignore[call-overload]
+
+
+class Classification(_Strict):
+    """Extra patterns (regular expressions, case-insensitive) that decide what a source event is.
+
+    Checked before the built-in defaults; ``use_defaults = false`` keeps only these.
+    """
+
+    long: list[str] = []
+    quality: list[str] = []
+    easy: list[str] = []
+    race: list[str] = []
+    not_run: list[str] = []
+    """Events matching these are never runs (but still busy time)."""
+    use_defaults: bool = True
+
+    @field_validator("long", "quality", "easy", "race", "not_run")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise ValueError(f"pattern {pattern!r} is not a regular expression: {err}") from err
+        return patterns
+
+
+class ExerciseConfig(_Strict):
+    """One exercise of a catalogue entry."""
+
+    name: str = Field(min_length=1)
+    prescription: str = Field(min_length=1)
+
+
+class CatalogueEntry(_Strict):
+    """The content of one kind of session; overrides the built-in catalogue."""
+
+    title: str | None = None
+    exercises: list[ExerciseConfig] | None = None
+    max_minutes: int | None = Field(None, ge=10, le=240)
+
+
+CatalogueKey = Literal[
+    "heavy_lower", "moderate_lower", "light_lower", "upper", "core", "bodyweight", "rest"
+]
+
+
+class IcsFileSource(_Strict):
+    """A local ``.ics`` file (read-only)."""
+
+    kind: Literal["ics_file"]
+    path: Path
+    name: str | None = None
+
+
+class IcsFileTarget(_Strict):
+    """A local ``.ics`` file calsync owns, written atomically."""
+
+    kind: Literal["ics_file"]
+    path: Path
+
+
+SourceConfig = IcsFileSource
+TargetConfig = IcsFileTarget
+
+
+class PlanConfig(_Strict):
+    """One athlete's plan: where runs come from, where sessions go, and the rules."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    timezone: str
+    horizon_weeks: int = Field(16, ge=1, le=104)
+    a_race: date | None = None
+    source: Annotated[list[SourceConfig], Field(min_length=1)]
+    target: TargetConfig | None = None
+    rules: Rules = Rules()
+    classify: Classification = Classification()
+    catalogue: dict[CatalogueKey, CatalogueEntry] = {}
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name like 'Europe/Berlin'") from err
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The plan's time zone."""
+        return ZoneInfo(self.timezone)
+
+
+class Config(_Strict):
+    """The whole file."""
+
+    plan: Annotated[list[PlanConfig], Field(min_length=1)]
+    path: Path = Path("calsync.toml")
+    """Where the file was read from (set by the loader)."""
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Config:
+        ids = [p.id for p in self.plan]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"plan ids must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    def find_plan(self, plan_id: str) -> PlanConfig:
+        """The plan with this id, or a ConfigError listing the ids there are."""
+        for plan in self.plan:
+            if plan.id == plan_id:
+                return plan
+        raise ConfigError(
+            f"{self.path}: no plan with id {plan_id!r}; plans: {', '.join(p.id for p in self.plan)}"
+        )
+
+
+def search_path() -> list[Path]:
+    """Where the config is looked for without ``--config`` (PRODUCT.md section 5)."""
+    paths = []
+    if os.environ.get("CALSYNC_CONFIG"):
+        paths.append(Path(os.environ["CALSYNC_CONFIG"]))
+    paths.append(Path("calsync.toml"))
+    paths.append(Path.home() / ".config" / "calsync" / "calsync.toml")
+    paths.append(Path("/etc/calsync/calsync.toml"))
+    return paths
+
+
+def find_config(explicit: str | None) -> Path:
+    """The config file to use: ``--config``, else the first of :func:`search_path` that exists."""
+    if explicit:
+        return Path(explicit)
+    candidates = search_path()
+    if os.environ.get("CALSYNC_CONFIG"):
+        return candidates[0]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        "no configuration file found; looked in "
+        + ", ".join(str(c) for c in candidates)
+        + " (pass --config FILE or set CALSYNC_CONFIG)"
+    )
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+def _describe(err: ValidationError, path: Path) -> str:
+    problems = []
+    for item in err.errors(include_url=False):
+        loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; see config/example.toml)"
+        elif item["type"] == "union_tag_invalid" or item["type"] == "literal_error":
+            message = message.replace("Input should be", "allowed:")
+        problems.append(f"{_key_path(loc) or '(top level)'}: {message}")
+    return f"{path}: " + "; ".join(problems)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """Validate the text of a config file; relative paths are taken from the file's folder."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from err
+    raw = dict(raw)
+    raw["path"] = path
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_describe(err, path)) from err
+    base = path.parent
+    plans = []
+    for plan in config.plan:
+        sources = [s.model_copy(update={"path": base / s.path}) for s in plan.source]
+        target = plan.target.model_copy(update={"path": base / plan.target.path}) if plan.target else None
+        plans.append(plan.model_copy(update={"source": sources, "target": target}))
+    return config.model_copy(update={"plan": plans})
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a config file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise ConfigError(f"{path}: configuration file not found") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read the configuration file: {err}") from err
+    return parse_config(text, path)

@@ -1,0 +1,254 @@
+"""The domain model shared by every step of the pipeline.
+
+Plain frozen dataclasses: no I/O, no iCalendar objects. Times are either timezone-aware
+``datetime`` (timed items) or ``date`` (all-day items, ``end`` exclusive as in iCalendar).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+When = datetime | date
+
+
+class RunKind(StrEnum):
+    """What kind of run a source event is."""
+
+    LONG = "long"
+    QUALITY = "quality"
+    EASY = "easy"
+    RACE = "race"
+
+
+class SessionKind(StrEnum):
+    """What kind of session calsync generates."""
+
+    HEAVY_LOWER = "heavy_lower"
+    LIGHT_LOWER = "light_lower"
+    UPPER = "upper"
+    CORE = "core"
+    BODYWEIGHT = "bodyweight"
+    REST = "rest"
+
+    @property
+    def is_lower(self) -> bool:
+        """Whether the session loads the lower body (R8-R12 apply)."""
+        return self in (SessionKind.HEAVY_LOWER, SessionKind.LIGHT_LOWER)
+
+    @property
+    def is_strength(self) -> bool:
+        """Every kind but rest counts as strength (R2, R3, R6, R16)."""
+        return self is not SessionKind.REST
+
+
+class Phase(StrEnum):
+    """The training phase of a week (PRODUCT.md section 2)."""
+
+    BASE = "base"
+    BUILD = "build"
+    PEAK = "peak"
+    TAPER = "taper"
+    RACE = "race"
+    RECOVERY = "recovery"
+    UNSTRUCTURED = "unstructured"
+
+
+def first_day(start: When) -> date:
+    """The calendar day an item starts on (in its own zone)."""
+    return start.date() if isinstance(start, datetime) else start
+
+
+def last_day(start: When, end: When) -> date:
+    """The last calendar day an item occupies (all-day ``end`` is exclusive)."""
+    if isinstance(end, datetime):
+        last = (end - timedelta(microseconds=1)).date()
+    else:
+        last = end - timedelta(days=1)
+    return max(first_day(start), last)
+
+
+def days_of(start: When, end: When) -> list[date]:
+    """Every calendar day an item occupies."""
+    day, stop = first_day(start), last_day(start, end)
+    out = []
+    while day <= stop:
+        out.append(day)
+        day += timedelta(days=1)
+    return out
+
+
+@dataclass(frozen=True)
+class SourceEvent:
+    """One occurrence of an event read from a source calendar, times resolved.
+
+    Timed events carry aware datetimes (floating times already placed in the plan's zone);
+    all-day events carry dates.
+    """
+
+    uid: str
+    """The event's UID (shared by every occurrence of a recurring event)."""
+    summary: str
+    start: When
+    end: When
+    recurrence_id: str | None = None
+    """ISO form of the occurrence's original start, for recurring events."""
+    description: str = ""
+    categories: tuple[str, ...] = ()
+    location: str = ""
+    busy: bool = True
+    """False for ``TRANSP:TRANSPARENT`` (free time); such events never block sessions."""
+    source: str = ""
+    """Name of the source this came from (for messages)."""
+
+    @property
+    def all_day(self) -> bool:
+        """All-day events have dates, not times."""
+        return not isinstance(self.start, datetime)
+
+    @property
+    def key(self) -> str:
+        """Unique per occurrence."""
+        return f"{self.uid}/{self.recurrence_id}" if self.recurrence_id else self.uid
+
+
+@dataclass(frozen=True)
+class Run:
+    """A source event classified as a run."""
+
+    uid: str
+    title: str
+    kind: RunKind
+    start: When
+    end: When
+    distance_km: float | None = None
+    minutes: int | None = None
+    """Planned duration when the event says so (or its timed length)."""
+    priority: str | None = None
+    """``A``, ``B`` or ``C`` for races, else None."""
+    recurrence_id: str | None = None
+
+    @property
+    def all_day(self) -> bool:
+        """All-day runs take the configured default run time for planning."""
+        return not isinstance(self.start, datetime)
+
+    @property
+    def first_day(self) -> date:
+        """Day the run starts."""
+        return first_day(self.start)
+
+    @property
+    def last_day(self) -> date:
+        """Last day the run occupies (multi-day races)."""
+        return last_day(self.start, self.end)
+
+    @property
+    def is_long(self) -> bool:
+        """Long runs and races get the long-run protections (R8, R10, R12)."""
+        return self.kind in (RunKind.LONG, RunKind.RACE)
+
+
+@dataclass(frozen=True)
+class Busy:
+    """Time a session must not overlap: a timed non-run event, or a whole blocked day."""
+
+    start: datetime
+    end: datetime
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One line of a session's content."""
+
+    name: str
+    prescription: str
+    """Sets x reps or time, e.g. ``4 x 5`` or ``3 x 30 s``."""
+
+
+@dataclass(frozen=True)
+class Session:
+    """A session calsync places: strength or rest."""
+
+    uid: str
+    kind: SessionKind
+    title: str
+    start: When
+    end: When
+    week: str
+    """ISO week label, e.g. ``2026-W49``."""
+    slot: str
+    """Slot within the week (``s1``, ``s2``, ``rest``): with plan and week, it makes the UID."""
+    muscle_groups: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    exercises: tuple[Exercise, ...] = ()
+    load: str | None = None
+    """``heavy`` / ``moderate`` / ``light`` for lower-body sessions (R5)."""
+    fixed: bool = False
+    """True when the session already exists and is kept as it is (past, or edited by a person)."""
+
+    @property
+    def all_day(self) -> bool:
+        """Rest days are all-day."""
+        return not isinstance(self.start, datetime)
+
+    @property
+    def day(self) -> date:
+        """Day the session is on."""
+        return first_day(self.start)
+
+    @property
+    def minutes(self) -> int:
+        """Length in minutes (0 for all-day)."""
+        if isinstance(self.start, datetime) and isinstance(self.end, datetime):
+            return int((self.end - self.start).total_seconds() // 60)
+        return 0
+
+
+@dataclass(frozen=True)
+class PlanWarning:
+    """Something the runner should know: a rule that could not be met, a skipped event."""
+
+    code: str
+    message: str
+    week: str | None = None
+
+
+@dataclass(frozen=True)
+class WeekPlan:
+    """One planned week (Monday to Sunday)."""
+
+    week: str
+    start: date
+    phase: Phase
+    run_minutes: int
+    rest_day: date | None
+    strength_minutes: int
+    """R4's target strength minutes for the week."""
+    peak_fraction: float
+    """Run minutes as a fraction of the peak week (R4, R5)."""
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """Everything the planner decided for one plan."""
+
+    plan_id: str
+    timezone: str
+    runs: tuple[Run, ...]
+    weeks: tuple[WeekPlan, ...]
+    sessions: tuple[Session, ...]
+    warnings: tuple[PlanWarning, ...] = field(default_factory=tuple)
+
+
+def iso_week(day: date) -> str:
+    """ISO week label of a day, e.g. ``2026-W49``."""
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_start(day: date) -> date:
+    """Monday of the day's ISO week."""
+    return day - timedelta(days=day.weekday())
