@@ -1,0 +1,36 @@
+"""Shared test fixtures: where the shared folder (PRODUCT.md, the ICS corpus, plan_check) lives."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("CALSYNC_SHARED", ROOT.parent / "shared"))
+CORPUS = SHARED / "ics-corpus"
+PLAN_CHECK = SHARED / "checks" / "plan_check.py"
+
+
+def corpus_files() -> list[Path]:
+    """Every .ics file of the real-world corpus (empty when the folder is absent)."""
+    if not CORPUS.is_dir():
+        return []
+    return sorted(CORPUS.rglob("*.ics"))
+
+
+@pytest.fixture
+def corpus_dir() -> Path:
+    """The corpus folder; skips the test with a reason when it is absent."""
+    if not CORPUS.is_dir():
+        pytest.skip(f"the real-world ICS corpus is not at {CORPUS} (set CALSYNC_SHARED)")
+    return CORPUS
+
+
+@pytest.fixture
+def plan_check_path() -> Path:
+    """shared/checks/plan_check.py; skips with a reason when it is absent."""
+    if not PLAN_CHECK.is_file():
+        pytest.skip(f"plan_check.py is not at {PLAN_CHECK} (set CALSYNC_SHARED)")
+    return PLAN_CHECK
