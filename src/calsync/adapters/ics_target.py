@@ -1,0 +1,364 @@
+"""A local ``.ics`` file as a target: list what calsync owns there, and apply actions to it.
+
+The *apply* step of the pipeline for the ``ics_file`` target (PRODUCT.md sections 4 and 6).
+Only events whose ``X-CALSYNC-PLAN`` is this plan's id are calsync's; every other component of
+the file (foreign events, other plans' events, time zones, to-dos) is written back exactly as it
+was parsed. The file is replaced atomically, and not written at all when nothing changes.
+
+Before an update or delete, the event is looked up again in the file as it is now: when it
+changed since :meth:`IcsFileTarget.read_owned` (a person edited the file meanwhile), or is gone,
+the action is skipped; the person's change wins and the next pass plans around it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import secrets
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Component, Event
+
+from calsync.errors import TargetError
+from calsync.model import Session, SessionKind, When
+from calsync.reconcile import Action, Create, Delete, OwnedEvent, Update
+from calsync.render import describe, fingerprint, session_fingerprint
+
+log = logging.getLogger(__name__)
+
+PRODID = "-//calsync//calsync//EN"
+_UID = re.compile(r"^calsync-.+-(?P<year>\d{4})W(?P<week>\d{2})-(?P<slot>[^-]+)$")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically: readers see the old file or the new one, never half.
+
+    Writes a temporary file in the same directory, flushes and fsyncs it, renames it over ``path``
+    and fsyncs the directory. Parent directories are created; an existing file keeps its mode.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode: int | None = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = None
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _text(component: Component, name: str) -> str:
+    value = component.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, list):  # a property given twice: the first one counts
+        value = value[0]
+    return str(value)
+
+
+def _dt(component: Component, name: str) -> object:
+    """The parsed value of a date / time / duration property (the first, when given twice)."""
+    prop: Any = component[name]
+    if isinstance(prop, list):
+        prop = prop[0]
+    return prop.dt
+
+
+def _times(event: Component) -> tuple[When, When]:
+    """DTSTART and the end (DTEND, else DTSTART + DURATION, else RFC 5545's default), as written."""
+    start = _dt(event, "DTSTART")
+    if not isinstance(start, date):
+        raise ValueError("DTSTART is not a date or a date-time")
+    end: object
+    if "DTEND" in event:
+        end = _dt(event, "DTEND")
+    elif "DURATION" in event:
+        duration = _dt(event, "DURATION")
+        if not isinstance(duration, timedelta):
+            raise ValueError("DURATION is not a duration")
+        end = start + duration
+    elif isinstance(start, datetime):
+        end = start
+    else:
+        end = start + timedelta(days=1)
+    if not isinstance(end, date):
+        raise ValueError("DTEND is not a date or a date-time")
+    return start, end
+
+
+@dataclass(frozen=True)
+class _Found:
+    """An owned VEVENT of the file with what it holds now."""
+
+    component: Component
+    current_hash: str
+
+
+class IcsFileTarget:
+    """A local ``.ics`` file that calsync writes one plan's sessions into."""
+
+    def __init__(self, path: Path, plan_id: str, zone: ZoneInfo) -> None:
+        self.path = path
+        self.plan_id = plan_id
+        self.zone = zone
+
+    def __repr__(self) -> str:
+        return f"IcsFileTarget({str(self.path)!r}, plan={self.plan_id!r})"
+
+    # reading
+
+    def _error(self, what: str, err: BaseException | None = None) -> TargetError:
+        detail = f": {str(err).splitlines()[0] if str(err) else type(err).__name__}" if err else ""
+        return TargetError(f"plan {self.plan_id}: target {self.path}: {what}{detail}")
+
+    def _load(self) -> Calendar | None:
+        """The file's calendar; None when the file does not exist (or is empty)."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise self._error("cannot read the file; check the path and its permissions", err) from err
+        if not data.strip():
+            return None
+        advice = "calsync did not change it; fix or move the file, then run again"
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise self._error(f"the file is not UTF-8 iCalendar ({advice})", err) from err
+        try:
+            calendar = Calendar.from_ical(data)
+        except Exception as err:
+            raise self._error(f"the file is not a valid iCalendar file ({advice})", err) from err
+        if not isinstance(calendar, Calendar) or calendar.name != "VCALENDAR":
+            raise self._error(f"the file holds no VCALENDAR ({advice})")
+        return calendar
+
+    def _owns(self, component: Component) -> bool:
+        return component.name == "VEVENT" and _text(component, "X-CALSYNC-PLAN") == self.plan_id
+
+    def _owned_event(self, component: Component) -> OwnedEvent:
+        uid = _text(component, "UID")
+        if not uid:
+            raise ValueError("no UID")
+        kind_text = _text(component, "X-CALSYNC-KIND")
+        kind = SessionKind(kind_text)
+        start, end = _times(component)
+        title = _text(component, "SUMMARY")
+        current = fingerprint(kind_text, title, _text(component, "DESCRIPTION"), start, end)
+        match = _UID.match(uid)
+        week = _text(component, "X-CALSYNC-WEEK") or (f"{match['year']}-W{match['week']}" if match else "")
+        slot = _text(component, "X-CALSYNC-SLOT") or (match["slot"] if match else "")
+        written = _text(component, "X-CALSYNC-HASH") or None
+        sequence = int(component.get("SEQUENCE", 0))
+
+        def aware(when: When) -> When:
+            if isinstance(when, datetime) and when.tzinfo is None:
+                return when.replace(tzinfo=self.zone)  # floating: read in the plan's zone
+            return when
+
+        return OwnedEvent(
+            uid=uid,
+            plan_id=self.plan_id,
+            kind=kind,
+            week=week,
+            slot=slot,
+            title=title,
+            start=aware(start),
+            end=aware(end),
+            sequence=sequence,
+            written_hash=written,
+            current_hash=current,
+        )
+
+    def read_owned(self) -> list[OwnedEvent]:
+        """The events of this plan in the file (none when the file does not exist).
+
+        An owned event calsync cannot make sense of (no start, unknown kind) is skipped with a
+        warning; it is never touched.
+        """
+        calendar = self._load()
+        if calendar is None:
+            return []
+        owned = []
+        for component in calendar.subcomponents:
+            if not self._owns(component):
+                continue
+            try:
+                owned.append(self._owned_event(component))
+            except Exception as err:  # a broken event must not lose the others
+                log.warning(
+                    "plan %s: target %s: skipping event %r that calsync cannot read (%s); left as it is",
+                    self.plan_id,
+                    self.path,
+                    _text(component, "UID"),
+                    err,
+                )
+        return owned
+
+    # writing
+
+    def _new_calendar(self) -> Calendar:
+        calendar = Calendar()
+        calendar.add("prodid", PRODID)
+        calendar.add("version", "2.0")
+        calendar.add("x-wr-calname", f"calsync: {self.plan_id}")
+        return calendar
+
+    def _vevent(self, session: Session, sequence: int, now: datetime, created: Any = None) -> Event:
+        """The VEVENT of a session (PRODUCT.md section 4)."""
+        event = Event()
+        event.add("uid", session.uid)
+        event.add("dtstamp", now)
+        event.add("created", created if created is not None else now)
+        event.add("last-modified", now)
+        event.add("sequence", sequence)
+        event.add("dtstart", session.start)
+        event.add("dtend", session.end)
+        event.add("summary", session.title)
+        event.add("description", describe(session))
+        event.add("categories", ["calsync", session.kind.value])
+        event.add("transp", "OPAQUE" if session.kind.is_strength else "TRANSPARENT")
+        event.add("x-calsync-plan", self.plan_id)
+        event.add("x-calsync-kind", session.kind.value)
+        event.add("x-calsync-week", session.week)
+        event.add("x-calsync-slot", session.slot)
+        event.add("x-calsync-hash", session_fingerprint(session))
+        return event
+
+    def _find(self, calendar: Calendar, uid: str) -> list[_Found]:
+        found = []
+        for component in calendar.subcomponents:
+            if self._owns(component) and _text(component, "UID") == uid:
+                try:
+                    current = self._owned_event(component).current_hash
+                except Exception:
+                    current = ""
+                found.append(_Found(component, current))
+        return found
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold an exclusive lock on the file's directory while reading, changing and writing."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def apply(self, actions: Sequence[Action], *, now: datetime) -> None:
+        """Apply the actions to the file; write nothing when there are none (or all are skipped).
+
+        ``now`` (aware) becomes the DTSTAMP / LAST-MODIFIED of what is written, so the output is
+        a function of the file, the actions and ``now``.
+        """
+        if not actions:
+            return
+        if now.tzinfo is None:
+            raise ValueError("apply needs an aware 'now'")
+        now = now.astimezone(UTC).replace(microsecond=0)
+        try:
+            with self._locked():
+                self._apply_locked(actions, now)
+        except OSError as err:
+            raise self._error("cannot write the file; check the folder and its permissions", err) from err
+
+    def _apply_locked(self, actions: Sequence[Action], now: datetime) -> None:
+        loaded = self._load()
+        calendar = loaded if loaded is not None else self._new_calendar()
+        changed = False
+        counts = {"create": 0, "update": 0, "delete": 0}
+        for action in actions:
+            if isinstance(action, Create):
+                uid = action.session.uid
+                if any(_text(c, "UID") == uid for c in calendar.subcomponents):
+                    log.warning(
+                        "plan %s: target %s: an event with UID %s is already there; not creating it again",
+                        self.plan_id,
+                        self.path,
+                        uid,
+                    )
+                    continue
+                calendar.add_component(self._vevent(action.session, 0, now))
+                counts["create"] += 1
+                changed = True
+                continue
+            previous = action.previous
+            found = self._find(calendar, previous.uid)
+            if not found:
+                log.info(
+                    "plan %s: %s is no longer in %s; nothing to do", self.plan_id, previous.uid, self.path
+                )
+                continue
+            if found[0].current_hash != previous.current_hash:
+                log.warning(
+                    "plan %s: target %s: %s changed since it was read; keeping the change",
+                    self.plan_id,
+                    self.path,
+                    previous.uid,
+                )
+                continue
+            first = found[0].component
+            position = next(i for i, c in enumerate(calendar.subcomponents) if c is first)
+            gone = {id(f.component) for f in found}  # duplicates of the UID go too
+            calendar.subcomponents[:] = [c for c in calendar.subcomponents if id(c) not in gone]
+            if isinstance(action, Update):
+                try:
+                    file_sequence = int(first.get("SEQUENCE", 0))
+                except (TypeError, ValueError):
+                    file_sequence = 0
+                sequence = max(action.sequence, file_sequence + 1)
+                try:
+                    created = _dt(first, "CREATED") if "CREATED" in first else None
+                except Exception:
+                    created = None
+                event = self._vevent(action.session, sequence, now, created)
+                for sub in first.subcomponents:  # alarms a person added stay
+                    event.add_component(sub)
+                calendar.subcomponents.insert(position, event)
+                counts["update"] += 1
+            elif isinstance(action, Delete):
+                counts["delete"] += 1
+            changed = True
+        if not changed:
+            log.info("plan %s: target %s: nothing to write", self.plan_id, self.path)
+            return
+        calendar.add_missing_timezones()
+        write_atomic(self.path, calendar.to_ical())
+        log.info(
+            "plan %s: wrote %s (%d created, %d updated, %d deleted)",
+            self.plan_id,
+            self.path,
+            counts["create"],
+            counts["update"],
+            counts["delete"],
+        )

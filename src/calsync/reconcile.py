@@ -1,0 +1,231 @@
+"""Reconcile: compare the planned sessions with what calsync already wrote, and list the actions.
+
+The *reconcile* step of the pipeline (PRODUCT.md sections 1, 4 and 6). Pure: no I/O, no clock reads
+(``now`` is an argument). The actions are applied by a target adapter, printed by ``--dry-run``, and
+checked by guards (mass delete) before anything is written.
+
+The rules:
+
+* a planned session with no owned event of its UID is created;
+* a planned session whose owned event still holds what calsync would write now needs nothing;
+  otherwise the event is updated in place (same UID, ``SEQUENCE`` + 1), never deleted and re-created;
+* an owned event that has started (or ended) or that a person edited is never touched: it is kept
+  as it is, and :func:`fixed_sessions` hands it back to the planner to plan around;
+* an owned future event no longer planned is deleted when it starts inside the reconciled window,
+  and left alone outside it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, tzinfo
+
+from calsync.model import Session, SessionKind, When, first_day
+from calsync.render import session_fingerprint
+
+log = logging.getLogger(__name__)
+
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _instant(when: When, zone: tzinfo | None) -> datetime:
+    """A comparable moment: all-day dates (and floating times) are read in ``zone``."""
+    if isinstance(when, datetime):
+        return when if when.tzinfo is not None else when.replace(tzinfo=zone)
+    return datetime.combine(when, time(0), tzinfo=zone)
+
+
+def _sort_key(start: When, uid: str, zone: tzinfo | None) -> tuple[datetime, str]:
+    return (_instant(start, zone).astimezone(UTC), uid)
+
+
+@dataclass(frozen=True)
+class OwnedEvent:
+    """An event in a target that calsync wrote (its ``X-CALSYNC-PLAN`` is the plan's id)."""
+
+    uid: str
+    plan_id: str
+    kind: SessionKind
+    week: str
+    """ISO week label, e.g. ``2026-W49``."""
+    slot: str
+    title: str
+    start: When
+    end: When
+    sequence: int
+    written_hash: str | None
+    """``X-CALSYNC-HASH``: the fingerprint of what calsync last wrote (None when missing)."""
+    current_hash: str
+    """The fingerprint of the event as it is now (same function as ``written_hash``)."""
+
+    @property
+    def edited(self) -> bool:
+        """A person changed what calsync controls since calsync wrote the event."""
+        return self.written_hash is not None and self.current_hash != self.written_hash
+
+    def started(self, now: datetime) -> bool:
+        """The event has begun (all-day events begin at midnight in ``now``'s zone)."""
+        return _instant(self.start, now.tzinfo) <= now
+
+    def ended(self, now: datetime) -> bool:
+        """The event is over (history: never rewritten)."""
+        return _instant(self.end, now.tzinfo) <= now
+
+    def kept(self, now: datetime) -> bool:
+        """calsync must leave this event exactly as it is."""
+        return self.edited or self.started(now)
+
+
+@dataclass(frozen=True)
+class Create:
+    """Write a new event for a session."""
+
+    session: Session
+
+
+@dataclass(frozen=True)
+class Update:
+    """Rewrite an owned event in place with a session's new content (same UID)."""
+
+    session: Session
+    previous: OwnedEvent
+    sequence: int
+    """``previous.sequence + 1``."""
+
+
+@dataclass(frozen=True)
+class Delete:
+    """Remove an owned event that is no longer planned."""
+
+    previous: OwnedEvent
+
+
+Action = Create | Update | Delete
+
+
+def _kept_reason(event: OwnedEvent, now: datetime) -> str:
+    if event.edited:
+        return "kept: changed by you, so calsync leaves it where you put it"
+    if event.ended(now):
+        return "kept: already done"
+    return "kept: already started"
+
+
+def fixed_sessions(owned: Sequence[OwnedEvent], *, now: datetime) -> list[Session]:
+    """The owned events the planner must keep as they are and plan around.
+
+    Those that have started or ended, and those a person edited; returned as fixed sessions with
+    the same UID, week and slot, ordered by start.
+    """
+    kept = [event for event in owned if event.kept(now)]
+    kept.sort(key=lambda e: _sort_key(e.start, e.uid, now.tzinfo))
+    return [
+        Session(
+            uid=event.uid,
+            kind=event.kind,
+            title=event.title,
+            start=event.start,
+            end=event.end,
+            week=event.week,
+            slot=event.slot,
+            reasons=(_kept_reason(event, now),),
+            fixed=True,
+        )
+        for event in kept
+    ]
+
+
+def _by_uid(owned: Sequence[OwnedEvent]) -> dict[str, OwnedEvent]:
+    """Owned events by UID; of duplicates (there should be none) the highest SEQUENCE wins."""
+    index: dict[str, OwnedEvent] = {}
+    for event in owned:
+        other = index.get(event.uid)
+        if other is not None:
+            log.warning("two owned events share the UID %s; reconciling the newer one", event.uid)
+            if other.sequence >= event.sequence:
+                continue
+        index[event.uid] = event
+    return index
+
+
+def reconcile(
+    planned: Sequence[Session],
+    owned: Sequence[OwnedEvent],
+    *,
+    now: datetime,
+    window_start: date,
+    window_end: date,
+) -> list[Action]:
+    """The actions that make the owned events match the plan.
+
+    ``window_start`` / ``window_end`` (exclusive) bound the days this pass is responsible for:
+    an owned event no longer planned is deleted only when it starts inside them. ``now`` must be
+    aware; all-day items begin at midnight in its zone. Actions come ordered by start, then UID.
+    """
+    if now.tzinfo is None:
+        raise ValueError("reconcile needs an aware 'now'")
+    owned_by_uid = _by_uid(owned)
+    planned_uids = {session.uid for session in planned}
+    keyed: list[tuple[tuple[datetime, str], Action]] = []
+
+    for session in planned:
+        if session.fixed:
+            continue
+        previous = owned_by_uid.get(session.uid)
+        if previous is None:
+            if _instant(session.end, now.tzinfo) <= now:
+                log.debug("not creating %s: it would already be over", session.uid)
+                continue
+            keyed.append((_sort_key(session.start, session.uid, now.tzinfo), Create(session)))
+            continue
+        if previous.kept(now):
+            continue
+        written = previous.written_hash if previous.written_hash is not None else previous.current_hash
+        if written == session_fingerprint(session):
+            continue
+        action = Update(session=session, previous=previous, sequence=previous.sequence + 1)
+        keyed.append((_sort_key(session.start, session.uid, now.tzinfo), action))
+
+    for event in owned_by_uid.values():
+        if event.uid in planned_uids or event.kept(now):
+            continue
+        if window_start <= first_day(event.start) < window_end:
+            keyed.append((_sort_key(event.start, event.uid, now.tzinfo), Delete(event)))
+
+    keyed.sort(key=lambda pair: pair[0])
+    return [action for _, action in keyed]
+
+
+def _span(start: When, end: When) -> str:
+    """``Mon 2026-11-30 06:00-07:00`` or ``Sun 2026-12-06 all day``."""
+    day = first_day(start)
+    label = f"{_DAY_NAMES[day.weekday()]} {day.isoformat()}"
+    if isinstance(start, datetime) and isinstance(end, datetime):
+        if end.date() == start.date():
+            return f"{label} {start:%H:%M}-{end:%H:%M}"
+        last = end.date()
+        return f"{label} {start:%H:%M} - {_DAY_NAMES[last.weekday()]} {last.isoformat()} {end:%H:%M}"
+    if isinstance(end, date) and not isinstance(end, datetime) and (end - day).days > 1:
+        return f"{label} all day ({(end - day).days} days)"
+    return f"{label} all day"
+
+
+def _headline(title: str, reasons: tuple[str, ...]) -> str:
+    return f"{title} — {reasons[0]}" if reasons else title
+
+
+def describe_action(action: Action) -> str:
+    """One line for ``--dry-run``, e.g. ``create  heavy_lower  Mon 2026-11-30 06:00-07:00  ...``."""
+    if isinstance(action, Create):
+        s = action.session
+        return f"create  {s.kind.value:<11}  {_span(s.start, s.end)}  {_headline(s.title, s.reasons)}"
+    if isinstance(action, Update):
+        s, old = action.session, action.previous
+        before, after = _span(old.start, old.end), _span(s.start, s.end)
+        when = after if before == after else f"{before} -> {after}"
+        kind = s.kind.value if s.kind is old.kind else f"{old.kind.value} -> {s.kind.value}"
+        return f"update  {kind:<11}  {when}  {_headline(s.title, s.reasons)}"
+    old = action.previous
+    return f"delete  {old.kind.value:<11}  {_span(old.start, old.end)}  {old.title}"
