@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from calsync.errors import ConfigError
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WINDOW = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 
 
@@ -184,7 +184,8 @@ class Rules(_Strict):
 
     def windows_for(self, weekday: int) -> list[TimeWindow]:
         """The strength windows of a weekday (0 = Monday)."""
-        return self.strength_windows_by_day.get(WEEKDAYS[weekday], self.strength_windows)  # type: ignore[call-overload]
+        name: Weekday = WEEKDAYS[weekday]
+        return self.strength_windows_by_day.get(name, self.strength_windows)
 
 
 class Classification(_Strict):
@@ -227,9 +228,7 @@ class CatalogueEntry(_Strict):
     max_minutes: int | None = Field(None, ge=10, le=240)
 
 
-CatalogueKey = Literal[
-    "heavy_lower", "moderate_lower", "light_lower", "upper", "core", "bodyweight", "rest"
-]
+CatalogueKey = Literal["heavy_lower", "moderate_lower", "light_lower", "upper", "core", "bodyweight", "rest"]
 
 
 class IcsFileSource(_Strict):

@@ -62,10 +62,7 @@ def first_day(start: When) -> date:
 
 def last_day(start: When, end: When) -> date:
     """The last calendar day an item occupies (all-day ``end`` is exclusive)."""
-    if isinstance(end, datetime):
-        last = (end - timedelta(microseconds=1)).date()
-    else:
-        last = end - timedelta(days=1)
+    last = (end - timedelta(microseconds=1)).date() if isinstance(end, datetime) else end - timedelta(days=1)
     return max(first_day(start), last)
 
 

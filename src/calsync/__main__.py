@@ -1,0 +1,7 @@
+"""``python -m calsync``."""
+
+import sys
+
+from calsync.cli import main
+
+sys.exit(main())

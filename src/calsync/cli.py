@@ -1,0 +1,183 @@
+"""The command line (PRODUCT.md section 5): ``calsync [--config FILE] COMMAND``.
+
+Exit codes: 0 done; 1 a source or target failed (nothing was lost); 2 bad config or usage.
+Errors are one line naming the plan, the source or target and what to do; ``-v`` adds tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from calsync import __version__
+from calsync.config import Config, PlanConfig, find_config, load_config
+from calsync.errors import CalsyncError, ConfigError
+from calsync.model import PlanResult
+from calsync.output import dumps_plan_json, plan_table
+from calsync.pipeline import make_plan, read_sources, run_pass, target_for, window_for
+from calsync.reconcile import describe_action
+
+log = logging.getLogger("calsync")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors as one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"calsync: {message} (see `calsync --help`)\n")
+
+
+def _now(text: str | None, config: PlanConfig) -> datetime:
+    """``--now`` in the plan's zone (a time without offset is local to the plan), else the clock."""
+    if text is None:
+        return datetime.now(config.zone)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as err:
+        raise ConfigError(
+            f"--now {text!r} is not an ISO 8601 date or date-time, e.g. 2026-11-27T07:30+01:00"
+        ) from err
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=config.zone)
+    return moment.astimezone(config.zone)
+
+
+def _plans(config: Config, plan_id: str | None) -> list[PlanConfig]:
+    return [config.find_plan(plan_id)] if plan_id else list(config.plan)
+
+
+def cmd_plan(args: argparse.Namespace, config: Config) -> int:
+    """Read the sources and print the plan; writes nothing."""
+    results: list[PlanResult] = []
+    plans = _plans(config, args.plan)
+    for plan_config in plans:
+        now = _now(args.now, plan_config)
+        target = target_for(plan_config)
+        owned = target.read_owned() if target is not None else []
+        result, _ = make_plan(plan_config, now, owned)
+        results.append(result)
+    generated = _now(args.now, plans[0])
+    if args.format == "json":
+        sys.stdout.write(dumps_plan_json(results, generated_at=generated) + "\n")
+    else:
+        sys.stdout.write(plan_table(results, now=generated))
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace, config: Config) -> int:
+    """One full pass for every plan; a plan that fails does not stop the others."""
+    status = 0
+    for plan_config in _plans(config, args.plan):
+        try:
+            report = run_pass(
+                plan_config, _now(args.now, plan_config), dry_run=args.dry_run, force=args.force
+            )
+        except ConfigError:
+            raise
+        except CalsyncError as err:
+            _error(err, args.verbose)
+            status = max(status, err.exit_code)
+            continue
+        if args.dry_run:
+            for action in report.actions:
+                print(f"  {describe_action(action)}")
+        for note in report.notes:
+            print(f"  note: {note}")
+        print(report.summary())
+    return status
+
+
+def cmd_check(args: argparse.Namespace, config: Config) -> int:
+    """Validate the config and reach every source and target, read-only."""
+    status = 0
+    for plan_config in _plans(config, args.plan):
+        now = _now(args.now, plan_config)
+        try:
+            read = read_sources(plan_config, window_for(plan_config, now))
+            print(f"{plan_config.id}: sources ok, {len(read.events)} events in the window")
+            for warning in read.warnings:
+                print(f"  warning: {warning.message}")
+            target = target_for(plan_config)
+            if target is not None:
+                owned = target.read_owned()
+                print(f"{plan_config.id}: target ok, {len(owned)} events owned by calsync in {target.path}")
+        except CalsyncError as err:
+            _error(err, args.verbose)
+            status = max(status, err.exit_code)
+    print(f"config ok: {config.path}" if status == 0 else f"check failed: {config.path}")
+    return status
+
+
+def _error(err: BaseException, verbose: bool) -> None:
+    if verbose:
+        log.exception("%s", err)
+    print(f"calsync: {err}", file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser."""
+    parser = _Parser(prog="calsync", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="config file (default: $CALSYNC_CONFIG, "
+        "./calsync.toml, ~/.config/calsync/calsync.toml, /etc/calsync/calsync.toml)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
+    parser.add_argument("--version", action="version", version=f"calsync {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    def common(sub: argparse.ArgumentParser, *, now: bool = True) -> None:
+        sub.add_argument("--plan", metavar="ID", help="only this plan")
+        if now:
+            sub.add_argument("--now", metavar="DATETIME", help="plan as if it were this moment (ISO 8601)")
+
+    plan = commands.add_parser("plan", help="print the weeks, runs, sessions and warnings; writes nothing")
+    plan.add_argument("--format", choices=["table", "json"], default="table")
+    common(plan)
+    plan.set_defaults(func=cmd_plan)
+
+    rebuild = commands.add_parser("rebuild", help="one full pass: read, plan, reconcile, write")
+    rebuild.add_argument("--dry-run", action="store_true", help="print the actions, write nothing")
+    rebuild.add_argument("--force", action="store_true", help="allow a pass that deletes many sessions")
+    common(rebuild)
+    rebuild.set_defaults(func=cmd_rebuild)
+
+    check = commands.add_parser("check", help="validate the config and reach every source and target")
+    common(check)
+    check.set_defaults(func=cmd_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``calsync`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    func: Callable[[argparse.Namespace, Config], int] = args.func
+    try:
+        config = load_config(find_config(args.config))
+        return func(args, config)
+    except CalsyncError as err:
+        _error(err, args.verbose)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("calsync: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug: say so in one line, traceback with -v
+        if args.verbose:
+            raise
+        print(
+            f"calsync: internal error: {type(err).__name__}: {err} (run with -v for details)", file=sys.stderr
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

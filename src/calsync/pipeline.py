@@ -1,0 +1,200 @@
+"""The service layer: runs the pipeline for one plan (read -> classify -> plan -> reconcile -> apply).
+
+This is where the pure core meets the adapters: it picks the adapters a plan's config names,
+hands their data to the pure functions, and applies the resulting actions. Guards that protect
+the user's data (an empty source deletes nothing; a mass delete needs ``--force``) sit here,
+between reconcile and apply.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from calsync.adapters.ics_read import read_ics_file
+from calsync.adapters.ics_target import IcsFileTarget
+from calsync.catalogue import Catalogue
+from calsync.classify import classify_events
+from calsync.config import PlanConfig
+from calsync.errors import TargetError
+from calsync.model import PlanResult, PlanWarning, SourceEvent, week_start
+from calsync.planner import PlanInput, plan
+from calsync.reconcile import Action, Create, Delete, OwnedEvent, Update, fixed_sessions, reconcile
+
+log = logging.getLogger(__name__)
+
+HISTORY_WEEKS = 16
+"""How far back sources are read: past runs set the peak volume, recoveries and R12."""
+LOOKAHEAD_DAYS = 14
+"""Read past the horizon so a long run just after it still protects the days before it."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """The dates a pass of one plan looks at."""
+
+    first_week: date
+    horizon_end: date
+    read_start: datetime
+    read_end: datetime
+
+
+def window_for(config: PlanConfig, now: datetime) -> Window:
+    """The planning window of a plan at ``now``."""
+    zone = config.zone
+    today = now.astimezone(zone).date()
+    first_week = week_start(today)
+    horizon_end = first_week + timedelta(weeks=config.horizon_weeks)
+    read_start = datetime.combine(first_week - timedelta(weeks=HISTORY_WEEKS), datetime.min.time(), zone)
+    read_end = datetime.combine(horizon_end + timedelta(days=LOOKAHEAD_DAYS), datetime.min.time(), zone)
+    return Window(first_week, horizon_end, read_start, read_end)
+
+
+@dataclass
+class SourceRead:
+    """What the sources of a plan gave."""
+
+    events: list[SourceEvent]
+    warnings: list[PlanWarning]
+    empty_sources: list[str]
+
+
+def read_sources(config: PlanConfig, window: Window) -> SourceRead:
+    """Read every source of a plan; any failure raises SourceError (a failed read, not an empty plan)."""
+    events: list[SourceEvent] = []
+    warnings: list[PlanWarning] = []
+    empty: list[str] = []
+    for index, source in enumerate(config.source):
+        name = source.name or f"{config.id}: source {index + 1} ({source.path.name})"
+        result = read_ics_file(
+            source.path,
+            name=name,
+            zone=config.zone,
+            window_start=window.read_start,
+            window_end=window.read_end,
+        )
+        log.debug("%s: %d events, %d problems", name, len(result.events), len(result.problems))
+        events.extend(result.events)
+        warnings.extend(PlanWarning("SKIPPED_EVENT", problem) for problem in result.problems)
+        if not result.events:
+            empty.append(name)
+    return SourceRead(events, warnings, empty)
+
+
+def target_for(config: PlanConfig) -> IcsFileTarget | None:
+    """The target adapter of a plan, if it has one."""
+    if config.target is None:
+        return None
+    return IcsFileTarget(config.target.path, config.id, config.zone)
+
+
+def make_plan(
+    config: PlanConfig, now: datetime, owned: list[OwnedEvent] | None = None
+) -> tuple[PlanResult, SourceRead]:
+    """Read the sources and plan (sessions that exist and must stay are taken from ``owned``)."""
+    window = window_for(config, now)
+    read = read_sources(config, window)
+    classified = classify_events(
+        read.events,
+        config.classify,
+        zone=config.zone,
+        a_race=config.a_race,
+        horizon_end=window.horizon_end,
+        pace_min_per_km=config.rules.default_pace_min_per_km,
+    )
+    fixed = fixed_sessions(owned or [], now=now)
+    result = plan(
+        PlanInput(
+            plan_id=config.id,
+            zone=config.zone,
+            runs=classified.runs,
+            busy=classified.busy,
+            rules=config.rules,
+            now=now,
+            horizon_weeks=config.horizon_weeks,
+            catalogue=Catalogue(config.catalogue),
+            fixed=fixed,
+            a_race=config.a_race,
+        )
+    )
+    if read.warnings:
+        result = PlanResult(
+            result.plan_id,
+            result.timezone,
+            result.runs,
+            result.weeks,
+            result.sessions,
+            (*read.warnings, *result.warnings),
+        )
+    return result, read
+
+
+@dataclass
+class PassReport:
+    """What one pass of one plan did (or would do, with ``--dry-run``)."""
+
+    plan_id: str
+    target: str
+    actions: list[Action] = field(default_factory=list)
+    unchanged: int = 0
+    applied: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def count(self, kind: type) -> int:
+        """How many actions of one kind."""
+        return sum(1 for a in self.actions if isinstance(a, kind))
+
+    def summary(self) -> str:
+        """One line for people."""
+        verb = "" if self.applied or not self.actions else "would be "
+        return (
+            f"{self.plan_id}: {self.count(Create)} {verb}created, {self.count(Update)} {verb}updated, "
+            f"{self.count(Delete)} {verb}deleted, {self.unchanged} unchanged -> {self.target}"
+        )
+
+
+def guard_deletes(
+    actions: list[Action], owned: list[OwnedEvent], read: SourceRead, *, now: datetime, force: bool
+) -> tuple[list[Action], list[str]]:
+    """Apply PRODUCT.md section 6's guards to the planned actions, before anything is written.
+
+    An empty source deletes nothing; a pass that would delete more than half (and more than 10)
+    of the future owned events stops, unless ``force``.
+    """
+    notes: list[str] = []
+    deletes = [a for a in actions if isinstance(a, Delete)]
+    if deletes and read.empty_sources:
+        notes.append(
+            f"source(s) {', '.join(read.empty_sources)} came back empty: "
+            f"{len(deletes)} deletion(s) held back; nothing deleted"
+        )
+        return [a for a in actions if not isinstance(a, Delete)], notes
+    future = [o for o in owned if not o.started(now)]
+    if not force and len(deletes) > 10 and len(deletes) > len(future) / 2:
+        raise TargetError(
+            f"this pass would delete {len(deletes)} of {len(future)} future sessions; "
+            "stopped to be safe. If the plan really changed that much, run `calsync rebuild --force`"
+        )
+    return actions, notes
+
+
+def run_pass(config: PlanConfig, now: datetime, *, dry_run: bool, force: bool) -> PassReport:
+    """One full pass for one plan: read, plan, reconcile, guard, apply."""
+    target = target_for(config)
+    if target is None:
+        raise TargetError(f"plan {config.id}: no [plan.target] configured, nothing to write to")
+    owned = target.read_owned()
+    result, read = make_plan(config, now, owned)
+    window = window_for(config, now)
+    actions = reconcile(
+        result.sessions, owned, now=now, window_start=window.first_week, window_end=window.horizon_end
+    )
+    actions, notes = guard_deletes(actions, owned, read, now=now, force=force)
+    touched = {a.session.uid for a in actions if isinstance(a, Create | Update)}
+    unchanged = sum(1 for s in result.sessions if s.uid not in touched)
+    report = PassReport(config.id, str(target.path), actions, unchanged, notes=notes)
+    if actions and not dry_run:
+        target.apply(actions, now=now)
+        report.applied = True
+    return report

@@ -1,0 +1,770 @@
+"""The "plan" step: place strength sessions and rest days around the runs (pure).
+
+Input: runs, busy time, rules, the catalogue, ``now`` and the sessions that already exist and must
+stay (past ones, ones a person edited). Output: a :class:`~calsync.model.PlanResult`. No I/O, no
+clock reads: the same input gives the same plan, whatever the order of the runs.
+
+How a week is planned:
+
+1. its phase (:mod:`calsync.phases`) picks a template of slots (``s1``, ``s2``...), each with a
+   chain of session kinds to try, best first (heavy lower -> light lower -> upper -> bodyweight);
+2. the rest day is chosen among run-free days (R14);
+3. every (slot, day, kind) is checked against the hard rules (R6-R8, R10-R12, R14, R16, R17, R19)
+   and scored on the soft ones (R9, R10's quality-day penalty, R13, spacing);
+4. the cheapest assignment of slots to distinct days wins; a slot nothing fits becomes a warning.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from calsync.catalogue import UPPER_ADD_ON, Catalogue
+from calsync.config import WEEKDAYS, Rules
+from calsync.model import (
+    Busy,
+    Phase,
+    PlanResult,
+    PlanWarning,
+    Run,
+    RunKind,
+    Session,
+    SessionKind,
+    WeekPlan,
+    iso_week,
+    week_start,
+)
+from calsync.phases import PhaseModel, Race, phase_model, races_of, run_minutes
+
+HEAVY, LIGHT = SessionKind.HEAVY_LOWER, SessionKind.LIGHT_LOWER
+UPPER, CORE, BODYWEIGHT = SessionKind.UPPER, SessionKind.CORE, SessionKind.BODYWEIGHT
+LIGHT_ONLY_KINDS = frozenset({LIGHT, CORE, BODYWEIGHT})
+"""What R16 allows in the second half of a race recovery."""
+STEP = timedelta(minutes=15)
+"""Granularity of start times inside a window."""
+LEVEL_COST = 10.0
+"""Cost of each step down a slot's chain of kinds."""
+UNPLACED_COST = 60.0
+"""Cost of leaving a slot empty: worse than any placement."""
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    """Everything the planner needs for one plan."""
+
+    plan_id: str
+    zone: ZoneInfo
+    runs: Sequence[Run]
+    busy: Sequence[Busy]
+    rules: Rules
+    now: datetime
+    horizon_weeks: int = 16
+    catalogue: Catalogue = field(default_factory=Catalogue)
+    fixed: Sequence[Session] = ()
+    """Sessions that exist and stay as they are (past, in progress, or edited by a person)."""
+    a_race: date | None = None
+    """The A race's date from the config, to warn when no race is found on it."""
+
+
+@dataclass(frozen=True)
+class _Slot:
+    slot: str
+    chain: tuple[SessionKind, ...]
+    with_upper: bool = False
+
+
+@dataclass(frozen=True)
+class _Option:
+    cost: float
+    day: date
+    kind: SessionKind
+    level: int
+    start: datetime
+    end: datetime
+    order_note: str
+
+
+def session_uid(plan_id: str, week: str, slot: str) -> str:
+    """The deterministic UID of a session: same plan, week and slot give the same UID."""
+    return f"calsync-{plan_id}-{week.replace('-', '')}-{slot}"
+
+
+def _round5(minutes: float) -> int:
+    return int(5 * round(minutes / 5))
+
+
+def _day_label(day: date) -> str:
+    return f"{WEEKDAYS[day.weekday()].capitalize()} {day.day} {day:%b}"
+
+
+class _Days:
+    """Per-day facts of one plan: which kinds each hard rule forbids, and busy intervals."""
+
+    def __init__(self, inp: PlanInput, races: Sequence[Race], first: date, last: date) -> None:
+        self.rules = inp.rules
+        self.zone = inp.zone
+        self.first, self.last = first, last
+        self.no_strength: dict[date, str] = {}
+        self.no_heavy: dict[date, str] = {}
+        self.no_lower: dict[date, str] = {}
+        self.light_only: dict[date, str] = {}
+        self.heavy_soft: dict[date, str] = {}
+        self.runs_on: dict[date, list[Run]] = {}
+        self.blocked: dict[date, list[tuple[datetime, datetime]]] = {}
+        self.run_times: dict[date, list[tuple[datetime, datetime]]] = {}
+        self.longs = sorted((r for r in inp.runs if r.is_long), key=lambda r: (r.first_day, r.uid))
+        self._long_firsts = [r.first_day for r in self.longs]
+        self._longs_by_end = sorted(self.longs, key=lambda r: (r.last_day, r.first_day, r.uid))
+        self._long_lasts = [r.last_day for r in self._longs_by_end]
+        self._fits: dict[tuple[date, int], tuple[datetime, datetime, str] | None] = {}
+        for run in inp.runs:
+            self._add_run(run)
+        for busy in inp.busy:
+            self._add_busy(busy.start, busy.end)
+        self._add_rules(races)
+
+    # -- building ---------------------------------------------------------------------------
+    def _mark(self, table: dict[date, str], first: date, last: date, why: str) -> None:
+        day = max(first, self.first - timedelta(days=1))
+        while day <= min(last, self.last + timedelta(days=1)):
+            table.setdefault(day, why)
+            day += timedelta(days=1)
+
+    def _add_run(self, run: Run) -> None:
+        minutes = run_minutes(run, self.rules)
+        if isinstance(run.start, datetime) and isinstance(run.end, datetime):
+            start = run.start.astimezone(self.zone)
+            end = max(
+                run.end.astimezone(self.zone),
+                start + timedelta(minutes=minutes if run.end <= run.start else 0),
+            )
+            self._add_interval(start, end, self.run_times)
+            self._add_interval(start, end, self.blocked)
+            days = {start.date(), (end - timedelta(microseconds=1)).date()}
+        else:
+            days = set()
+            day = run.first_day
+            while day <= run.last_day:
+                days.add(day)
+                start = datetime.combine(day, self.rules.default_run_time, self.zone)
+                end = min(start + timedelta(minutes=minutes), datetime.combine(day, time(23, 59), self.zone))
+                self._add_interval(start, end, self.run_times)
+                self._add_interval(start, end, self.blocked)
+                day += timedelta(days=1)
+        for day in days:
+            self.runs_on.setdefault(day, []).append(run)
+
+    def _add_busy(self, start: datetime, end: datetime) -> None:
+        self._add_interval(start.astimezone(self.zone), end.astimezone(self.zone), self.blocked)
+
+    def _add_interval(
+        self, start: datetime, end: datetime, table: dict[date, list[tuple[datetime, datetime]]]
+    ) -> None:
+        if end <= start:
+            return
+        day = max(start.date(), self.first - timedelta(days=1))
+        last = min((end - timedelta(microseconds=1)).date(), self.last + timedelta(days=1))
+        while day <= last:
+            table.setdefault(day, []).append((start, end))
+            day += timedelta(days=1)
+
+    def _add_rules(self, races: Sequence[Race]) -> None:
+        rules = self.rules
+        for race in races:
+            title, day0 = race.run.title, race.first_day
+            if race.priority == "A":
+                self._mark(
+                    self.no_strength,
+                    day0 - timedelta(days=rules.a_race_no_strength_days),
+                    day0,
+                    f"R6: no strength in the {rules.a_race_no_strength_days} days before A race {title}",
+                )
+                self._mark(
+                    self.no_heavy,
+                    day0 - timedelta(days=rules.a_race_no_heavy_days),
+                    day0,
+                    f"R7: no heavy lower body within {rules.a_race_no_heavy_days} days of A race {title}",
+                )
+            else:
+                self._mark(
+                    self.no_strength,
+                    day0 - timedelta(days=rules.bc_race_no_strength_days),
+                    day0,
+                    f"R17: no strength the day before {race.priority} race {title}",
+                )
+                self._mark(
+                    self.no_heavy,
+                    day0 - timedelta(days=rules.bc_race_no_heavy_days),
+                    day0,
+                    f"R17: no heavy lower body in the {rules.bc_race_no_heavy_days} days before "
+                    f"{race.priority} race {title}",
+                )
+            rd = race.recovery_days
+            self._mark(
+                self.no_strength,
+                race.last_day,
+                race.last_day + timedelta(days=rd),
+                f"R16: {rd} days of recovery after {title}",
+            )
+            self._mark(
+                self.light_only,
+                race.last_day + timedelta(days=rd + 1),
+                race.last_day + timedelta(days=2 * rd),
+                f"R16: light or bodyweight only until {2 * rd} days after {title}",
+            )
+        heavy_days = math.ceil(rules.heavy_before_long_hours / 24)
+        for run in self.longs:
+            what = "race" if run.kind is RunKind.RACE else "long run"
+            if heavy_days:
+                self._mark(
+                    self.no_heavy,
+                    run.first_day - timedelta(days=heavy_days - 1),
+                    run.first_day,
+                    f"R8: heavy lower body needs {rules.heavy_before_long_hours} h before {what} {run.title}",
+                )
+            self._mark(
+                self.no_lower,
+                run.first_day - timedelta(days=1),
+                run.first_day - timedelta(days=1),
+                f"R10: no lower body the day before {what} {run.title}",
+            )
+            if rules.heavy_after_long_days:
+                self._mark(
+                    self.no_heavy,
+                    run.last_day + timedelta(days=1),
+                    run.last_day + timedelta(days=rules.heavy_after_long_days),
+                    f"R12: no heavy lower body the day after {what} {run.title}",
+                )
+        for day, runs in self.runs_on.items():
+            for run in runs:
+                if run.kind is RunKind.QUALITY:
+                    self.no_heavy.setdefault(day, f"R11: no heavy lower body on the day of {run.title}")
+                    self.heavy_soft.setdefault(
+                        day - timedelta(days=1), f"R10: heavy lower body the day before {run.title}"
+                    )
+
+    # -- queries ----------------------------------------------------------------------------
+    def forbids(self, kind: SessionKind, day: date) -> str | None:
+        """The hard rule that forbids this kind on this day, if any."""
+        if day in self.no_strength:
+            return self.no_strength[day]
+        if kind is HEAVY and day in self.no_heavy:
+            return self.no_heavy[day]
+        if kind.is_lower and day in self.no_lower:
+            return self.no_lower[day]
+        if day in self.light_only and kind not in LIGHT_ONLY_KINDS:
+            return self.light_only[day]
+        return None
+
+    def fit(self, day: date, minutes: int, now: datetime) -> tuple[datetime, datetime, str] | None:
+        """The best start inside the day's windows (R19) with the R13 order note, or None."""
+        key = (day, minutes)
+        if key in self._fits:
+            return self._fits[key]
+        best: tuple[datetime, datetime, str] | None = None
+        blocked = self.blocked.get(day, [])
+        runs = self.run_times.get(day, [])
+        length = timedelta(minutes=minutes)
+        for window in self.rules.windows_for(day.weekday()):
+            start = datetime.combine(day, window.start, self.zone)
+            stop = datetime.combine(day, window.end, self.zone)
+            while start + length <= stop:
+                end = start + length
+                if start > now and not any(s < end and start < e for s, e in blocked):
+                    note = self._order(start, end, runs)
+                    if not note.startswith("!"):
+                        self._fits[key] = (start, end, note)
+                        return self._fits[key]
+                    if best is None:
+                        best = (start, end, note)
+                start += STEP
+        self._fits[key] = best
+        return best
+
+    def _order(self, start: datetime, end: datetime, runs: list[tuple[datetime, datetime]]) -> str:
+        """R13: '' when no run that day, a note when the order is kept, '!' + note when not."""
+        if not runs:
+            return ""
+        if self.rules.same_day_order == "lift_first":
+            if all(end <= s for s, _ in runs):
+                return "R13: lift first, then run"
+            return "!R13: after the run (no time to lift first)"
+        gap = timedelta(hours=self.rules.run_first_gap_hours)
+        if all(start >= e + gap for _, e in runs):
+            return f"R13: at least {self.rules.run_first_gap_hours:g} h after the run"
+        return "!R13: less than the run-first gap after the run"
+
+    def next_long(self, day: date) -> Run | None:
+        """The first long run or race on or after the day, within a week."""
+        i = bisect_left(self._long_firsts, day)
+        if i < len(self.longs) and self._long_firsts[i] <= day + timedelta(days=7):
+            return self.longs[i]
+        return None
+
+    def previous_long(self, day: date) -> Run | None:
+        """The long run or race that ended last before the day, within a week."""
+        i = bisect_left(self._long_lasts, day)
+        if i and self._long_lasts[i - 1] >= day - timedelta(days=7):
+            return self._longs_by_end[i - 1]
+        return None
+
+
+class _Planner:
+    """Plans the weeks of one plan, in order."""
+
+    def __init__(self, inp: PlanInput) -> None:
+        self.inp = inp
+        self.rules = inp.rules
+        self.now = inp.now.astimezone(inp.zone)
+        self.today = self.now.date()
+        self.first_week = week_start(self.today)
+        self.horizon_end = self.first_week + timedelta(weeks=inp.horizon_weeks)
+        self.runs = sorted(inp.runs, key=lambda r: (r.first_day, str(r.start), r.uid, r.recurrence_id or ""))
+        self.races = races_of(self.runs, self.rules)
+        self.weeks = self._weeks()
+        last = self.weeks[-1] + timedelta(days=6) if self.weeks else self.first_week
+        self.days = _Days(inp, self.races, self.first_week, last)
+        self.model: PhaseModel = phase_model(self.weeks, self.runs, self.races, self.rules)
+        self.fixed_by_week: dict[str, list[Session]] = {}
+        for session in sorted(inp.fixed, key=lambda s: (s.week, s.slot, s.uid)):
+            self.fixed_by_week.setdefault(session.week, []).append(session)
+        self.warnings: list[PlanWarning] = []
+        self.sessions: list[Session] = []
+        self.week_plans: list[WeekPlan] = []
+        self._soft_costs: dict[tuple[SessionKind, date], float] = {}
+
+    def _weeks(self) -> list[date]:
+        ahead = [r for r in self.runs if self.first_week <= r.first_day < self.horizon_end]
+        if not ahead:
+            return []
+        last = max(r.last_day for r in ahead)
+        for race in self.races:
+            if race.first_day < self.horizon_end:
+                last = max(last, race.last_day + timedelta(days=race.recovery_days))
+        end = min(week_start(last), self.horizon_end - timedelta(weeks=1))
+        weeks, monday = [], self.first_week
+        while monday <= end:
+            weeks.append(monday)
+            monday += timedelta(weeks=1)
+        return weeks
+
+    # -- the whole plan ---------------------------------------------------------------------
+    def plan(self) -> PlanResult:
+        if not self.weeks:
+            self.warnings.append(
+                PlanWarning(
+                    "NO_RUNS",
+                    f"no runs found from {self.first_week} to {self.horizon_end}: nothing to plan around",
+                )
+            )
+        self._check_a_race()
+        previous_days: list[date] = []
+        for monday in self.weeks:
+            previous_days = self._plan_week(monday, previous_days)
+        self._check_rolling()
+        runs = tuple(r for r in self.runs if self.first_week <= r.first_day < self.horizon_end)
+        sessions = tuple(
+            sorted(self.sessions, key=lambda s: (s.day, s.all_day is False, str(s.start), s.uid))
+        )
+        return PlanResult(
+            plan_id=self.inp.plan_id,
+            timezone=self.inp.zone.key,
+            runs=runs,
+            weeks=tuple(self.week_plans),
+            sessions=sessions,
+            warnings=tuple(self.warnings),
+        )
+
+    def _check_a_race(self) -> None:
+        wanted = self.inp.a_race
+        if wanted and not any(r.first_day == wanted for r in self.races):
+            self.warnings.append(
+                PlanWarning(
+                    "A_RACE_NOT_FOUND",
+                    f"a_race = {wanted} in the config, but no race is on that day in the sources",
+                )
+            )
+
+    # -- one week ---------------------------------------------------------------------------
+    def _plan_week(self, monday: date, previous_days: list[date]) -> list[date]:
+        rules = self.rules
+        label = iso_week(monday)
+        phase = self.model.phases[monday]
+        fraction = self.model.fraction(monday)
+        ramp = min(max((fraction - 0.6) / 0.4, 0.0), 1.0)
+        target_minutes = _round5(rules.strength_base_minutes * (1 - 0.5 * ramp))
+        load = "heavy" if fraction < rules.heavy_below_peak else "moderate"
+        if fraction >= rules.moderate_below_peak:
+            load = "light"
+        days = [monday + timedelta(days=i) for i in range(7)]
+        fixed = self.fixed_by_week.get(label, [])
+        fixed_slots = {s.slot for s in fixed}
+        self.sessions.extend(fixed)
+        taken_days = {s.day for s in fixed if s.kind.is_strength}
+
+        rest_day, rest_session = self._rest_day(label, days, fixed, taken_days)
+        if rest_session is not None:
+            self.sessions.append(rest_session)
+        slots = [s for s in self._template(phase, load) if s.slot not in fixed_slots]
+        per_slot = target_minutes / max(1, len(self._template(phase, load)))
+        free = [d for d in days if d >= self.today and d != rest_day and d not in taken_days]
+        context = f"{phase.value} week, runs at {fraction:.0%} of peak volume"
+        placed, unplaced = self._assign(slots, free, per_slot, phase, previous_days + sorted(taken_days))
+        for slot, option in placed:
+            self.sessions.append(self._session(label, slot, option, load, context))
+        for slot, why in unplaced:
+            if phase in (Phase.BASE, Phase.BUILD, Phase.PEAK, Phase.UNSTRUCTURED):
+                self.warnings.append(
+                    PlanWarning(
+                        "STRENGTH_NOT_PLACED",
+                        f"{label}: no day fits strength session {slot.slot} ({slot.chain[0].value}): {why}",
+                        label,
+                    )
+                )
+        strength_count = len(placed) + len(taken_days)
+        if (
+            phase in (Phase.BASE, Phase.BUILD, Phase.PEAK, Phase.UNSTRUCTURED)
+            and strength_count < rules.strength_floor_per_week
+            and any(d >= self.today for d in days)
+        ):
+            self.warnings.append(
+                PlanWarning(
+                    "LOW_STRENGTH",
+                    f"{label}: {strength_count} strength session(s), below the floor of "
+                    f"{rules.strength_floor_per_week} a week (R3)",
+                    label,
+                )
+            )
+        self.week_plans.append(
+            WeekPlan(
+                week=label,
+                start=monday,
+                phase=phase,
+                run_minutes=self.model.volumes.get(monday, 0),
+                rest_day=rest_day,
+                strength_minutes=target_minutes if phase not in (Phase.RACE, Phase.RECOVERY) else 0,
+                peak_fraction=round(fraction, 3),
+            )
+        )
+        return sorted(taken_days | {o.day for _, o in placed})
+
+    def _template(self, phase: Phase, load: str) -> list[_Slot]:
+        n = self.rules.strength_sessions_per_week
+        primary = (HEAVY, LIGHT, UPPER, BODYWEIGHT) if load != "light" else (LIGHT, UPPER, BODYWEIGHT)
+        extra = (UPPER, CORE, BODYWEIGHT)
+        if phase in (Phase.BASE, Phase.BUILD):
+            slots = [_Slot("s1", primary, with_upper=True), _Slot("s2", (LIGHT, CORE, BODYWEIGHT))]
+        elif phase is Phase.PEAK:
+            slots = [_Slot("s1", primary), _Slot("s2", (CORE, UPPER, BODYWEIGHT))]
+        elif phase in (Phase.TAPER, Phase.RECOVERY):
+            return [_Slot("s1", (LIGHT, CORE, BODYWEIGHT))][: min(n, 1)]
+        elif phase is Phase.UNSTRUCTURED:
+            return [_Slot(f"s{i + 1}", (BODYWEIGHT,)) for i in range(max(n, 2) if n else 0)]
+        else:
+            return []
+        slots += [_Slot(f"s{i + 1}", extra) for i in range(len(slots), n)]
+        return slots[:n]
+
+    def _rest_day(
+        self, label: str, days: list[date], fixed: list[Session], taken: set[date]
+    ) -> tuple[date | None, Session | None]:
+        rules = self.rules
+        pinned = next((s for s in fixed if s.kind is SessionKind.REST), None)
+        if pinned is not None:
+            return pinned.day, None
+        run_free = [d for d in days if d not in self.days.runs_on]
+        if not run_free and rules.rest_days_per_week:
+            if any(d >= self.today for d in days):
+                self.warnings.append(
+                    PlanWarning(
+                        "NO_REST_DAY",
+                        f"{label}: every day has a run, so there is no rest day this week (R14)",
+                        label,
+                    )
+                )
+            return None, None
+        candidates = [d for d in run_free if d >= self.today and d not in taken]
+        if not candidates or not rules.rest_days_per_week:
+            return None, None
+
+        def score(day: date) -> tuple[int, int]:
+            value = 0
+            if rules.rest_day and WEEKDAYS[day.weekday()] == rules.rest_day:
+                value += 100
+            prev = self.days.previous_long(day)
+            if prev is not None and prev.last_day == day - timedelta(days=1):
+                value += 20
+            nxt = self.days.next_long(day)
+            if nxt is not None and nxt.first_day == day + timedelta(days=1):
+                value += 10
+            return (-value, day.toordinal())
+
+        day = min(candidates, key=score)
+        reason = self._rest_reason(day)
+        session = Session(
+            uid=session_uid(self.inp.plan_id, label, "rest"),
+            kind=SessionKind.REST,
+            title=self.inp.catalogue.recipe(SessionKind.REST).title,
+            start=day,
+            end=day + timedelta(days=1),
+            week=label,
+            slot="rest",
+            reasons=(reason,),
+        )
+        return day, session
+
+    def _rest_reason(self, day: date) -> str:
+        if self.rules.rest_day and WEEKDAYS[day.weekday()] == self.rules.rest_day:
+            return "R14: your preferred rest day"
+        prev = self.days.previous_long(day)
+        if prev is not None and prev.last_day == day - timedelta(days=1):
+            return f"R14: the day after {prev.title}"
+        nxt = self.days.next_long(day)
+        if nxt is not None and nxt.first_day == day + timedelta(days=1):
+            return f"R14: the day before {nxt.title}"
+        return "R14: a run-free day"
+
+    # -- placing the slots ------------------------------------------------------------------
+    def _minutes(self, kind: SessionKind, per_slot: float, phase: Phase) -> int:
+        if kind is BODYWEIGHT:
+            return self.rules.bodyweight_minutes
+        recipe = self.inp.catalogue.recipe(kind)
+        cap = recipe.max_minutes
+        if phase in (Phase.TAPER, Phase.RECOVERY):
+            cap = min(cap, 30)
+        return max(self.rules.bodyweight_minutes, min(cap, _round5(per_slot)))
+
+    def _options(
+        self, slot: _Slot, free: list[date], per_slot: float, phase: Phase
+    ) -> tuple[list[_Option], str]:
+        options: list[_Option] = []
+        why: dict[str, None] = {}
+        for day in free:
+            best: _Option | None = None
+            for level, kind in enumerate(slot.chain):
+                if best is not None and LEVEL_COST * level >= best.cost:
+                    break
+                blocked = self.days.forbids(kind, day)
+                if blocked:
+                    why.setdefault(blocked, None)
+                    continue
+                fit = self.days.fit(day, self._minutes(kind, per_slot, phase), self.now)
+                if fit is None:
+                    why.setdefault(f"R19: no free time in the strength windows on {_day_label(day)}", None)
+                    continue
+                start, end, note = fit
+                cost = LEVEL_COST * level + self._soft(kind, day) + (3.0 if note.startswith("!") else 0.0)
+                if best is None or cost < best.cost:
+                    best = _Option(cost, day, kind, level, start, end, note.lstrip("!"))
+            if best is not None:
+                options.append(best)
+        if not free:
+            why.setdefault("no free day left this week", None)
+        return options, "; ".join(list(why)[:3])
+
+    def _soft(self, kind: SessionKind, day: date) -> float:
+        key = (kind, day)
+        if key not in self._soft_costs:
+            self._soft_costs[key] = self._soft_cost(kind, day)
+        return self._soft_costs[key]
+
+    def _soft_cost(self, kind: SessionKind, day: date) -> float:
+        """Soft-rule cost of a kind on a day: R8/R9 distance to the long run, R10's quality-day
+        penalty, run days, preferred days; a tiny weekday term keeps ties deterministic."""
+        cost = day.weekday() * 0.01
+        nxt = self.days.next_long(day)
+        gap = (nxt.first_day - day).days if nxt is not None else None
+        if kind is HEAVY:
+            if gap is not None:
+                cost += max(0, 4 - gap) * 2.0
+            if day in self.days.heavy_soft:
+                cost += 5.0
+            prev = self.days.previous_long(day)
+            if prev is not None and (day - prev.last_day).days == 2:
+                cost += 1.0
+        elif kind is LIGHT:
+            target = max(1, round(self.rules.light_before_long_hours / 24))
+            cost += abs(gap - target) * 1.5 if gap is not None else 2.0
+        runs = self.days.runs_on.get(day, [])
+        if any(r.is_long for r in runs):
+            cost += 4.0
+        elif any(r.kind is RunKind.QUALITY for r in runs):
+            cost += 2.0
+        elif runs:
+            cost += 1.0
+        preferred = self.rules.preferred_strength_days
+        if preferred and WEEKDAYS[day.weekday()] not in preferred:
+            cost += 3.0
+        return cost
+
+    def _assign(
+        self,
+        slots: list[_Slot],
+        free: list[date],
+        per_slot: float,
+        phase: Phase,
+        other_days: list[date],
+    ) -> tuple[list[tuple[_Slot, _Option]], list[tuple[_Slot, str]]]:
+        """The cheapest assignment of slots to distinct days (a slot may stay empty).
+
+        A small branch and bound: options are sorted by cost, so most branches are cut early.
+        """
+        choices: list[list[tuple[float, _Option | None]]] = []
+        reasons: list[str] = []
+        for slot in slots:
+            options, why = self._options(slot, free, per_slot, phase)
+            scored = [
+                (o.cost + sum(4.0 for b in other_days if abs((o.day - b).days) == 1), o) for o in options
+            ]
+            scored.sort(key=lambda pair: (pair[0], pair[1].day))
+            choices.append([*scored, (UNPLACED_COST, None)])
+            reasons.append(why or "no day fits")
+        best_cost = math.inf
+        best_combo: list[_Option | None] = [None] * len(slots)
+        chosen: list[_Option | None] = []
+
+        def search(index: int, cost: float) -> None:
+            nonlocal best_cost, best_combo
+            if cost >= best_cost:
+                return
+            if index == len(choices):
+                best_cost, best_combo = cost, list(chosen)
+                return
+            for option_cost, option in choices[index]:
+                extra = option_cost
+                if option is not None:
+                    clash = False
+                    for other in chosen:
+                        if other is None:
+                            continue
+                        gap = abs((option.day - other.day).days)
+                        if gap == 0:
+                            clash = True
+                            break
+                        extra += 8.0 if gap == 1 else 2.0 if gap == 2 else 0.0
+                    if clash:
+                        continue
+                chosen.append(option)
+                search(index + 1, cost + extra)
+                chosen.pop()
+
+        search(0, 0.0)
+        placed, unplaced = [], []
+        for slot, option, why in zip(slots, best_combo, reasons, strict=True):
+            if option is None:
+                unplaced.append((slot, why))
+            else:
+                placed.append((slot, option))
+        return placed, unplaced
+
+    def _session(self, label: str, slot: _Slot, option: _Option, load: str, context: str) -> Session:
+        kind = option.kind
+        session_load = None
+        if kind is HEAVY:
+            session_load = load
+        elif kind is LIGHT:
+            session_load = "light"
+        recipe = self.inp.catalogue.recipe(kind, session_load)
+        exercises = recipe.exercises
+        groups = list(recipe.muscle_groups)
+        if slot.with_upper and kind.is_lower:
+            exercises = exercises + UPPER_ADD_ON
+            groups.append("upper")
+        reasons = [self._anchor_reason(kind, option.day)]
+        if option.level > 0:
+            first = slot.chain[0]
+            blocked = self.days.forbids(first, option.day) or "no time for a full session that day"
+            reasons.append(
+                f"{kind.value.replace('_', ' ')} instead of {first.value.replace('_', ' ')}: {blocked}"
+            )
+            if kind is BODYWEIGHT:
+                reasons.append(
+                    f"R15: a {self.rules.bodyweight_minutes}-minute bodyweight session still counts"
+                )
+        if kind.is_lower:
+            reasons.append(f"R5: {session_load} load ({context})")
+        else:
+            reasons.append(f"R4: {context}")
+        if option.order_note:
+            reasons.append(option.order_note)
+        windows = ", ".join(str(w) for w in self.rules.windows_for(option.day.weekday()))
+        reasons.append(f"R19: inside your strength window {windows}")
+        return Session(
+            uid=session_uid(self.inp.plan_id, label, slot.slot),
+            kind=kind,
+            title=recipe.title,
+            start=option.start,
+            end=option.end,
+            week=label,
+            slot=slot.slot,
+            muscle_groups=tuple(dict.fromkeys(groups)),
+            reasons=tuple(reasons),
+            exercises=exercises,
+            load=session_load,
+        )
+
+    def _anchor_reason(self, kind: SessionKind, day: date) -> str:
+        nxt = self.days.next_long(day)
+        prev = self.days.previous_long(day)
+        if nxt is not None:
+            gap = (nxt.first_day - day).days
+            where = f"{gap} days before {nxt.title} ({_day_label(nxt.first_day)})"
+            if kind is HEAVY:
+                return f"R8: {where}, at least {self.rules.heavy_before_long_hours} h before it"
+            if kind is LIGHT:
+                return f"R9: {where}, about {self.rules.light_before_long_hours} h before it"
+            if gap == 1:
+                return f"R10: upper body and core are fine the day before {nxt.title}"
+            return f"placed {where}"
+        if prev is not None:
+            return f"placed {(day - prev.last_day).days} days after {prev.title}"
+        return "placed in a week without a long run"
+
+    # -- R18 --------------------------------------------------------------------------------
+    def _check_rolling(self) -> None:
+        rules = self.rules
+        normal = {Phase.BASE, Phase.BUILD, Phase.PEAK, Phase.UNSTRUCTURED}
+        strength_days = sorted({s.day for s in self.sessions if s.kind.is_strength})
+        window_weeks = max(1, rules.rolling_days // 7)
+        minimum = rules.rolling_min_fraction * rules.strength_sessions_per_week
+        warned: set[str] = set()
+        for i in range(len(self.weeks) - window_weeks + 1):
+            block = self.weeks[i : i + window_weeks]
+            if any(self.model.phases[w] not in normal for w in block) or block[0] < self.first_week:
+                continue
+            start, stop = block[0], block[-1] + timedelta(days=7)
+            inside = [d for d in strength_days if start <= d < stop]
+            average = len(inside) / window_weeks
+            label = iso_week(block[-1])
+            if average < minimum and label not in warned:
+                warned.add(label)
+                self.warnings.append(
+                    PlanWarning(
+                        "STRENGTH_BELOW_TARGET",
+                        f"{iso_week(start)}..{label}: {average:.2f} strength sessions a week on average, "
+                        f"below {minimum:.2f} (R18)",
+                        label,
+                    )
+                )
+            edges = [max(start - timedelta(days=1), self.today), *inside, stop]
+            longest = max((b - a).days for a, b in itertools.pairwise(edges))
+            if longest > rules.max_gap_days and label not in warned:
+                warned.add(label)
+                self.warnings.append(
+                    PlanWarning(
+                        "STRENGTH_GAP",
+                        f"{iso_week(start)}..{label}: {longest} days without strength, more than "
+                        f"{rules.max_gap_days} (R18)",
+                        label,
+                    )
+                )
+
+
+def plan(inp: PlanInput) -> PlanResult:
+    """Plan strength sessions and rest days for one plan."""
+    return _Planner(inp).plan()
