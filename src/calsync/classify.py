@@ -1,0 +1,882 @@
+"""The classify step of the pipeline: source events -> runs (with races and their priority) + busy time.
+
+Pure: a function of the events, the :class:`~calsync.config.Classification` patterns, the plan's zone
+and the race settings. No I/O, no clock, no iCalendar objects.
+
+How an event is read (PRODUCT.md section 3):
+
+1. User patterns (case-insensitive regular expressions) on the summary, then the description, then
+   each category; in each field ``not_run`` is tried first, then ``race``, ``long``, ``quality``,
+   ``easy``. The first match decides.
+2. Built-in defaults (unless ``use_defaults = false``), on the summary first:
+
+   * another sport or activity (bike, swim, strength, yoga, hike...) named before any running
+     word ("Easy bike" -> not a run, "Run + strength" -> a run);
+   * a rest word (rest, off, day off) before any run signal ("Rest or easy 20'" -> not a run,
+     "Intervals 6x800m w/ 2' rest" -> a run);
+   * kind keywords, in this order: an explicit race word, long, quality, easy, then race names
+     ("Berlin Marathon", "UTMB", a title that is only a distance like "10K" or "Lavaredo 120K");
+   * a plain running word ("Run", "Lauf", a runner emoji) -> a generic run: easy, or long when it
+     lasts 150 minutes or more (its text, its timed length, or distance x default pace).
+
+   Then the categories ("Run", "Running" mark runs; "Strength", "Swim" mark non-runs), then the
+   description (only with a running word and a kind, a distance or a duration).
+
+Decisions worth knowing:
+
+* "Medium-long run" (Pfitzinger's mid-week MLR) is **easy**: it is aerobic running, and calling it
+  long would trigger the long-run protections (R8, R10, R12) every Tuesday.
+* "Parkrun" is **quality** (a hard 5 km effort on a Saturday morning), a race only when the title
+  says race or carries a priority tag; its distance is 5 km.
+* "Strides" are easy: short relaxed accelerations, no load worth protecting.
+* Ranges ("45m - 50m", "45-50 min", "8-10 km") take the **upper** bound: the planner reserves enough
+  time and never underestimates a week's volume. "Nm" is minutes for 10-99 and in such ranges,
+  meters from 100 (3000m -> 3 km); a single-digit "3 m" is ambiguous and ignored.
+* Several numbers in one text: the largest (a warm-up or a rep inside a run is smaller than the run).
+  Unit-labelled durations win over bare ``h:mm``; ``h:mm`` is a duration only for 0-4 hours (or with
+  an ``h`` suffix): "6:30" is more often a start time than a six-hour run.
+* A bare number after a race name follows ultra naming: 50, 100, 150, 200, 240, 250 are miles
+  ("Western States 100" -> 160.9 km); 13.1 and 26.2 are miles too.
+* Rep schemes (8x400m, 3 x 10 min), recoveries, elevation (+500m), speeds (12 km/h), paces
+  (5:30/km) and pace references (@ 15K, at half marathon pace, 10K effort) are not the run's
+  distance or duration. Numbers without a unit are never a distance ("Lactate threshold 10 w/ 4").
+* A priority tag ("(A)", "[B]", "A race", "B-Race", "priority C") on a run's title makes it a race.
+* The same occurrence (uid + recurrence id) read twice identically counts once; differing copies
+  are both kept.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time
+from functools import lru_cache
+from itertools import groupby
+from zoneinfo import ZoneInfo
+
+from calsync.config import Classification
+from calsync.model import Busy, Run, RunKind, SourceEvent
+
+__all__ = [
+    "Classified",
+    "classify_event",
+    "classify_events",
+    "parse_distance_km",
+    "parse_minutes",
+]
+
+KM_PER_MILE = 1.609344
+MARATHON_KM = 42.195
+HALF_MARATHON_KM = 21.0975
+PARKRUN_KM = 5.0
+LONG_GENERIC_MINUTES = 150
+"""A run without a kind word is the long run when it lasts at least this long."""
+_MAX_KM = 1000.0
+_MAX_MINUTES = 72 * 60
+
+
+@dataclass(frozen=True)
+class Classified:
+    """What the classify step hands to the planner."""
+
+    runs: list[Run]
+    """Every run, sorted by (start day, start, uid, recurrence_id); races carry a priority."""
+    busy: list[Busy]
+    """Busy time of the non-run events (timed ones as they are, all-day ones as whole local days)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Text normalisation
+
+_TRANSLATE = str.maketrans(
+    {
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2212": "-",
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u00d7": "x",
+        "\u2019": "'",
+        "\u2032": "'",
+        "\u00b4": "'",
+        "\u2033": "''",
+        "\u201d": '"',
+        "\u00a0": " ",
+        "\u202f": " ",
+        "\u00bd": " half ",
+        "\u00df": "ss",
+    }
+)
+_HALF_FRACTION = re.compile(r"\b1/2\s*-?\s*(?=mara)")
+_MEDIUM_LONG = re.compile(r"\bmedium[- ]?long(?:[- ]?runs?)?\b")
+
+
+@lru_cache(maxsize=8192)
+def _normalize(text: str) -> str:
+    """Casefold, strip accents, unify dashes / times signs / quotes."""
+    if text.isascii():
+        out = text.lower()
+    else:
+        decomposed = unicodedata.normalize("NFKD", text.translate(_TRANSLATE))
+        out = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    out = out.translate(_TRANSLATE)
+    out = _HALF_FRACTION.sub("half ", out)
+    return _MEDIUM_LONG.sub(" mlr ", out)
+
+
+# --------------------------------------------------------------------------------------------
+# Numbers: dates, paces, distances, durations
+
+_DATES = re.compile(
+    r"\b\d{4}-\d{1,2}-\d{1,2}(?:t\d{1,2}:\d{2}(?::\d{2})?)?"
+    r"|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b"
+)
+_PACES = re.compile(
+    r"\d{1,2}[:'.]\d{2}(?:\s*-\s*\d{1,2}[:'.]\d{2})?\s*(?:min(?:utes?)?\.?\s*)?"
+    r"(?:/|per\s+|pro\s+|par\s+)\s*(?:km|k|kilomet\w*|mi|miles?|meile)\b"
+    r"|\d+(?:[.,]\d+)?\s*(?:min(?:utes?)?|')\s*(?:/|per\s+)\s*(?:km|k|mi|miles?)\b"
+    r"|\d+(?:[.,]\d+)?\s*(?:km\s*/\s*h|kmh|kph|mph|km per hour|miles per hour)"
+    r"|\d{1,2}:\d{2}\s*(?:min\s*)?(?:pace|tempo|rhythm)\b"
+    r"|@\s*\d{1,2}:\d{2}"
+)
+_DIGIT = re.compile(r"\d")
+_PACE_HINTS = re.compile(r"[/@]|per |pro |par |kmh|kph|mph|hour|pace|tempo|rhythm")
+_THOUSANDS = re.compile(r"(\d),(\d{3})(?=\s*m(?:eters?|etres?)?\b)")
+_DECIMAL_COMMA = re.compile(r"(\d),(\d)")
+
+
+@lru_cache(maxsize=8192)
+def _numbers_text(text: str) -> str:
+    """Normalised text with dates and paces blanked and decimal commas made dots."""
+    out = _normalize(text)
+    if not _DIGIT.search(out):
+        return out
+    if "-" in out or "." in out or "/" in out:
+        out = _DATES.sub(" ", out)
+    if _PACE_HINTS.search(out):
+        out = _PACES.sub(" ", out)
+    if "," in out:
+        out = _THOUSANDS.sub(r"\1\2", out)
+        out = _DECIMAL_COMMA.sub(r"\1.\2", out)
+    return out
+
+
+_REP_BEFORE = re.compile(r"\d\s*[x*]\s*\(?\s*$")
+_ANY_REP = re.compile(r"\d\s*[x*]\s*\(?\s*\d")
+_DIST = re.compile(
+    r"(?<![\d.])(\d{1,4}(?:\.\d+)?)\s*-?\s*"
+    r"(km|kms|kilomet(?:er|re)s?|k|mi|miles?|milers?|meilen?|millas?|milles?"
+    r"|m|meters?|metres?|metros?|mtr)(?![a-z])"
+)
+_WORD_DIST = re.compile(r"\b(?:(half|halb|semi|medio|media)[- ]?)?mara(?:th|t)on\b")
+_PACE_BEFORE = re.compile(
+    r"(?:@|\bat|\bau|\bzum|\ballure(?:\s+(?:de|du))?|\britmo(?:\s+de)?|(?:pace|effort|speed)\s+(?:of|von))\s*$"
+)
+_PACE_AFTER = re.compile(
+    r"^\s*-?\s*(?:race\s*)?(?:pace|effort|speed|rhythm|rp\b|allure|ritmo|goal|intensity|equivalent)"
+)
+_PACE_CHAIN = re.compile(r"^\s*(?:to|-|and|or|/|,|bis|et|y|a)\s*$")
+_SPEED_AFTER = re.compile(r"^\s*(?:/|per\s)\s*(?:h\b|hr\b|hour)")
+_ELEVATION_AFTER = re.compile(
+    r"^\s*(?:\+|d\+|elev|vert|climb|gain|ascent|descent|up\b|down\b|hm\b|of climbing"
+    r"|hohenmeter|denivele|desnivel)"
+)
+_RECOVERY_AFTER = re.compile(r"^\s*(?:rest|recovery|rec\b|recup|float|pause|break|between)")
+_JOG_AFTER = re.compile(r"^\s*(?:jog|walk)")
+_UNIT_KM = {"km", "kms", "k", "kilometer", "kilometers", "kilometre", "kilometres"}
+_UNIT_M = {"m", "meter", "meters", "metre", "metres", "metros", "mtr"}
+
+
+@dataclass(frozen=True)
+class _Mention:
+    """One distance found in a text."""
+
+    start: int
+    end: int
+    km: float
+    pace: bool
+    word: bool = False
+    """Given as a word ("marathon"), not as a number with a unit."""
+
+
+def _is_pace_context(text: str, start: int, end: int) -> bool:
+    return bool(
+        _PACE_BEFORE.search(text[max(0, start - 20) : start]) or _PACE_AFTER.match(text[end : end + 25])
+    )
+
+
+def _mark_pace_chains(text: str, mentions: list[_Mention]) -> list[_Mention]:
+    """A distance joined to a pace reference ("@ 15K to half marathon pace") is one too."""
+    out = list(mentions)
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(out) - 1):
+            left, right = out[i], out[i + 1]
+            if left.pace != right.pace and _PACE_CHAIN.match(text[left.end : right.start]):
+                out[i] = replace(left, pace=True)
+                out[i + 1] = replace(right, pace=True)
+                changed = True
+    return out
+
+
+@lru_cache(maxsize=8192)
+def _distance_parts(text: str) -> tuple[float | None, float | None]:
+    """(largest distance given with a unit, largest given as a word like "marathon"), in km."""
+    prepared = _numbers_text(text)
+    has_reps = bool(_ANY_REP.search(prepared))
+    numeric: list[_Mention] = []
+    for match in _DIST.finditer(prepared) if _DIGIT.search(prepared) else ():
+        start, end = match.span()
+        value = float(match.group(1))
+        unit = match.group(2)
+        after = prepared[end : end + 30]
+        if _REP_BEFORE.search(prepared[max(0, start - 12) : start]):
+            continue
+        if _SPEED_AFTER.match(after) or _RECOVERY_AFTER.match(after):
+            continue
+        if unit in _UNIT_M:
+            if value < 100 or (has_reps and value < 1000) or _JOG_AFTER.match(after):
+                continue
+            if _ELEVATION_AFTER.match(after) or prepared[max(0, start - 2) : start].strip().endswith("+"):
+                continue
+            km = value / 1000
+        elif unit in _UNIT_KM:
+            km = value
+        else:
+            km = value * KM_PER_MILE
+        if 0 < km <= _MAX_KM:
+            numeric.append(_Mention(start, end, km, _is_pace_context(prepared, start, end)))
+    words = [
+        _Mention(
+            m.start(),
+            m.end(),
+            HALF_MARATHON_KM if m.group(1) else MARATHON_KM,
+            _is_pace_context(prepared, m.start(), m.end()),
+            word=True,
+        )
+        for m in _WORD_DIST.finditer(prepared)
+    ]
+    every = numeric + words
+    if len(every) > 1:
+        every = _mark_pace_chains(prepared, sorted(every, key=lambda m: m.start))
+    kept_numeric = [m.km for m in every if not m.pace and not m.word]
+    kept_words = [m.km for m in every if not m.pace and m.word]
+    return (
+        round(max(kept_numeric), 4) if kept_numeric else None,
+        max(kept_words) if kept_words else None,
+    )
+
+
+def parse_distance_km(text: str) -> float | None:
+    """The distance a text gives, in km, or None.
+
+    Understands km / k / kilometers, mi / miles, meters (from 100 m: ``3000m`` is 3 km), "half
+    marathon" and "marathon". Ignores rep schemes (``8x400m``), recoveries, elevation, speeds,
+    paces and pace references (``@ 15K``, ``half marathon pace``) and numbers without a unit.
+    A distance with a unit wins over a word distance; of several, the largest.
+    """
+    numeric, word = _distance_parts(text)
+    return numeric if numeric is not None else word
+
+
+_CLOCK_BEFORE = re.compile(r"(?:@|\bat|\bum|\bab|\bfrom|\bvon|\bdes|\bstarts?|\bbegins?|\buntil)\s*$")
+_CLOCK_AFTER = re.compile(r"^\s*(?:am\b|pm\b|a\.m|p\.m|uhr\b|o'?clock)")
+_HOURS = re.compile(
+    r"(?<![\d.:])(\d{1,2}(?:\.\d+)?)\s*(?:hours?|hrs?|h|std\.?|stunden?|heures?|horas?)(?![a-z])"
+    r"(?:\s*(?:and\s*)?(\d{1,2})\s*(?:minutes?|mins?|min|m|')?(?![a-z\d']))?"
+)
+_MIN_UNIT = r"(?:minutes?|mins?|min\.?|minuten|minutos|mn|')"
+_RANGE = re.compile(
+    rf"(?<![\d.:])(\d{{1,3}})\s*(?:{_MIN_UNIT}|m)?\s*(?:-|to|bis)\s*(\d{{1,3}})\s*({_MIN_UNIT}|m)(?![a-z'\d])"
+)
+_HMS = re.compile(r"(?<![\d:.])(\d{1,2}):([0-5]\d):([0-5]\d)(?![\d:])")
+_HM_RANGE = re.compile(r"(?<![\d:.])(\d{1,2}):([0-5]\d)\s*-\s*(\d{1,2}):([0-5]\d)(?![\d:])")
+_HM = re.compile(r"(?<![\d:.])(\d{1,2}):([0-5]\d)(?![\d:])(\s*(?:h|hrs?|hours?|std)\b)?")
+_MINUTES = re.compile(rf"(?<![\d.])(\d{{1,3}}(?:\.\d+)?)\s*{_MIN_UNIT}(?![a-z'])")
+_M_MINUTES = re.compile(r"(?<![\d.])(\d{2})\s*m(?![a-z\d])")
+_RECOVERY_BEFORE = re.compile(r"(?:w/|\bwith|\bmit|\bavec|\bcon|\()\s*$")
+_DURATION_RECOVERY = re.compile(r"^\s*(?:rest|recovery|rec\b|recup|pause|break|float|between|walk break)")
+
+
+def _blank(text: str, start: int, end: int) -> str:
+    return text[:start] + " " * (end - start) + text[end:]
+
+
+def _excluded(text: str, start: int, end: int) -> bool:
+    """A rep inside a scheme, a recovery, or a time of day."""
+    before = text[max(0, start - 12) : start]
+    return bool(
+        _REP_BEFORE.search(before)
+        or _RECOVERY_BEFORE.search(before)
+        or _DURATION_RECOVERY.match(text[end : end + 20])
+        or _CLOCK_BEFORE.search(before)
+        or _CLOCK_AFTER.match(text[end : end + 8])
+    )
+
+
+@lru_cache(maxsize=8192)
+def _minutes_of(text: str) -> int | None:
+    prepared = _numbers_text(text)
+    if not _DIGIT.search(prepared):
+        return None
+    labelled: list[float] = []
+    bare: list[float] = []
+    if "h" in prepared or "st" in prepared:
+        for match in list(_HOURS.finditer(prepared)):
+            if not _excluded(prepared, *match.span()):
+                labelled.append(float(match.group(1)) * 60 + float(match.group(2) or 0))
+            prepared = _blank(prepared, *match.span())
+    if "-" in prepared or "to" in prepared or "bis" in prepared:
+        for match in list(_RANGE.finditer(prepared)):
+            low, high = int(match.group(1)), int(match.group(2))
+            if match.group(3) == "m" and not (low < 100 and high < 300):
+                continue
+            if not _excluded(prepared, *match.span()) and low <= high:
+                labelled.append(high)
+            prepared = _blank(prepared, *match.span())
+    if ":" in prepared:
+        for match in list(_HMS.finditer(prepared)):
+            if not _REP_BEFORE.search(prepared[max(0, match.start() - 12) : match.start()]):
+                hours, minutes, seconds = (int(g) for g in match.groups())
+                labelled.append(hours * 60 + minutes + seconds / 60)
+            prepared = _blank(prepared, *match.span())
+        for match in list(_HM_RANGE.finditer(prepared)):
+            h1, h2 = match.group(1), match.group(3)
+            if len(h1) == 1 and len(h2) == 1 and int(h2) <= 4 and not _excluded(prepared, *match.span()):
+                bare.append(int(h2) * 60 + int(match.group(4)))
+            prepared = _blank(prepared, *match.span())  # a duration or a clock range: used up either way
+        for match in list(_HM.finditer(prepared)):
+            hours_text, minutes = match.group(1), int(match.group(2))
+            suffixed = match.group(3) is not None
+            single = len(hours_text) == 1 or hours_text == "00"
+            if single and (int(hours_text) <= 4 or suffixed) and not _excluded(prepared, *match.span()):
+                (labelled if suffixed else bare).append(int(hours_text) * 60 + minutes)
+            prepared = _blank(prepared, *match.span())
+    if "m" in prepared or "'" in prepared:
+        for match in _MINUTES.finditer(prepared):
+            if not _excluded(prepared, *match.span()):
+                labelled.append(float(match.group(1)))
+        for match in _M_MINUTES.finditer(prepared):
+            if int(match.group(1)) >= 10 and not _excluded(prepared, *match.span()):
+                labelled.append(float(match.group(1)))
+    values = [v for v in (labelled or bare) if 0 < v <= _MAX_MINUTES]
+    return round(max(values)) if values else None
+
+
+def parse_minutes(text: str) -> int | None:
+    """The duration a text gives, in whole minutes, or None.
+
+    Understands ``40 min``, ``40'``, ``90 minutes``, ``1h30``, ``1 h 30 min``, ``2 hrs``, ``1.5 h``,
+    ``1:30:00``, ``1:30`` (h:mm, 0-4 hours), ranges (``45m - 50m``, ``45-50 min``: the upper bound).
+    Never reads a time of day (``07:00``, ``at 6:30``, ``7:00 am``), a date, a pace or a rep.
+    """
+    return _minutes_of(text)
+
+
+# --------------------------------------------------------------------------------------------
+# Kinds
+
+# Word lists start with one \b so that the engine rejects most positions at once (speed).
+_SPORT = re.compile(
+    r"\b(?:swim|schwimm|natation|natacion|nage\b|bike|biking|cycl|ride\b|riding|rad\b|radfahr|velo\b|bici"
+    r"|spin(?:ning)?\b|peloton|zwift|mtb\b|triathlon|duathlon|brick|yoga|pilates|strength|kraft"
+    r"|musculation|fuerza|gym\b|gimnasio|weights|lifting|lift\b|crossfit|hiit\b|bootcamp|core\b|plyo"
+    r"|mobilit|stretch|dehn|foam roll|massage|physio|sauna|cross[- ]?train|cross\b(?![- ]?country)|xt\b"
+    r"|elliptical|crosstrainer|row(?:ing)?\b|erg\b|ski|langlauf|hike|hiking|wander|walk(?:ing)?\b"
+    r"(?!\s*[/-]\s*run)|spazier|climbing\b|boulder|kletter|tennis|squash|padel|football|soccer|fussball"
+    r"|basketball|volleyball|golf|paddl|kayak|sup\b|surf|skat|drive\b|driving|flight|flug\b|travel"
+    r"|reise\b|trip\b|dance)"
+)
+_REST = re.compile(r"\b(?:rest\b|ruhetag|repos\b|descanso|note\b)|(?<![\w-])off(?![\w-])")
+_RUN_NOUN = re.compile(
+    r"\b(?:runs?\b|running\b|jog|footing\b|course a pied|carrera\b|correr\b|trail\b|treadmill|laufband"
+    r"|parkrun|xc\b|cross[- ]?country|walk\s*[/-]\s*run)"
+    r"|\U0001f3c3|(?<!\bab)(?<!\bver)(?<!lang)lauf(?:en)?\b"
+)
+_RACE_WORD = re.compile(
+    r"\b(?:rac(?:e|es|ing)\b|wettkampf\b|competition\b|competicion\b"
+    r"|carrera\b(?!\s+(?:continua|suave|larga|facil|de recuperacion)))"
+)
+_NOT_RACE = re.compile(
+    r"\b(?:(?:(?:half|halb)[- ]?)?marathon[- ]?(?:race[- ]?)?(?:pace|effort|tempo|training|plan|prep\w*"
+    r"|block|build|week|cycle)"
+    r"|race[- ]?(?:pace|effort|week|prep\w*|simulation|sim|rehearsal|specific|practice|tune[- ]?up|kit|plan)"
+    r"|(?:pre|post|after|before)[- ]?race)"
+)
+_LONG = re.compile(
+    r"\b(?:long\b(?!\s*(?:intervals?|reps?|repeats?|repetitions?|hills?|tempo|strides|weekend|week|day"
+    r"|lunch|term|call|meeting))|lsd\b|lsr\b|langer lauf|lange[rs]? (?:einheit|dauerlauf)"
+    r"|sortie longue|tirada larga|carrera larga|rodaje largo)"
+)
+_QUALITY = re.compile(
+    r"\b(?:tempo|threshold|lactate|lt\d?\b|vo2|v02|interval|repeats?\b|reps?\b|repetitions?|fartlek"
+    r"|hills?\b|progression|progressive|marathon[- ]?pace|[mtir][- ]?pace|race[- ]?pace|goal[- ]?pace"
+    r"|mp\b|hmp\b|speed|track\b|cruise|time[- ]?trial|tt\b|parkrun|sprints?\b|yasso|ladder"
+    r"|pyramid|anaerobic|schwelle|fractionne|seuil|vma\b|series\b|cambios de ritmo|umbral"
+    r"|pace\s+run|critical velocity|fast finish|\d+\s*x\s*\(?\s*\d)|^\W*pace\b"
+)
+_STRIDES = re.compile(
+    r"(?:\d+\s*(?:-\s*\d+\s*)?(?:x\s*)?(?:\d+\s*(?:m|s|sec|secs|seconds|'')?\s*)?)?(?:hill\s+)?strides?\b"
+)
+_EASY = re.compile(
+    r"\b(?:easy\b|recovery(?!\s*(?:week|day|phase|block))|recup|regenera|jog|shake[- ]?out|aerob"
+    r"|ga\b|z(?:one)?\s*[12]\b|endurance|base\b|steady|mlr\b|strides|dauerlauf|locker|gdl\b"
+    r"|footing\b|rodaje|trote|carrera continua|suave\b|relax|facil\b|leicht|conversational)"
+)
+_KNOWN_RACES: tuple[tuple[re.Pattern[str], float], ...] = (
+    (re.compile(r"\butmb\b|ultra[- ]trail du mont[- ]blanc"), 171.0),
+    (re.compile(r"western states"), 100 * KM_PER_MILE),
+    (re.compile(r"\bcomrades\b"), 88.0),
+    (re.compile(r"\bspartathlon\b"), 246.0),
+    (re.compile(r"\bbadwater\b"), 217.0),
+    (re.compile(r"marathon des sables"), 250.0),
+    (re.compile(r"\bhardrock\b"), 100 * KM_PER_MILE),
+    (re.compile(r"\blavaredo\b"), 120.0),
+)
+_BARE_RACE_NUMBER = re.compile(r"(?<![\d.,:/x#])\b(13\.1|26\.2|50|100|150|200|240|250)\b(?![.,:]?\d)")
+_PRIORITY_TAGS = (
+    re.compile(r"[(\[]\s*([ABCabc])\s*(?:[- ]?(?i:race|rennen|prio(?:rity)?))?\s*[)\]]"),
+    re.compile(r"(?<![\w])([ABC])[- ](?i:race|rennen|wettkampf|priority|prio)\b"),
+    re.compile(r"(?i:priority|prio)\s*[:=]?\s*([ABCabc])\b"),
+)
+_RUN_CATEGORY = re.compile(r"\brun|\blauf|\bjog|\bcourse\b|\bcarrera\b|\bcorrer\b|\brace\b|\btrail\b|🏃")
+_PLANNED_TIME = re.compile(r"planned\s+(?:time|duration)\s*:\s*([^\n]+)")
+_PLANNED_DISTANCE = re.compile(r"planned\s+distance\s*:\s*([^\n]+)")
+
+
+def _search_pos(pattern: re.Pattern[str], text: str) -> int | None:
+    match = pattern.search(text)
+    return match.start() if match else None
+
+
+def _earliest(*positions: int | None) -> int | None:
+    found = [p for p in positions if p is not None]
+    return min(found) if found else None
+
+
+@lru_cache(maxsize=8192)
+def _kind_of(text: str, title: bool) -> RunKind | None:
+    """The kind the words of a text name; race names only count in a title."""
+    norm = _normalize(text)
+    no_race_refs = _NOT_RACE.sub(" ", norm)
+    if title and _RACE_WORD.search(no_race_refs):
+        return RunKind.RACE
+    if _LONG.search(norm):
+        return RunKind.LONG
+    no_strides = _STRIDES.sub(" strides ", norm)
+    if _QUALITY.search(no_strides):
+        return RunKind.QUALITY
+    if _EASY.search(no_strides):
+        return RunKind.EASY
+    if title and (
+        _WORD_DIST.search(no_race_refs)
+        or any(p.search(norm) for p, _ in _KNOWN_RACES)
+        or (not _RUN_NOUN.search(norm) and _distance_parts(text)[0] is not None)
+    ):
+        return RunKind.RACE
+    return None
+
+
+def _run_signal(text: str) -> tuple[bool | None, RunKind | None]:
+    """(True: a run, False: not a run, None: says nothing; the kind it names) for a summary-like text."""
+    norm = _normalize(text)
+    noun = _search_pos(_RUN_NOUN, norm)
+    sport = _search_pos(_SPORT, norm)
+    if sport is not None and (noun is None or sport < noun):
+        return False, None
+    kind = _kind_of(text, True)
+    rest = _search_pos(_REST, norm)
+    if rest is not None:
+        kind_pos = _earliest(
+            *(_search_pos(p, norm) for p in (_RACE_WORD, _LONG, _QUALITY, _EASY, _WORD_DIST))
+        )
+        first_run = _earliest(noun, kind_pos)
+        if first_run is None or rest < first_run:
+            return False, None
+    if kind is not None or noun is not None:
+        return True, kind
+    if any(p.search(text) for p in _PRIORITY_TAGS[:2]):
+        return True, RunKind.RACE  # "JFK 50 (C)": only races carry a priority tag
+    return None, None
+
+
+def _priority_tag(summary: str, description: str) -> str | None:
+    """A race priority the title tags ("(A)", "B race", "priority C"), or a "Priority: A" line."""
+    for pattern in _PRIORITY_TAGS:
+        match = pattern.search(summary)
+        if match:
+            return match.group(1).upper()
+    match = _PRIORITY_TAGS[-1].search(description)
+    return match.group(1).upper() if match else None
+
+
+# --------------------------------------------------------------------------------------------
+# User patterns
+
+_PatternKey = tuple[tuple[str, ...], ...]
+_USER_ORDER: tuple[RunKind | None, ...] = (None, RunKind.RACE, RunKind.LONG, RunKind.QUALITY, RunKind.EASY)
+
+
+def _pattern_key(config: Classification) -> _PatternKey:
+    return (
+        tuple(config.not_run),
+        tuple(config.race),
+        tuple(config.long),
+        tuple(config.quality),
+        tuple(config.easy),
+    )
+
+
+@lru_cache(maxsize=64)
+def _compile_user(key: _PatternKey) -> tuple[tuple[RunKind | None, re.Pattern[str]], ...]:
+    return tuple(
+        (kind, re.compile(pattern, re.IGNORECASE))
+        for kind, patterns in zip(_USER_ORDER, key, strict=True)
+        for pattern in patterns
+    )
+
+
+_NO_MATCH = object()
+
+
+def _user_decision(
+    fields: Sequence[str], patterns: tuple[tuple[RunKind | None, re.Pattern[str]], ...]
+) -> RunKind | object | None:
+    """The kind (None = not a run) the first matching user pattern names, else ``_NO_MATCH``."""
+    if not patterns:
+        return _NO_MATCH
+    for field in fields:
+        if not field:
+            continue
+        folded = _normalize(field)
+        for kind, pattern in patterns:
+            if pattern.search(field) or pattern.search(folded):
+                return kind
+    return _NO_MATCH
+
+
+# --------------------------------------------------------------------------------------------
+# One event
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """What the text of an event says (cached per distinct text)."""
+
+    kind: RunKind | None
+    generic: bool
+    """A run with no kind word: easy or long by its length."""
+    distance_km: float | None
+    minutes: int | None
+    tag: str | None
+
+
+@lru_cache(maxsize=16384)
+def _read(
+    summary: str, description: str, categories: tuple[str, ...], key: _PatternKey, defaults: bool
+) -> _Reading:
+    kind, generic = _decide(summary, description, categories, key, defaults)
+    if kind is None:
+        return _Reading(None, False, None, None, None)
+    tag = _priority_tag(summary, description)
+    if tag is not None and kind is not RunKind.RACE:
+        kind, generic = RunKind.RACE, False
+    return _Reading(
+        kind,
+        generic,
+        _run_distance(summary, description, kind),
+        _run_minutes(summary, description),
+        tag,
+    )
+
+
+def _decide(
+    summary: str, description: str, categories: tuple[str, ...], key: _PatternKey, defaults: bool
+) -> tuple[RunKind | None, bool]:
+    """(kind or None, generic) of an event's text."""
+    user = _user_decision((summary, description, *categories), _compile_user(key))
+    if user is not _NO_MATCH:
+        return (user if isinstance(user, RunKind) else None), False
+    if not defaults:
+        return None, False
+    is_run, kind = _run_signal(summary)
+    if is_run is False:
+        return None, False
+    cats = " , ".join(categories)
+    if is_run is None and cats:
+        norm_cats = _normalize(cats)
+        if _RUN_CATEGORY.search(norm_cats):
+            is_run = True
+        elif _SPORT.search(norm_cats) or _REST.search(norm_cats):
+            return None, False
+    if is_run is None and description:
+        is_run = _description_says_run(description)
+    if not is_run:
+        return None, False
+    if kind is None and cats:
+        kind = _kind_of(cats, True)
+    if kind is None and description:
+        kind = _kind_of(description, False)
+    return (kind or RunKind.EASY), kind is None
+
+
+def _description_says_run(description: str) -> bool:
+    """A description marks a run only with a running word and a kind, distance or duration."""
+    norm = _normalize(description)
+    noun = _search_pos(_RUN_NOUN, norm)
+    if noun is None:
+        return False
+    sport = _search_pos(_SPORT, norm)
+    if sport is not None and sport < noun:
+        return False
+    return (
+        _kind_of(description, False) is not None
+        or parse_distance_km(description) is not None
+        or parse_minutes(description) is not None
+    )
+
+
+def _run_distance(summary: str, description: str, kind: RunKind) -> float | None:
+    planned = _PLANNED_DISTANCE.search(_normalize(description)) if description else None
+    if planned:
+        value = parse_distance_km(planned.group(1))
+        if value is not None:
+            return value
+    numeric, word = _distance_parts(summary)
+    if numeric is not None:
+        return numeric
+    norm = _normalize(summary)
+    if kind is RunKind.RACE:
+        for pattern, km in _KNOWN_RACES:
+            if pattern.search(norm):
+                return round(km, 4)
+    if word is not None:
+        return word
+    if kind is RunKind.RACE:
+        bare = _BARE_RACE_NUMBER.search(_numbers_text(summary))
+        if bare:
+            return round(float(bare.group(1)) * KM_PER_MILE, 4)
+    if description:
+        value = parse_distance_km(description)
+        if value is not None:
+            return value
+    if "parkrun" in norm:
+        return PARKRUN_KM
+    return None
+
+
+def _run_minutes(summary: str, description: str) -> int | None:
+    planned = _PLANNED_TIME.search(_normalize(description)) if description else None
+    if planned:
+        text = planned.group(1).strip()
+        match = re.fullmatch(r"(\d{1,2}):([0-5]\d)(?::([0-5]\d))?", text)
+        if match:
+            hours, minutes, seconds = int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+            total = round(hours * 60 + minutes + seconds / 60)
+            if total > 0:
+                return total
+        value = parse_minutes(text)
+        if value is not None:
+            return value
+    value = parse_minutes(summary)
+    if value is None and description:
+        value = parse_minutes(description)
+    return value
+
+
+def _timed_minutes(event: SourceEvent) -> int | None:
+    if isinstance(event.start, datetime) and isinstance(event.end, datetime):
+        seconds = (event.end - event.start).total_seconds()
+        if seconds > 0:
+            return round(seconds / 60)
+    return None
+
+
+def _classify(event: SourceEvent, key: _PatternKey, defaults: bool, pace_min_per_km: float) -> Run | None:
+    reading = _read(event.summary, event.description, tuple(event.categories), key, defaults)
+    if reading.kind is None:
+        return None
+    minutes = reading.minutes if reading.minutes is not None else _timed_minutes(event)
+    kind = reading.kind
+    if reading.generic:
+        length = minutes
+        if length is None and reading.distance_km is not None:
+            length = round(reading.distance_km * pace_min_per_km)
+        if length is not None and length >= LONG_GENERIC_MINUTES:
+            kind = RunKind.LONG
+    return Run(
+        uid=event.uid,
+        title=event.summary,
+        kind=kind,
+        start=event.start,
+        end=event.end,
+        distance_km=reading.distance_km,
+        minutes=minutes,
+        priority=None,
+        recurrence_id=event.recurrence_id,
+    )
+
+
+def classify_event(event: SourceEvent, config: Classification, *, pace_min_per_km: float) -> Run | None:
+    """The run an event is, or None when it is not a run (priority is left None)."""
+    return _classify(event, _pattern_key(config), config.use_defaults, pace_min_per_km)
+
+
+# --------------------------------------------------------------------------------------------
+# All events
+
+
+def _local_day(when: date, zone: ZoneInfo) -> date:
+    if isinstance(when, datetime):
+        return (when.astimezone(zone) if when.tzinfo else when).date()
+    return when
+
+
+def _instant(when: date, zone: ZoneInfo) -> tuple[int, float]:
+    """Sort key of a start or end: all-day items first on their day, then by instant."""
+    if isinstance(when, datetime):
+        aware = when if when.tzinfo else when.replace(tzinfo=zone)
+        return (1, aware.timestamp())
+    return (0, float(when.toordinal()))
+
+
+def _run_key(run: Run, zone: ZoneInfo) -> tuple[object, ...]:
+    """Order of runs: (start day, start, uid, recurrence_id)."""
+    return (_local_day(run.start, zone), _instant(run.start, zone), run.uid, run.recurrence_id or "")
+
+
+def _tie_key(item: tuple[Run, str | None], zone: ZoneInfo) -> tuple[object, ...]:
+    """Every other field, to order runs that share a :func:`_run_key` (rare: kept off the fast path)."""
+    run, tag = item
+    return (
+        _instant(run.end, zone),
+        run.kind.value,
+        run.title,
+        -1.0 if run.distance_km is None else run.distance_km,
+        -1 if run.minutes is None else run.minutes,
+        str(run.start),
+        str(run.end),
+        tag is None,
+        tag or "",
+    )
+
+
+def _sorted_unique(found: list[tuple[Run, str | None]], zone: ZoneInfo) -> list[tuple[Run, str | None]]:
+    """Runs in a total order that does not depend on input order; equal runs once.
+
+    Equal runs may differ in how their times are written or in their priority line, so the copy
+    kept is the first in the total order.
+    """
+    keyed = sorted(((_run_key(item[0], zone), item) for item in found), key=lambda pair: pair[0])
+    out: list[tuple[Run, str | None]] = []
+    seen: set[Run] = set()
+    for _, group in groupby(keyed, key=lambda pair: pair[0]):
+        items = [item for _, item in group]
+        if len(items) > 1:
+            items.sort(key=lambda item: _tie_key(item, zone))
+        for run, tag in items:
+            if run not in seen:
+                seen.add(run)
+                out.append((run, tag))
+    return out
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(), tzinfo=zone)
+
+
+def _busy(event: SourceEvent, zone: ZoneInfo) -> Busy | None:
+    """The busy time of a non-run event (R19), in the plan's zone; None when it blocks nothing."""
+    if not event.busy:
+        return None
+    start, end = event.start, event.end
+    if isinstance(start, datetime):
+        if not isinstance(end, datetime):
+            return None
+        aware_start = start if start.tzinfo else start.replace(tzinfo=zone)
+        aware_end = end if end.tzinfo else end.replace(tzinfo=zone)
+        if aware_end <= aware_start:
+            return None
+        return Busy(aware_start.astimezone(zone), aware_end.astimezone(zone), event.summary)
+    last = end.date() if isinstance(end, datetime) else end
+    if last <= start:
+        last = date.fromordinal(start.toordinal() + 1)
+    return Busy(_midnight(start, zone), _midnight(last, zone), event.summary)
+
+
+def _longest_key(runs: list[Run], index: int, zone: ZoneInfo) -> tuple[float, int, date, int]:
+    """Longest first by distance, then minutes, then the later date (runs are in order)."""
+    run = runs[index]
+    return (run.distance_km or 0.0, run.minutes or 0, _local_day(run.start, zone), index)
+
+
+def _assign_priorities(
+    runs: list[Run], tags: dict[int, str | None], zone: ZoneInfo, a_race: date | None, horizon_end: date
+) -> list[Run]:
+    """Races get A / B / C: the configured date, else tags, else the longest in the horizon."""
+    out = list(runs)
+    a_index: set[int] = set()
+    if a_race is not None:
+        same_day = [i for i, run in enumerate(out) if _local_day(run.start, zone) == a_race]
+        races = [i for i in same_day if out[i].kind is RunKind.RACE]
+        if races:
+            a_index = set(races)
+        elif same_day:
+            chosen = max(same_day, key=lambda i: _longest_key(out, i, zone))
+            out[chosen] = replace(out[chosen], kind=RunKind.RACE)
+            a_index = {chosen}
+    if not a_index:
+        a_index = {i for i, run in enumerate(out) if run.kind is RunKind.RACE and tags.get(i) == "A"}
+    if not a_index:
+        candidates = [
+            i
+            for i, run in enumerate(out)
+            if run.kind is RunKind.RACE and _local_day(run.start, zone) <= horizon_end
+        ]
+        if candidates:
+            a_index = {max(candidates, key=lambda i: _longest_key(out, i, zone))}
+    for i, run in enumerate(out):
+        if run.kind is RunKind.RACE:
+            priority = "A" if i in a_index else (tags.get(i) or "B")
+            out[i] = replace(run, priority=priority)
+    return out
+
+
+def classify_events(
+    events: Sequence[SourceEvent],
+    config: Classification,
+    *,
+    zone: ZoneInfo,
+    a_race: date | None,
+    horizon_end: date,
+    pace_min_per_km: float = 6.0,
+) -> Classified:
+    """Classify every event: the runs (races with their priority) and the busy time of the rest.
+
+    The result does not depend on the order of ``events``; identical duplicates count once.
+    """
+    key = _pattern_key(config)
+    defaults = config.use_defaults
+    found: list[tuple[Run, str | None]] = []
+    busy: set[Busy] = set()
+    for event in events:
+        run = _classify(event, key, defaults, pace_min_per_km)
+        if run is None:
+            block = _busy(event, zone)
+            if block is not None:
+                busy.add(block)
+            continue
+        found.append(
+            (run, _read(event.summary, event.description, tuple(event.categories), key, defaults).tag)
+        )
+    unique = _sorted_unique(found, zone)
+    ordered = [run for run, _ in unique]
+    tags = {i: tag for i, (_, tag) in enumerate(unique)}
+    with_priority = _assign_priorities(ordered, tags, zone, a_race, horizon_end)
+    return Classified(
+        runs=with_priority,  # still in order: priorities do not move a run
+        busy=sorted(busy, key=lambda b: (b.start.timestamp(), b.end.timestamp(), b.title)),
+    )
