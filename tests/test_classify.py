@@ -720,3 +720,48 @@ def test_ten_thousand_events_are_fast() -> None:
     elapsed = clock.perf_counter() - began
     assert len(result.runs) + len(result.busy) > 5000
     assert elapsed < 2.0  # typically well under a second; generous for slow CI machines
+
+
+# ---- regressions --------------------------------------------------------------------------------
+
+
+def test_description_aside_is_not_the_duration_of_a_timed_run() -> None:
+    """Regression: "Warm up 15 min" in the notes of a 60-minute event made the run 15 minutes."""
+    start = datetime(2026, 12, 1, 18, tzinfo=ZoneInfo("Europe/Berlin"))
+    event = SourceEvent(
+        uid="hills",
+        summary="Run: Hill repeats 8x60s",
+        start=start,
+        end=start + timedelta(minutes=60),
+        description="Warm up 15 min. 8 x 60 s uphill at hard effort, jog down. Cool down 10 min.",
+    )
+    run = classify_event(event, Classification(), pace_min_per_km=6.0)
+    assert run is not None
+    assert run.minutes == 60
+
+
+def test_description_aside_is_not_the_duration_of_a_long_run_with_a_distance() -> None:
+    """Regression: "Eat every 30 min" made an all-day 18 km long run last 30 minutes."""
+    event = SourceEvent(
+        uid="long",
+        summary="Long Run 18 km",
+        start=date(2026, 12, 5),
+        end=date(2026, 12, 6),
+        description="Trail, about 630 m of climbing. Eat every 30 min, practise race-day nutrition.",
+    )
+    run = classify_event(event, Classification(), pace_min_per_km=6.0)
+    assert run is not None
+    assert (run.kind, run.distance_km, run.minutes) == (RunKind.LONG, 18.0, None)
+
+
+def test_description_duration_still_counts_for_an_all_day_run_without_distance() -> None:
+    event = SourceEvent(
+        uid="easy",
+        summary="Easy run",
+        start=date(2026, 12, 2),
+        end=date(2026, 12, 3),
+        description="45 min conversational pace",
+    )
+    run = classify_event(event, Classification(), pace_min_per_km=6.0)
+    assert run is not None
+    assert run.minutes == 45

@@ -281,21 +281,11 @@ def test_a_race_on_a_wednesday() -> None:
             42.2,
             2,
             id="marathon-2-weeks",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="planner bug: a 30-day feed with even volume is taken to show the peak, so "
-                "the taper is 0 weeks instead of the 2-week fallback",
-            ),
         ),
         pytest.param(
             21.1,
             1,
             id="half-1-week",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="planner bug: a 30-day feed with even volume is taken to show the peak, so "
-                "the taper is 0 weeks instead of the 1-week fallback",
-            ),
         ),
     ],
 )
@@ -709,14 +699,9 @@ def test_dst_sessions_before_and_after_the_switch() -> None:
     assert_clean(result, now)
 
 
-# ---- bugs a coach would reject ----------------------------------------------------------------
+# ---- regressions: bugs a coach would reject ----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="planner bug: a light lower-body session is put on the morning of the long run "
-    "(06:00-06:40 before a 07:00 long run), called 'R9: 0 days before ... about 48 h before it'",
-)
 def test_no_lower_body_on_the_morning_of_the_long_run() -> None:
     """Mon-Thu mornings busy, long run Saturday: lower body must not go on the long run's day."""
     busy = [Busy(at(d(0, x), 6), at(d(0, x), 8), "Meeting") for x in ("mon", "tue", "wed", "thu")]

@@ -571,6 +571,10 @@ class _Reading:
     """A run with no kind word: easy or long by its length."""
     distance_km: float | None
     minutes: int | None
+    """From a "Planned Time" line or the summary: trusted over the event's length."""
+    described_minutes: int | None
+    """A duration in the free text of the description: often an aside ("warm up 15 min"), so it
+    counts only when nothing better (summary, timed length, distance) gives the run's length."""
     tag: str | None
 
 
@@ -580,7 +584,7 @@ def _read(
 ) -> _Reading:
     kind, generic = _decide(summary, description, categories, key, defaults)
     if kind is None:
-        return _Reading(None, False, None, None, None)
+        return _Reading(None, False, None, None, None, None)
     tag = _priority_tag(summary, description)
     if tag is not None and kind is not RunKind.RACE:
         kind, generic = RunKind.RACE, False
@@ -589,6 +593,7 @@ def _read(
         generic,
         _run_distance(summary, description, kind),
         _run_minutes(summary, description),
+        parse_minutes(description) if description else None,
         tag,
     )
 
@@ -681,10 +686,7 @@ def _run_minutes(summary: str, description: str) -> int | None:
         value = parse_minutes(text)
         if value is not None:
             return value
-    value = parse_minutes(summary)
-    if value is None and description:
-        value = parse_minutes(description)
-    return value
+    return parse_minutes(summary)
 
 
 def _timed_minutes(event: SourceEvent) -> int | None:
@@ -700,6 +702,8 @@ def _classify(event: SourceEvent, key: _PatternKey, defaults: bool, pace_min_per
     if reading.kind is None:
         return None
     minutes = reading.minutes if reading.minutes is not None else _timed_minutes(event)
+    if minutes is None and reading.distance_km is None:
+        minutes = reading.described_minutes
     kind = reading.kind
     if reading.generic:
         length = minutes

@@ -15,6 +15,8 @@ from datetime import date, datetime, timedelta
 from calsync.config import Rules
 from calsync.model import Phase, Run, RunKind, week_start
 
+RUN_UP_WEEKS = 4
+"""Weeks of history before a fallback taper that a feed must show for its peak to be trusted."""
 DEFAULT_MINUTES = {RunKind.LONG: 120, RunKind.QUALITY: 60, RunKind.EASY: 45, RunKind.RACE: 180}
 """Planned minutes of a run that gives neither a duration nor a distance."""
 
@@ -99,7 +101,9 @@ def _taper_for(race: Race, volumes: dict[date, int], peak: int, rules: Rules) ->
     race_week = week_start(race.first_day)
     fallback = fallback_taper_weeks(race, rules)
     earlier = sorted(w for w, v in volumes.items() if w < race_week and v > 0)
-    shows_run_up = bool(earlier) and earlier[0] < race_week - timedelta(weeks=fallback)
+    # The feed shows the run-up when it reaches a block of weeks before the longest taper the
+    # fallback would give; a shorter feed (e.g. only the next 30 days) cannot show the peak.
+    shows_run_up = bool(earlier) and earlier[0] <= race_week - timedelta(weeks=fallback + RUN_UP_WEEKS)
     at_peak = [w for w in earlier if volumes[w] >= rules.peak_phase_fraction * peak]
     if shows_run_up and at_peak:
         first = at_peak[-1] + timedelta(weeks=1)

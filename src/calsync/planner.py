@@ -233,6 +233,12 @@ class _Days:
                 run.first_day - timedelta(days=1),
                 f"R10: no lower body the day before {what} {run.title}",
             )
+            self._mark(
+                self.no_lower,
+                run.first_day,
+                run.last_day,
+                f"R10: no lower body on the day of {what} {run.title}",
+            )
             if rules.heavy_after_long_days:
                 self._mark(
                     self.no_heavy,
@@ -732,7 +738,7 @@ class _Planner:
         strength_days = sorted({s.day for s in self.sessions if s.kind.is_strength})
         window_weeks = max(1, rules.rolling_days // 7)
         minimum = rules.rolling_min_fraction * rules.strength_sessions_per_week
-        warned: set[str] = set()
+        warned: set[tuple[str, str]] = set()
         for i in range(len(self.weeks) - window_weeks + 1):
             block = self.weeks[i : i + window_weeks]
             if any(self.model.phases[w] not in normal for w in block) or block[0] < self.first_week:
@@ -741,8 +747,8 @@ class _Planner:
             inside = [d for d in strength_days if start <= d < stop]
             average = len(inside) / window_weeks
             label = iso_week(block[-1])
-            if average < minimum and label not in warned:
-                warned.add(label)
+            if average < minimum and ("low", label) not in warned:
+                warned.add(("low", label))
                 self.warnings.append(
                     PlanWarning(
                         "STRENGTH_BELOW_TARGET",
@@ -753,8 +759,8 @@ class _Planner:
                 )
             edges = [max(start - timedelta(days=1), self.today), *inside, stop]
             longest = max((b - a).days for a, b in itertools.pairwise(edges))
-            if longest > rules.max_gap_days and label not in warned:
-                warned.add(label)
+            if longest > rules.max_gap_days and ("gap", label) not in warned:
+                warned.add(("gap", label))
                 self.warnings.append(
                     PlanWarning(
                         "STRENGTH_GAP",
