@@ -354,6 +354,11 @@ def _describe(err: ValidationError, path: Path) -> str:
     return f"{path}: " + "; ".join(problems)
 
 
+def _beside(base: Path, path: Path) -> Path:
+    """A path from the config, taken relative to the config file's folder (``~`` expanded)."""
+    return Path(os.path.normpath(base / path.expanduser()))
+
+
 def parse_config(text: str, path: Path) -> Config:
     """Validate the text of a config file; relative paths are taken from the file's folder."""
     try:
@@ -369,8 +374,8 @@ def parse_config(text: str, path: Path) -> Config:
     base = path.parent
     plans = []
     for plan in config.plan:
-        sources = [s.model_copy(update={"path": base / s.path}) for s in plan.source]
-        target = plan.target.model_copy(update={"path": base / plan.target.path}) if plan.target else None
+        sources = [s.model_copy(update={"path": _beside(base, s.path)}) for s in plan.source]
+        target = plan.target.model_copy(update={"path": _beside(base, plan.target.path)}) if plan.target else None
         plans.append(plan.model_copy(update={"source": sources, "target": target}))
     return config.model_copy(update={"plan": plans})
 

@@ -1,0 +1,316 @@
+"""The command line as a user runs it: the bundled example, exit codes, one-line errors, guards."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from calsync.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_PLAN = ROOT / "config" / "example-plan.ics"
+NOW = "2026-11-27T07:30:00+01:00"
+
+RUN_TEMPLATE = """BEGIN:VEVENT
+UID:{uid}
+DTSTAMP:20261101T000000Z
+DTSTART;VALUE=DATE:{day}
+DTEND;VALUE=DATE:{next_day}
+SUMMARY:{title}
+END:VEVENT
+"""
+
+
+def write_config(folder: Path, source: Path, *, extra: str = "", target: str = "out/me.ics") -> Path:
+    """A minimal config as PRODUCT.md section 7 shows it, in ``folder``."""
+    config = folder / "calsync.toml"
+    config.write_text(
+        f"""
+[[plan]]
+id = "me"
+timezone = "Europe/Berlin"
+horizon_weeks = 12
+{extra}
+[[plan.source]]
+kind = "ics_file"
+path = "{source}"
+
+[plan.target]
+kind = "ics_file"
+path = "{target}"
+
+[plan.rules]
+same_day_order = "lift_first"
+strength_windows = ["06:00-08:00"]
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def weekly_long_runs(weeks: int, first_saturday: str = "20261205") -> str:
+    """A calendar with one all-day long run every Saturday and an easy run every Wednesday."""
+    from datetime import date, timedelta
+
+    start = date.fromisoformat(first_saturday)
+    events = []
+    for week in range(weeks):
+        sat = start + timedelta(weeks=week)
+        wed = sat - timedelta(days=3)
+        for uid, day, title in (
+            (f"long{week}", sat, "Long Run 25 km"),
+            (f"easy{week}", wed, "Easy run 45 min"),
+        ):
+            events.append(
+                RUN_TEMPLATE.format(
+                    uid=uid,
+                    day=day.strftime("%Y%m%d"),
+                    next_day=(day + timedelta(days=1)).strftime("%Y%m%d"),
+                    title=title,
+                )
+            )
+    return "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//test//EN\n" + "".join(events) + "END:VCALENDAR\n"
+
+
+def run_cli(*args: str) -> int:
+    """Run the CLI in-process; SystemExit from argparse becomes its code."""
+    try:
+        return main(list(args))
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+
+
+def test_bundled_example_plan_keeps_every_hard_rule(plan_check_path: Path) -> None:
+    """The README's first command, as a real process: the plan it prints passes plan_check."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "calsync",
+            "--config",
+            str(ROOT / "config" / "example.toml"),
+            "plan",
+            "--format",
+            "json",
+            "--now",
+            NOW,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    document = json.loads(proc.stdout)
+    plan = document["plans"][0]
+    assert plan["id"] == "example"
+    assert len(plan["weeks"]) >= 20
+    assert {w["phase"] for w in plan["weeks"]} >= {"base", "build", "peak", "taper", "race", "recovery"}
+    assert sum(1 for r in plan["runs"] if r["kind"] == "race") == 2
+    check = subprocess.run(
+        [sys.executable, str(plan_check_path), "-"],
+        input=proc.stdout,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert check.returncode == 0, check.stdout
+    assert "0 hard findings" in check.stdout
+
+
+def test_table_view_shows_weeks_days_rest_and_sessions(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli("--config", str(ROOT / "config" / "example.toml"), "plan", "--now", NOW) == 0
+    out = capsys.readouterr().out
+    assert "2026-W49" in out
+    assert "REST" in out
+    assert "Strength: heavy lower body" in out
+    assert "Long Run 18 km" in out
+
+
+def test_rebuild_writes_once_then_changes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path, EXAMPLE_PLAN)
+    target = tmp_path / "out" / "me.ics"
+    assert run_cli("--config", str(config), "rebuild", "--now", NOW) == 0
+    first = target.read_bytes()
+    assert b"X-CALSYNC-PLAN:me" in first
+    created = capsys.readouterr().out
+    assert " 0 created" not in created
+    assert run_cli("--config", str(config), "rebuild", "--now", "2026-11-27T09:00:00+01:00") == 0
+    assert target.read_bytes() == first
+    assert "0 created, 0 updated, 0 deleted" in capsys.readouterr().out
+
+
+def test_dry_run_lists_actions_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path, EXAMPLE_PLAN)
+    assert run_cli("--config", str(config), "rebuild", "--dry-run", "--now", NOW) == 0
+    out = capsys.readouterr().out
+    assert "create" in out
+    assert "heavy_lower" in out
+    assert "would be created" in out
+    assert not (tmp_path / "out").exists()
+
+
+def test_moved_long_run_updates_sessions_in_place(tmp_path: Path) -> None:
+    source = tmp_path / "plan.ics"
+    source.write_text(weekly_long_runs(6), encoding="utf-8")
+    config = write_config(tmp_path, source)
+    target = tmp_path / "out" / "me.ics"
+    assert run_cli("--config", str(config), "rebuild", "--now", NOW) == 0
+    before = target.read_text(encoding="utf-8")
+    uids_before = sorted(line for line in before.splitlines() if line.startswith("UID:"))
+    # the third week's long run moves from Saturday to Wednesday
+    source.write_text(
+        weekly_long_runs(6)
+        .replace("DTSTART;VALUE=DATE:20261219", "DTSTART;VALUE=DATE:20261216")
+        .replace("DTEND;VALUE=DATE:20261220", "DTEND;VALUE=DATE:20261217"),
+        encoding="utf-8",
+    )
+    assert run_cli("--config", str(config), "rebuild", "--now", NOW) == 0
+    after = target.read_text(encoding="utf-8")
+    uids_after = sorted(line for line in after.splitlines() if line.startswith("UID:"))
+    assert uids_after == uids_before, "a moved run updates sessions in place: same UIDs, nothing re-created"
+    assert "SEQUENCE:1" in after
+    assert after.count("BEGIN:VEVENT") == before.count("BEGIN:VEVENT")
+
+
+def test_empty_source_deletes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "plan.ics"
+    source.write_text(weekly_long_runs(6), encoding="utf-8")
+    config = write_config(tmp_path, source)
+    target = tmp_path / "out" / "me.ics"
+    assert run_cli("--config", str(config), "rebuild", "--now", NOW) == 0
+    written = target.read_bytes()
+    source.write_text("BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//x//EN\nEND:VCALENDAR\n", encoding="utf-8")
+    capsys.readouterr()
+    assert run_cli("--config", str(config), "rebuild", "--now", NOW) == 0
+    assert target.read_bytes() == written
+    assert "came back empty" in capsys.readouterr().out
+
+
+def test_mass_delete_stops_unless_forced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "plan.ics"
+    source.write_text(weekly_long_runs(12), encoding="utf-8")
+    config = write_config(tmp_path, source)
+    target = tmp_path / "out" / "me.ics"
+    assert run_cli("--config", str(config), "rebuild", "--now", NOW) == 0
+    written = target.read_bytes()
+    source.write_text(weekly_long_runs(1), encoding="utf-8")  # the plan suddenly ends after one week
+    capsys.readouterr()
+    assert run_cli("--config", str(config), "rebuild", "--now", NOW) == 1
+    err = capsys.readouterr().err
+    assert "--force" in err
+    assert len(err.strip().splitlines()) == 1
+    assert target.read_bytes() == written
+    assert run_cli("--config", str(config), "rebuild", "--force", "--now", NOW) == 0
+    assert target.read_bytes() != written
+
+
+def test_bad_config_is_one_line_naming_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path, EXAMPLE_PLAN, extra="horizon_wekks = 3")
+    assert run_cli("--config", str(config), "plan") == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "plan[0].horizon_wekks" in err
+    assert "Traceback" not in err
+
+
+def test_bad_rule_value_names_what_is_allowed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path, EXAMPLE_PLAN)
+    config.write_text(config.read_text().replace('"lift_first"', '"lift_later"'))
+    assert run_cli("--config", str(config), "plan") == 2
+    err = capsys.readouterr().err
+    assert "plan[0].rules.same_day_order" in err
+    assert "lift_first" in err
+    assert "run_first" in err
+
+
+def test_missing_source_is_exit_1_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path, tmp_path / "nowhere.ics")
+    assert run_cli("--config", str(config), "rebuild", "--now", NOW) == 1
+    err = capsys.readouterr().err
+    assert "nowhere.ics" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"<html><body>502 Bad Gateway</body></html>", b"\x00\x01\x02garbage"],
+    ids=["empty", "html", "binary"],
+)
+def test_unreadable_source_fails_and_keeps_the_target(
+    tmp_path: Path, content: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "plan.ics"
+    source.write_text(weekly_long_runs(4), encoding="utf-8")
+    config = write_config(tmp_path, source)
+    target = tmp_path / "out" / "me.ics"
+    assert run_cli("--config", str(config), "rebuild", "--now", NOW) == 0
+    written = target.read_bytes()
+    source.write_bytes(content)
+    capsys.readouterr()
+    assert run_cli("--config", str(config), "rebuild", "--now", NOW) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert target.read_bytes() == written
+
+
+def test_invalid_now_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli("--config", str(ROOT / "config" / "example.toml"), "plan", "--now", "next tuesday") == 2
+    assert "--now" in capsys.readouterr().err
+
+
+def test_unknown_plan_id_lists_the_plans(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli("--config", str(ROOT / "config" / "example.toml"), "plan", "--plan", "nobody") == 2
+    assert "example" in capsys.readouterr().err
+
+
+def test_unknown_command_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli("frobnicate") == 2
+    assert "calsync:" in capsys.readouterr().err
+
+
+def test_config_search_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --config: $CALSYNC_CONFIG, then ./calsync.toml (PRODUCT.md section 5)."""
+    shutil.copy(EXAMPLE_PLAN, tmp_path / "plan.ics")
+    write_config(tmp_path, Path("plan.ics"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CALSYNC_CONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert run_cli("plan", "--format", "json", "--now", NOW) == 0
+    assert json.loads(capsys.readouterr().out)["plans"][0]["id"] == "me"
+    monkeypatch.setenv("CALSYNC_CONFIG", str(ROOT / "config" / "example.toml"))
+    assert run_cli("plan", "--format", "json", "--now", NOW) == 0
+    assert json.loads(capsys.readouterr().out)["plans"][0]["id"] == "example"
+
+
+def test_no_config_anywhere_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CALSYNC_CONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    if Path("/etc/calsync/calsync.toml").exists():
+        pytest.skip("this machine has /etc/calsync/calsync.toml")
+    assert run_cli("plan") == 2
+    err = capsys.readouterr().err
+    assert "calsync.toml" in err
+    assert "--config" in err
+
+
+def test_check_reaches_source_and_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path, EXAMPLE_PLAN)
+    assert run_cli("--config", str(config), "check", "--now", NOW) == 0
+    out = capsys.readouterr().out
+    assert "sources ok" in out
+    assert "target ok" in out
+    assert not (tmp_path / "out").exists(), "check is read-only"
