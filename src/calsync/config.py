@@ -375,7 +375,9 @@ def parse_config(text: str, path: Path) -> Config:
     plans = []
     for plan in config.plan:
         sources = [s.model_copy(update={"path": _beside(base, s.path)}) for s in plan.source]
-        target = plan.target.model_copy(update={"path": _beside(base, plan.target.path)}) if plan.target else None
+        target = (
+            plan.target.model_copy(update={"path": _beside(base, plan.target.path)}) if plan.target else None
+        )
         plans.append(plan.model_copy(update={"source": sources, "target": target}))
     return config.model_copy(update={"plan": plans})
 
