@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 
 When = datetime | date
 
@@ -131,12 +132,12 @@ class Run:
         """All-day runs take the configured default run time for planning."""
         return not isinstance(self.start, datetime)
 
-    @property
+    @cached_property
     def first_day(self) -> date:
         """Day the run starts."""
         return first_day(self.start)
 
-    @property
+    @cached_property
     def last_day(self) -> date:
         """Last day the run occupies (multi-day races)."""
         return last_day(self.start, self.end)
@@ -191,7 +192,7 @@ class Session:
         """Rest days are all-day."""
         return not isinstance(self.start, datetime)
 
-    @property
+    @cached_property
     def day(self) -> date:
         """Day the session is on."""
         return first_day(self.start)
