@@ -61,7 +61,8 @@ def cmd_plan(args: argparse.Namespace, config: Config) -> int:
         results.append(result)
     generated = _now(args.now, plans[0])
     if args.format == "json":
-        sys.stdout.write(dumps_plan_json(results, generated_at=generated) + "\n")
+        indent = 2 if sys.stdout.isatty() else None
+        sys.stdout.write(dumps_plan_json(results, generated_at=generated, indent=indent) + "\n")
     else:
         sys.stdout.write(plan_table(results, now=generated))
     return 0

@@ -133,9 +133,14 @@ def plan_json(results: Sequence[PlanResult], *, generated_at: datetime) -> dict[
     }
 
 
-def dumps_plan_json(results: Sequence[PlanResult], *, generated_at: datetime) -> str:
-    """:func:`plan_json` as text: indented, UTF-8 characters kept as they are."""
-    return json.dumps(plan_json(results, generated_at=generated_at), indent=2, ensure_ascii=False)
+def dumps_plan_json(
+    results: Sequence[PlanResult], *, generated_at: datetime, indent: int | None = None
+) -> str:
+    """:func:`plan_json` as text, UTF-8 characters kept as they are.
+
+    Compact by default (the C encoder: several times faster on a year's plan); ``indent`` for people.
+    """
+    return json.dumps(plan_json(results, generated_at=generated_at), indent=indent, ensure_ascii=False)
 
 
 # ---- the table ----------------------------------------------------------------------------------

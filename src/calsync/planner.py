@@ -98,6 +98,12 @@ def _round5(minutes: float) -> int:
     return int(5 * round(minutes / 5))
 
 
+def _on_grid(origin: datetime, after: datetime) -> datetime:
+    """The first start on the 15-minute grid from ``origin`` that is later than ``after``."""
+    steps = (after - origin) // STEP + 1
+    return origin + max(steps, 0) * STEP
+
+
 def _day_label(day: date) -> str:
     return f"{WEEKDAYS[day.weekday()].capitalize()} {day.day} {day:%b}"
 
@@ -268,42 +274,56 @@ class _Days:
         return None
 
     def fit(self, day: date, minutes: int, now: datetime) -> tuple[datetime, datetime, str] | None:
-        """The best start inside the day's windows (R19) with the R13 order note, or None."""
+        """The best start inside the day's windows (R19) with the R13 order note, or None.
+
+        Starts lie on a 15-minute grid from the window's start; a clash jumps past the blocking
+        interval instead of stepping through it.
+        """
         key = (day, minutes)
         if key in self._fits:
             return self._fits[key]
         best: tuple[datetime, datetime, str] | None = None
-        blocked = self.blocked.get(day, [])
-        runs = self.run_times.get(day, [])
+        blocked = self.blocked.get(day, ())
+        runs = self.run_times.get(day, ())
+        first_run = min((s for s, _ in runs), default=None)
+        lift_first = self.rules.same_day_order == "lift_first"
+        kept_after = None
+        if runs and not lift_first:
+            kept_after = max(e for _, e in runs) + timedelta(hours=self.rules.run_first_gap_hours)
         length = timedelta(minutes=minutes)
         for window in self.rules.windows_for(day.weekday()):
-            start = datetime.combine(day, window.start, self.zone)
+            origin = datetime.combine(day, window.start, self.zone)
             stop = datetime.combine(day, window.end, self.zone)
+            start = origin if origin > now else _on_grid(origin, now)
             while start + length <= stop:
                 end = start + length
-                if start > now and not any(s < end and start < e for s, e in blocked):
-                    note = self._order(start, end, runs)
-                    if not note.startswith("!"):
-                        self._fits[key] = (start, end, note)
-                        return self._fits[key]
-                    if best is None:
-                        best = (start, end, note)
-                start += STEP
+                clash = max((e for s, e in blocked if s < end and start < e), default=None)
+                if clash is not None:
+                    start = _on_grid(origin, clash - timedelta(microseconds=1))
+                    continue
+                if first_run is None:
+                    self._fits[key] = (start, end, "")
+                    return self._fits[key]
+                if lift_first and end <= first_run:
+                    self._fits[key] = (start, end, "R13: lift first, then run")
+                    return self._fits[key]
+                if kept_after is not None and start >= kept_after:
+                    gap = f"{self.rules.run_first_gap_hours:g}"
+                    self._fits[key] = (start, end, f"R13: at least {gap} h after the run")
+                    return self._fits[key]
+                if best is None:
+                    note = (
+                        "after the run (no time to lift first)"
+                        if lift_first
+                        else "less than the run-first gap after the run"
+                    )
+                    best = (start, end, f"!R13: {note}")
+                if lift_first:
+                    break  # every later start is after the run too
+                assert kept_after is not None
+                start = _on_grid(origin, max(start, kept_after - timedelta(microseconds=1)))
         self._fits[key] = best
         return best
-
-    def _order(self, start: datetime, end: datetime, runs: list[tuple[datetime, datetime]]) -> str:
-        """R13: '' when no run that day, a note when the order is kept, '!' + note when not."""
-        if not runs:
-            return ""
-        if self.rules.same_day_order == "lift_first":
-            if all(end <= s for s, _ in runs):
-                return "R13: lift first, then run"
-            return "!R13: after the run (no time to lift first)"
-        gap = timedelta(hours=self.rules.run_first_gap_hours)
-        if all(start >= e + gap for _, e in runs):
-            return f"R13: at least {self.rules.run_first_gap_hours:g} h after the run"
-        return "!R13: less than the run-first gap after the run"
 
     def next_long(self, day: date) -> Run | None:
         """The first long run or race on or after the day, within a week."""
@@ -343,6 +363,7 @@ class _Planner:
         self.sessions: list[Session] = []
         self.week_plans: list[WeekPlan] = []
         self._soft_costs: dict[tuple[SessionKind, date], float] = {}
+        self._lengths: dict[tuple[SessionKind, float, Phase], int] = {}
 
     def _weeks(self) -> list[date]:
         ahead = [r for r in self.runs if self.first_week <= r.first_day < self.horizon_end]
@@ -537,6 +558,14 @@ class _Planner:
 
     # -- placing the slots ------------------------------------------------------------------
     def _minutes(self, kind: SessionKind, per_slot: float, phase: Phase) -> int:
+        key = (kind, per_slot, phase)
+        if key not in self._lengths:
+            self._lengths[key] = self._length(kind, per_slot, phase)
+        return self._lengths[key]
+
+    def _length(self, kind: SessionKind, per_slot: float, phase: Phase) -> int:
+        """Session minutes: R4's share of the week, within the catalogue's limit; R15's fixed
+        length for bodyweight; at most 30 minutes in taper and recovery."""
         if kind is BODYWEIGHT:
             return self.rules.bodyweight_minutes
         recipe = self.inp.catalogue.recipe(kind)
