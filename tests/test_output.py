@@ -305,8 +305,11 @@ def test_dumps_round_trips_and_keeps_unicode() -> None:
     result = make_result(warnings=(PlanWarning("SKIPPED_EVENT", "skipped 'Läufertreff 🏃'"),))
     text = dumps_plan_json([result], generated_at=NOW)
     assert "Läufertreff 🏃" in text
-    assert text.startswith('{\n  "plans": [')
+    assert "\n" not in text, "compact by default: one line for tools"
     assert json.loads(text) == plan_json([result], generated_at=NOW)
+    indented = dumps_plan_json([result], generated_at=NOW, indent=2)
+    assert indented.startswith('{\n  "plans": [')
+    assert json.loads(indented) == json.loads(text)
 
 
 def test_plan_check_accepts_a_valid_plan(plan_check_path: Path, tmp_path: Path) -> None:
