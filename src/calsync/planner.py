@@ -20,7 +20,7 @@ import itertools
 import math
 from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -98,6 +98,33 @@ def _round5(minutes: float) -> int:
     return int(5 * round(minutes / 5))
 
 
+def _run_in_zone(run: Run, zone: ZoneInfo) -> Run:
+    """The run with its times in the plan's zone, so its days are the plan's days."""
+    if isinstance(run.start, datetime) and isinstance(run.end, datetime):
+        return replace(run, start=run.start.astimezone(zone), end=run.end.astimezone(zone))
+    return run
+
+
+def _session_in_zone(session: Session, zone: ZoneInfo) -> Session:
+    """The session with its times in the plan's zone."""
+    if isinstance(session.start, datetime) and isinstance(session.end, datetime):
+        return replace(session, start=session.start.astimezone(zone), end=session.end.astimezone(zone))
+    return session
+
+
+def _run_order(run: Run) -> tuple[object, ...]:
+    """A total order of runs, so nothing depends on the order of the input."""
+    return (
+        run.first_day,
+        str(run.start),
+        str(run.end),
+        run.uid,
+        run.recurrence_id or "",
+        run.title,
+        run.kind,
+    )
+
+
 def _on_grid(origin: datetime, after: datetime) -> datetime:
     """The first start on the 15-minute grid from ``origin`` that is later than ``after``."""
     steps = (after - origin) // STEP + 1
@@ -111,9 +138,19 @@ def _day_label(day: date) -> str:
 class _Days:
     """Per-day facts of one plan: which kinds each hard rule forbids, and busy intervals."""
 
-    def __init__(self, inp: PlanInput, races: Sequence[Race], first: date, last: date) -> None:
-        self.rules = inp.rules
-        self.zone = inp.zone
+    def __init__(
+        self,
+        *,
+        runs: Sequence[Run],
+        busy: Sequence[Busy],
+        races: Sequence[Race],
+        rules: Rules,
+        zone: ZoneInfo,
+        first: date,
+        last: date,
+    ) -> None:
+        self.rules = rules
+        self.zone = zone
         self.first, self.last = first, last
         self.no_strength: dict[date, str] = {}
         self.no_heavy: dict[date, str] = {}
@@ -123,15 +160,15 @@ class _Days:
         self.runs_on: dict[date, list[Run]] = {}
         self.blocked: dict[date, list[tuple[datetime, datetime]]] = {}
         self.run_times: dict[date, list[tuple[datetime, datetime]]] = {}
-        self.longs = sorted((r for r in inp.runs if r.is_long), key=lambda r: (r.first_day, r.uid))
+        self.longs = sorted((r for r in runs if r.is_long), key=lambda r: (r.first_day, r.uid))
         self._long_firsts = [r.first_day for r in self.longs]
         self._longs_by_end = sorted(self.longs, key=lambda r: (r.last_day, r.first_day, r.uid))
         self._long_lasts = [r.last_day for r in self._longs_by_end]
         self._fits: dict[tuple[date, int], tuple[datetime, datetime, str] | None] = {}
-        for run in inp.runs:
+        for run in runs:
             self._add_run(run)
-        for busy in inp.busy:
-            self._add_busy(busy.start, busy.end)
+        for block in busy:
+            self._add_busy(block.start, block.end)
         self._add_rules(races)
 
     # -- building ---------------------------------------------------------------------------
@@ -210,6 +247,9 @@ class _Days:
                     f"R17: no heavy lower body in the {rules.bc_race_no_heavy_days} days before "
                     f"{race.priority} race {title}",
                 )
+            self._mark(
+                self.no_strength, day0, race.last_day, f"no strength during {race.priority} race {title}"
+            )
             rd = race.recovery_days
             self._mark(
                 self.no_strength,
@@ -350,15 +390,34 @@ class _Planner:
         self.today = self.now.date()
         self.first_week = week_start(self.today)
         self.horizon_end = self.first_week + timedelta(weeks=inp.horizon_weeks)
-        self.runs = sorted(inp.runs, key=lambda r: (r.first_day, str(r.start), r.uid, r.recurrence_id or ""))
+        zone = inp.zone
+        self.runs = sorted((_run_in_zone(r, zone) for r in inp.runs), key=_run_order)
+        busy = sorted(
+            (Busy(b.start.astimezone(zone), b.end.astimezone(zone), b.title) for b in inp.busy),
+            key=lambda b: (b.start, b.end, b.title),
+        )
         self.races = races_of(self.runs, self.rules)
         self.weeks = self._weeks()
         last = self.weeks[-1] + timedelta(days=6) if self.weeks else self.first_week
-        self.days = _Days(inp, self.races, self.first_week, last)
+        self.days = _Days(
+            runs=self.runs,
+            busy=busy,
+            races=self.races,
+            rules=self.rules,
+            zone=zone,
+            first=self.first_week,
+            last=last,
+        )
         self.model: PhaseModel = phase_model(self.weeks, self.runs, self.races, self.rules)
-        self.fixed_by_week: dict[str, list[Session]] = {}
-        for session in sorted(inp.fixed, key=lambda s: (s.week, s.slot, s.uid)):
-            self.fixed_by_week.setdefault(session.week, []).append(session)
+        # A kept session counts where it lies now (a person may have moved it into another week),
+        # while its slot stays taken in the week its UID names, so the UID is never planned twice.
+        self.fixed_in_week: dict[date, list[Session]] = {}
+        self.fixed_slots: dict[str, set[str]] = {}
+        for session in sorted(
+            (_session_in_zone(s, zone) for s in inp.fixed), key=lambda s: (s.week, s.slot, s.uid)
+        ):
+            self.fixed_in_week.setdefault(week_start(session.day), []).append(session)
+            self.fixed_slots.setdefault(session.week, set()).add(session.slot)
         self.warnings: list[PlanWarning] = []
         self.sessions: list[Session] = []
         self.week_plans: list[WeekPlan] = []
@@ -393,6 +452,7 @@ class _Planner:
         previous_days: list[date] = []
         for monday in self.weeks:
             previous_days = self._plan_week(monday, previous_days)
+        self._list_kept_elsewhere()
         self._check_rolling()
         runs = tuple(r for r in self.runs if self.first_week <= r.first_day < self.horizon_end)
         sessions = tuple(
@@ -406,6 +466,17 @@ class _Planner:
             sessions=sessions,
             warnings=tuple(self.warnings),
         )
+
+    def _list_kept_elsewhere(self) -> None:
+        """Kept sessions outside the planned weeks still belong to the plan (a person may have
+        moved one past the last planned week, or out of a week that is now planned)."""
+        listed = {s.uid for s in self.sessions}
+        labels = {iso_week(m) for m in self.weeks}
+        for monday in sorted(self.fixed_in_week):
+            for session in self.fixed_in_week[monday]:
+                if session.uid not in listed and (monday >= self.first_week or session.week in labels):
+                    self.sessions.append(session)
+                    listed.add(session.uid)
 
     def _check_a_race(self) -> None:
         wanted = self.inp.a_race
@@ -429,17 +500,30 @@ class _Planner:
         if fraction >= rules.moderate_below_peak:
             load = "light"
         days = [monday + timedelta(days=i) for i in range(7)]
-        fixed = self.fixed_by_week.get(label, [])
-        fixed_slots = {s.slot for s in fixed}
+        fixed = self.fixed_in_week.get(monday, [])
+        fixed_slots = self.fixed_slots.get(label, set())
         self.sessions.extend(fixed)
         taken_days = {s.day for s in fixed if s.kind.is_strength}
+        fixed_rest_days = sorted(s.day for s in fixed if s.kind is SessionKind.REST)
 
-        rest_day, rest_session = self._rest_day(label, days, fixed, taken_days)
+        rest_day: date | None = None
+        rest_session: Session | None = None
+        if fixed_rest_days:
+            rest_day = fixed_rest_days[0]
+        else:
+            # a person may have moved this week's rest day into another week: its UID stays
+            # theirs, and this week gets a rest day under the next free slot name
+            rest_slot = next(n for n in ("rest", "rest2", "rest3", "rest4") if n not in fixed_slots)
+            rest_day, rest_session = self._rest_day(label, days, taken_days, rest_slot)
         if rest_session is not None:
             self.sessions.append(rest_session)
         slots = [s for s in self._template(phase, load) if s.slot not in fixed_slots]
         per_slot = target_minutes / max(1, len(self._template(phase, load)))
-        free = [d for d in days if d >= self.today and d != rest_day and d not in taken_days]
+        free = [
+            d
+            for d in days
+            if d >= self.today and d != rest_day and d not in taken_days and d not in fixed_rest_days
+        ]
         context = f"{phase.value} week, runs at {fraction:.0%} of peak volume"
         placed, unplaced = self._assign(slots, free, per_slot, phase, previous_days + sorted(taken_days))
         for slot, option in placed:
@@ -498,12 +582,9 @@ class _Planner:
         return slots[:n]
 
     def _rest_day(
-        self, label: str, days: list[date], fixed: list[Session], taken: set[date]
+        self, label: str, days: list[date], taken: set[date], slot: str
     ) -> tuple[date | None, Session | None]:
         rules = self.rules
-        pinned = next((s for s in fixed if s.kind is SessionKind.REST), None)
-        if pinned is not None:
-            return pinned.day, None
         run_free = [d for d in days if d not in self.days.runs_on]
         if not run_free and rules.rest_days_per_week:
             if any(d >= self.today for d in days):
@@ -534,13 +615,13 @@ class _Planner:
         day = min(candidates, key=score)
         reason = self._rest_reason(day)
         session = Session(
-            uid=session_uid(self.inp.plan_id, label, "rest"),
+            uid=session_uid(self.inp.plan_id, label, slot),
             kind=SessionKind.REST,
             title=self.inp.catalogue.recipe(SessionKind.REST).title,
             start=day,
             end=day + timedelta(days=1),
             week=label,
-            slot="rest",
+            slot=slot,
             reasons=(reason,),
         )
         return day, session
