@@ -190,7 +190,13 @@ def hard_violations(sc: Scenario, result: PlanResult, runs: Sequence[Run] | None
             out.append(f"R14: {week.week} has a run every day and no NO_REST_DAY warning")
         if rules.rest_day and rest_here and len(any_rest) == len(rest_here):
             pinned = days[WEEKDAYS.index(rules.rest_day)]
-            if pinned not in on_day and pinned >= today and rest_here[0].start != pinned:
+            kept_strength = strength_days - planned_days  # a person's own session on that day wins
+            if (
+                pinned not in on_day
+                and pinned not in kept_strength
+                and pinned >= today
+                and rest_here[0].start != pinned
+            ):
                 out.append(f"R14: {week.week} rests on {rest_here[0].start}, not the pinned free {pinned}")
     return out
 
