@@ -34,3 +34,9 @@ def plan_check_path() -> Path:
     if not PLAN_CHECK.is_file():
         pytest.skip(f"plan_check.py is not at {PLAN_CHECK} (set CALSYNC_SHARED)")
     return PLAN_CHECK
+
+
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own state folder: nothing reads or writes the real ~/.local/state."""
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path_factory.mktemp("state")))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -17,8 +18,17 @@ from calsync.config import Config, PlanConfig, find_config, load_config
 from calsync.errors import CalsyncError, ConfigError
 from calsync.model import PlanResult
 from calsync.output import dumps_plan_json, plan_table
-from calsync.pipeline import make_plan, read_sources, run_pass, target_for, window_for
+from calsync.pipeline import (
+    dismissed_sessions,
+    make_plan,
+    read_sources,
+    run_pass,
+    state_key,
+    target_for,
+    window_for,
+)
 from calsync.reconcile import describe_action
+from calsync.state import PassRecord, State, now_iso
 
 log = logging.getLogger("calsync")
 
@@ -53,12 +63,14 @@ def cmd_plan(args: argparse.Namespace, config: Config) -> int:
     """Read the sources and print the plan; writes nothing."""
     results: list[PlanResult] = []
     plans = _plans(config, args.plan)
-    for plan_config in plans:
-        now = _now(args.now, plan_config)
-        target = target_for(plan_config)
-        owned = target.read_owned() if target is not None else []
-        result, _ = make_plan(plan_config, now, owned)
-        results.append(result)
+    with State.open_default() as state:
+        for plan_config in plans:
+            now = _now(args.now, plan_config)
+            target = target_for(plan_config)
+            owned = target.read_owned() if target is not None else []
+            dismissed, _ = dismissed_sessions(state.written(state_key(plan_config)), owned, now=now)
+            result, _ = make_plan(plan_config, now, owned, frozenset(dismissed))
+            results.append(result)
     generated = _now(args.now, plans[0])
     if args.format == "json":
         indent = 2 if sys.stdout.isatty() else None
@@ -69,26 +81,72 @@ def cmd_plan(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace, config: Config) -> int:
-    """One full pass for every plan; a plan that fails does not stop the others."""
+    """One pass for every plan (``rebuild``: full; ``sync``: the daemon's tick); a plan that fails
+    does not stop the others."""
     status = 0
-    for plan_config in _plans(config, args.plan):
-        try:
-            report = run_pass(
-                plan_config, _now(args.now, plan_config), dry_run=args.dry_run, force=args.force
-            )
-        except ConfigError:
-            raise
-        except CalsyncError as err:
-            _error(err, args.verbose)
-            status = max(status, err.exit_code)
-            continue
-        if args.dry_run:
-            for action in report.actions:
-                print(f"  {describe_action(action)}")
-        for note in report.notes:
-            print(f"  note: {note}")
-        print(report.summary())
+    force = getattr(args, "force", False)
+    with State.open_default() as state:
+        for plan_config in _plans(config, args.plan):
+            now = _now(args.now, plan_config)
+            started = time.monotonic()
+            try:
+                report = run_pass(
+                    plan_config, now, dry_run=args.dry_run, force=force, state=None if args.dry_run else state
+                )
+            except ConfigError:
+                raise
+            except CalsyncError as err:
+                _error(err, args.verbose)
+                status = max(status, err.exit_code)
+                if not args.dry_run:
+                    state.record_pass(
+                        PassRecord(
+                            plan_config.id,
+                            now_iso(now),
+                            now_iso(datetime.now(now.tzinfo)),
+                            False,
+                            "failed",
+                            error=str(err),
+                            seconds=round(time.monotonic() - started, 3),
+                        )
+                    )
+                continue
+            if args.dry_run:
+                for action in report.actions:
+                    print(f"  {describe_action(action)}")
+            for note in report.notes:
+                print(f"  note: {note}")
+            print(report.summary())
+            if not args.dry_run:
+                state.record_pass(
+                    PassRecord(
+                        plan_config.id,
+                        now_iso(now),
+                        now_iso(datetime.now(now.tzinfo)),
+                        True,
+                        report.summary(),
+                        seconds=round(time.monotonic() - started, 3),
+                    )
+                )
     return status
+
+
+def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    """When each plan last synced, what it did, what failed."""
+    with State.open_default() as state:
+        for plan_config in _plans(config, args.plan):
+            record = state.last_pass(plan_config.id)
+            if record is None:
+                print(f"{plan_config.id}: no pass yet (run `calsync rebuild`)")
+                continue
+            result = "ok" if record.ok else f"FAILED: {record.error}"
+            print(f"{plan_config.id}: last pass {record.started} ({record.seconds:.1f} s) {result}")
+            if record.ok:
+                print(f"  {record.summary}")
+            if record.consecutive_failures:
+                print(f"  consecutive failures: {record.consecutive_failures}")
+        print(f"state: {state.path}")
+    return 0
 
 
 def cmd_check(args: argparse.Namespace, config: Config) -> int:
@@ -146,6 +204,15 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--force", action="store_true", help="allow a pass that deletes many sessions")
     common(rebuild)
     rebuild.set_defaults(func=cmd_rebuild)
+
+    sync = commands.add_parser("sync", help="one incremental pass (the daemon's tick)")
+    sync.add_argument("--dry-run", action="store_true", help="print the actions, write nothing")
+    common(sync)
+    sync.set_defaults(func=cmd_rebuild)
+
+    status = commands.add_parser("status", help="when each plan last synced, what it did, what failed")
+    common(status, now=False)
+    status.set_defaults(func=cmd_status)
 
     check = commands.add_parser("check", help="validate the config and reach every source and target")
     common(check)

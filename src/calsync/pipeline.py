@@ -9,8 +9,9 @@ between reconcile and apply.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from calsync.adapters.ics_read import read_ics_file
 from calsync.adapters.ics_target import IcsFileTarget
@@ -18,9 +19,11 @@ from calsync.catalogue import Catalogue
 from calsync.classify import classify_events
 from calsync.config import PlanConfig
 from calsync.errors import TargetError
-from calsync.model import PlanResult, PlanWarning, SourceEvent, week_start
+from calsync.model import PlanResult, PlanWarning, SourceEvent, When, week_start
 from calsync.planner import PlanInput, plan
 from calsync.reconcile import Action, Create, Delete, OwnedEvent, Update, fixed_sessions, reconcile
+from calsync.render import session_fingerprint
+from calsync.state import State, Written
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +93,13 @@ def target_for(config: PlanConfig) -> IcsFileTarget | None:
 
 
 def make_plan(
-    config: PlanConfig, now: datetime, owned: list[OwnedEvent] | None = None
+    config: PlanConfig,
+    now: datetime,
+    owned: list[OwnedEvent] | None = None,
+    dismissed: frozenset[str] = frozenset(),
 ) -> tuple[PlanResult, SourceRead]:
-    """Read the sources and plan (sessions that exist and must stay are taken from ``owned``)."""
+    """Read the sources and plan: sessions that exist and must stay are taken from ``owned``,
+    sessions a person deleted (``dismissed``) are not planned again."""
     window = window_for(config, now)
     read = read_sources(config, window)
     classified = classify_events(
@@ -116,6 +123,7 @@ def make_plan(
             catalogue=Catalogue(config.catalogue),
             fixed=fixed,
             a_race=config.a_race,
+            dismissed=dismissed,
         )
     )
     if read.warnings:
@@ -179,22 +187,108 @@ def guard_deletes(
     return actions, notes
 
 
-def run_pass(config: PlanConfig, now: datetime, *, dry_run: bool, force: bool) -> PassReport:
-    """One full pass for one plan: read, plan, reconcile, guard, apply."""
+def _instant(when: When, zone: ZoneInfo) -> datetime:
+    return when if isinstance(when, datetime) else datetime.combine(when, time(0), zone)
+
+
+def dismissed_sessions(
+    known: dict[str, Written], owned: list[OwnedEvent], *, now: datetime
+) -> tuple[set[str], list[str]]:
+    """UIDs of future sessions calsync wrote that are gone from the target: a person deleted them.
+
+    A target that lost every session calsync knows of (a new, emptied or replaced calendar) is
+    not read as the person deleting them all: they are written again.
+    """
+    present = {o.uid for o in owned}
+    missing = {
+        uid
+        for uid, w in known.items()
+        if not w.dismissed and uid not in present and datetime.fromisoformat(w.ends) > now
+    }
+    earlier = {uid for uid, w in known.items() if w.dismissed and datetime.fromisoformat(w.ends) > now}
+    expected = {uid for uid, w in known.items() if not w.dismissed and datetime.fromisoformat(w.ends) > now}
+    notes: list[str] = []
+    if missing and missing == expected and not any(not o.started(now) for o in owned):
+        notes.append(
+            f"the target holds none of the {len(missing)} sessions calsync wrote: writing them again"
+        )
+        return earlier, notes
+    if missing:
+        notes.append(
+            f"{len(missing)} session(s) deleted in the target: not putting them back (rebuild --force does)"
+        )
+    return earlier | missing, notes
+
+
+def _records(
+    owned: list[OwnedEvent],
+    actions: list[Action],
+    known: dict[str, Written],
+    dismissed: set[str],
+    zone: ZoneInfo,
+) -> tuple[list[Written], list[str]]:
+    """What the state should hold after the actions were applied, and the UIDs to forget."""
+    records = {
+        o.uid: Written(o.uid, "", "", o.written_hash or o.current_hash, _instant(o.end, zone).isoformat())
+        for o in owned
+    }
+    forget = []
+    for action in actions:
+        if isinstance(action, Delete):
+            records.pop(action.previous.uid, None)
+            forget.append(action.previous.uid)
+        else:
+            s = action.session
+            records[s.uid] = Written(s.uid, "", "", session_fingerprint(s), _instant(s.end, zone).isoformat())
+    for uid in dismissed:
+        if uid in known and uid not in records:
+            records[uid] = replace(known[uid], dismissed=True)
+    return list(records.values()), forget
+
+
+def state_key(config: PlanConfig) -> str:
+    """What the state files a plan's written sessions under: the plan and its target, so pointing
+    a plan at another target starts that target afresh."""
+    where = str(config.target.path) if config.target is not None else "-"
+    return f"{config.id}@{where}"
+
+
+def run_pass(
+    config: PlanConfig, now: datetime, *, dry_run: bool, force: bool, state: State | None = None
+) -> PassReport:
+    """One full pass for one plan: read, plan, reconcile, guard, apply, record."""
     target = target_for(config)
     if target is None:
         raise TargetError(f"plan {config.id}: no [plan.target] configured, nothing to write to")
     owned = target.read_owned()
-    result, read = make_plan(config, now, owned)
+    key = state_key(config)
+    known = state.written(key) if state is not None else {}
+    dismissed, notes = dismissed_sessions(known, owned, now=now)
+    if force and dismissed:
+        notes.append(f"--force: putting back {len(dismissed)} session(s) deleted in the target")
+        dismissed = set()
+    result, read = make_plan(config, now, owned, frozenset(dismissed))
     window = window_for(config, now)
     actions = reconcile(
         result.sessions, owned, now=now, window_start=window.first_week, window_end=window.horizon_end
     )
-    actions, notes = guard_deletes(actions, owned, read, now=now, force=force)
+    actions, guard_notes = guard_deletes(actions, owned, read, now=now, force=force)
+    notes += guard_notes
     touched = {a.session.uid for a in actions if isinstance(a, Create | Update)}
     unchanged = sum(1 for s in result.sessions if s.uid not in touched)
     report = PassReport(config.id, str(target.path), actions, unchanged, notes=notes)
-    if actions and not dry_run:
+    if dry_run:
+        return report
+    if actions:
         target.apply(actions, now=now)
         report.applied = True
+    if state is not None:
+        records, forget = _records(owned, actions, known, dismissed, config.zone)
+        ended = [w.uid for w in records if not w.dismissed and datetime.fromisoformat(w.ends) <= now]
+        stale = [uid for uid, w in known.items() if w.dismissed and uid not in dismissed]
+        state.record_written(
+            key,
+            [w for w in records if w.uid not in ended],
+            forget=[*forget, *ended, *stale],
+        )
     return report

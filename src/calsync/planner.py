@@ -69,6 +69,8 @@ class PlanInput:
     """Sessions that exist and stay as they are (past, in progress, or edited by a person)."""
     a_race: date | None = None
     """The A race's date from the config, to warn when no race is found on it."""
+    dismissed: frozenset[str] = frozenset()
+    """UIDs of sessions a person deleted: their slots stay empty (PRODUCT.md section 4)."""
 
 
 @dataclass(frozen=True)
@@ -501,7 +503,9 @@ class _Planner:
             load = "light"
         days = [monday + timedelta(days=i) for i in range(7)]
         fixed = self.fixed_in_week.get(monday, [])
-        fixed_slots = self.fixed_slots.get(label, set())
+        prefix = session_uid(self.inp.plan_id, label, "")
+        dismissed = {uid.removeprefix(prefix) for uid in self.inp.dismissed if uid.startswith(prefix)}
+        fixed_slots = self.fixed_slots.get(label, set()) | dismissed
         self.sessions.extend(fixed)
         taken_days = {s.day for s in fixed if s.kind.is_strength}
         fixed_rest_days = sorted(s.day for s in fixed if s.kind is SessionKind.REST)
@@ -510,6 +514,8 @@ class _Planner:
         rest_session: Session | None = None
         if fixed_rest_days:
             rest_day = fixed_rest_days[0]
+        elif "rest" in dismissed:
+            pass  # the person deleted this week's rest day
         else:
             # a person may have moved this week's rest day into another week: its UID stays
             # theirs, and this week gets a rest day under the next free slot name

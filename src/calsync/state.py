@@ -1,0 +1,208 @@
+"""The state of an instance: what calsync wrote, sync tokens, cached source objects, last passes.
+
+One small SQLite file per instance (``$STATE_DIRECTORY``, else ``$XDG_STATE_HOME/calsync``, else
+``~/.local/state/calsync``). Every change is one transaction, so a crash at any instant leaves
+either the old or the new state; the target is always written before the state that records it,
+so the worst a crash leaves is an event the state does not know yet, which the next pass adopts
+(its UID is deterministic). Losing the file entirely costs one full pass, never a duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from calsync.errors import CalsyncError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS written (
+    plan_id TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    href TEXT NOT NULL DEFAULT '',
+    etag TEXT NOT NULL DEFAULT '',
+    hash TEXT NOT NULL DEFAULT '',
+    ends TEXT NOT NULL DEFAULT '',
+    dismissed INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (plan_id, uid)
+);
+CREATE TABLE IF NOT EXISTS tokens (key TEXT PRIMARY KEY, token TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS objects (
+    key TEXT NOT NULL, href TEXT NOT NULL, etag TEXT NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (key, href)
+);
+CREATE TABLE IF NOT EXISTS passes (
+    plan_id TEXT PRIMARY KEY,
+    record TEXT NOT NULL
+);
+"""
+
+
+class StateError(CalsyncError):
+    """The state file cannot be opened or written."""
+
+
+def default_state_dir() -> Path:
+    """Where the state lives: systemd's ``$STATE_DIRECTORY``, else XDG, else ``~/.local/state``."""
+    if os.environ.get("STATE_DIRECTORY"):
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    if os.environ.get("XDG_STATE_HOME"):
+        return Path(os.environ["XDG_STATE_HOME"]) / "calsync"
+    return Path.home() / ".local" / "state" / "calsync"
+
+
+@dataclass(frozen=True)
+class Written:
+    """What calsync last wrote for one UID (or that a person deleted it: ``dismissed``)."""
+
+    uid: str
+    href: str
+    etag: str
+    hash: str
+    ends: str
+    """ISO end of the event: once it is past, the record is history."""
+    dismissed: bool = False
+
+
+@dataclass(frozen=True)
+class PassRecord:
+    """The last pass of one plan, for ``calsync status``."""
+
+    plan_id: str
+    started: str
+    finished: str
+    ok: bool
+    summary: str
+    error: str = ""
+    requests: int = 0
+    seconds: float = 0.0
+    consecutive_failures: int = 0
+
+
+class State:
+    """The state file. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        except (OSError, sqlite3.Error) as err:
+            raise StateError(
+                f"cannot open the state file {path}: {err}; check the folder is writable "
+                "(or set STATE_DIRECTORY)"
+            ) from err
+
+    @classmethod
+    def open_default(cls) -> State:
+        """The state file in :func:`default_state_dir`."""
+        return cls(default_state_dir() / "state.sqlite")
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic change (BEGIN IMMEDIATE ... COMMIT, rolled back on error)."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as err:
+            raise StateError(f"cannot write the state file {self.path}: {err}") from err
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+
+    # -- what was written -------------------------------------------------------------------
+    def written(self, plan_id: str) -> dict[str, Written]:
+        """Every UID calsync wrote for a plan (and those a person deleted)."""
+        rows = self._db.execute(
+            "SELECT uid, href, etag, hash, ends, dismissed FROM written WHERE plan_id = ?", (plan_id,)
+        )
+        return {r[0]: Written(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows}
+
+    def record_written(self, plan_id: str, records: Iterable[Written], *, forget: Iterable[str] = ()) -> None:
+        """Store what a pass wrote (replacing earlier records of those UIDs) and forget others."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO written VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(plan_id, w.uid, w.href, w.etag, w.hash, w.ends, int(w.dismissed)) for w in records],
+            )
+            db.executemany(
+                "DELETE FROM written WHERE plan_id = ? AND uid = ?", [(plan_id, u) for u in forget]
+            )
+
+    def forget_plan(self, plan_id: str) -> None:
+        """Forget everything written for a plan (``rebuild --force``)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM written WHERE plan_id = ?", (plan_id,))
+
+    # -- sync tokens and cached objects -----------------------------------------------------
+    def token(self, key: str) -> str | None:
+        """The sync token stored under a key (a source or target URL)."""
+        row = self._db.execute("SELECT token FROM tokens WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def objects(self, key: str) -> dict[str, tuple[str, bytes]]:
+        """Cached objects of a remote calendar: href -> (etag, data)."""
+        rows = self._db.execute("SELECT href, etag, data FROM objects WHERE key = ?", (key,))
+        return {r[0]: (r[1], bytes(r[2])) for r in rows}
+
+    def save_sync(self, key: str, token: str | None, objects: dict[str, tuple[str, bytes]]) -> None:
+        """Replace a calendar's token and cached objects in one transaction."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM objects WHERE key = ?", (key,))
+            db.executemany(
+                "INSERT INTO objects VALUES (?, ?, ?, ?)",
+                [(key, href, etag, data) for href, (etag, data) in objects.items()],
+            )
+            if token is None:
+                db.execute("DELETE FROM tokens WHERE key = ?", (key,))
+            else:
+                db.execute("INSERT OR REPLACE INTO tokens VALUES (?, ?)", (key, token))
+
+    # -- passes -----------------------------------------------------------------------------
+    def record_pass(self, record: PassRecord) -> PassRecord:
+        """Store the last pass of a plan; counts consecutive failures. Returns what was stored."""
+        previous = self.last_pass(record.plan_id)
+        failures = 0 if record.ok else (previous.consecutive_failures if previous else 0) + 1
+        stored = PassRecord(**{**record.__dict__, "consecutive_failures": failures})
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO passes VALUES (?, ?)", (record.plan_id, json.dumps(stored.__dict__))
+            )
+        return stored
+
+    def last_pass(self, plan_id: str) -> PassRecord | None:
+        """The last recorded pass of a plan."""
+        row = self._db.execute("SELECT record FROM passes WHERE plan_id = ?", (plan_id,)).fetchone()
+        return PassRecord(**json.loads(row[0])) if row else None
+
+
+def now_iso(moment: datetime) -> str:
+    """A timestamp for the state (ISO 8601 with offset, seconds)."""
+    return moment.isoformat(timespec="seconds")

@@ -1,0 +1,193 @@
+"""The state file: a person's deletions are respected, status reports passes, losing it is harmless."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from icalendar import Calendar
+
+from calsync.state import PassRecord, State, Written, default_state_dir
+from test_cli import NOW, run_cli, weekly_long_runs, write_config
+
+LATER = "2026-11-27T09:00:00+01:00"
+
+
+def owned_uids(path: Path) -> list[str]:
+    """UIDs of the calsync events in a target file."""
+    calendar = Calendar.from_ical(path.read_bytes())
+    return sorted(str(e["UID"]) for e in calendar.walk("VEVENT") if e.get("X-CALSYNC-PLAN"))
+
+
+def delete_event(path: Path, uid: str) -> None:
+    """Delete one event from the file, as a person would in their calendar app."""
+    calendar = Calendar.from_ical(path.read_bytes())
+    calendar.subcomponents = [c for c in calendar.subcomponents if str(c.get("UID", "")) != uid]
+    path.write_bytes(calendar.to_ical())
+
+
+@pytest.fixture
+def planned(tmp_path: Path) -> tuple[Path, Path]:
+    """A config whose plan has been rebuilt once; returns (config, target)."""
+    source = tmp_path / "plan.ics"
+    source.write_text(weekly_long_runs(6), encoding="utf-8")
+    config = write_config(tmp_path, source)
+    assert run_cli("--config", str(config), "rebuild", "--now", NOW) == 0
+    return config, tmp_path / "out" / "me.ics"
+
+
+def test_a_deleted_session_is_not_put_back_until_force(
+    planned: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, target = planned
+    uids = owned_uids(target)
+    victim = next(u for u in uids if u.endswith("-s1") and "2026W50" in u)
+    delete_event(target, victim)
+    capsys.readouterr()
+    assert run_cli("--config", str(config), "rebuild", "--now", LATER) == 0
+    out = capsys.readouterr().out
+    assert "deleted in the target" in out
+    assert victim not in owned_uids(target)
+    assert owned_uids(target) == sorted(u for u in uids if u != victim), "nothing else changed"
+    # a later pass still remembers it
+    assert run_cli("--config", str(config), "rebuild", "--now", LATER) == 0
+    assert victim not in owned_uids(target)
+    assert run_cli("--config", str(config), "rebuild", "--force", "--now", LATER) == 0
+    assert victim in owned_uids(target)
+    assert owned_uids(target) == uids
+
+
+def test_a_deleted_rest_day_is_not_replaced(planned: tuple[Path, Path]) -> None:
+    config, target = planned
+    rest = next(u for u in owned_uids(target) if "2026W50" in u and u.endswith("-rest"))
+    delete_event(target, rest)
+    assert run_cli("--config", str(config), "rebuild", "--now", LATER) == 0
+    assert not [u for u in owned_uids(target) if "2026W50" in u and "rest" in u]
+
+
+def test_an_emptied_target_is_written_again(
+    planned: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new or wiped calendar is not read as the person deleting every session."""
+    config, target = planned
+    uids = owned_uids(target)
+    target.unlink()
+    capsys.readouterr()
+    assert run_cli("--config", str(config), "rebuild", "--now", LATER) == 0
+    assert "writing them again" in capsys.readouterr().out
+    assert owned_uids(target) == uids
+
+
+def test_losing_the_state_costs_a_pass_not_a_duplicate(planned: tuple[Path, Path]) -> None:
+    config, target = planned
+    before = target.read_bytes()
+    state_file = default_state_dir() / "state.sqlite"
+    assert state_file.exists()
+    for leftover in state_file.parent.iterdir():
+        leftover.unlink()
+    assert run_cli("--config", str(config), "rebuild", "--now", LATER) == 0
+    assert target.read_bytes() == before
+    uids = owned_uids(target)
+    assert len(uids) == len(set(uids))
+
+
+def test_status_reports_last_pass_and_failures(
+    planned: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, _ = planned
+    capsys.readouterr()
+    assert run_cli("--config", str(config), "status") == 0
+    out = capsys.readouterr().out
+    assert "me: last pass 2026-11-27T07:30:00+01:00" in out
+    assert "ok" in out
+    source = config.parent / "plan.ics"
+    source.write_bytes(b"not a calendar")
+    for _ in range(2):
+        assert run_cli("--config", str(config), "sync", "--now", LATER) == 1
+    capsys.readouterr()
+    assert run_cli("--config", str(config), "status") == 0
+    out = capsys.readouterr().out
+    assert "FAILED" in out
+    assert "plan.ics" in out
+    assert "consecutive failures: 2" in out
+
+
+def test_sync_is_a_pass_that_writes_only_changes(
+    planned: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, target = planned
+    before = target.read_bytes()
+    capsys.readouterr()
+    assert run_cli("--config", str(config), "sync", "--now", LATER) == 0
+    assert "0 created, 0 updated, 0 deleted" in capsys.readouterr().out
+    assert target.read_bytes() == before
+
+
+def test_dry_run_records_nothing(tmp_path: Path) -> None:
+    source = tmp_path / "plan.ics"
+    source.write_text(weekly_long_runs(3), encoding="utf-8")
+    config = write_config(tmp_path, source)
+    assert run_cli("--config", str(config), "rebuild", "--dry-run", "--now", NOW) == 0
+    with State.open_default() as state:
+        assert state.last_pass("me") is None
+
+
+def test_state_round_trip_and_failure_count(tmp_path: Path) -> None:
+    with State(tmp_path / "s.sqlite") as state:
+        state.record_written("p@t", [Written("a", "h", "e", "x", "2026-12-01T00:00:00+01:00")])
+        state.record_written("p@t", [Written("b", "", "", "y", "2026-12-02T00:00:00+01:00", dismissed=True)])
+        assert set(state.written("p@t")) == {"a", "b"}
+        assert state.written("p@t")["b"].dismissed
+        state.record_written("p@t", [], forget=["a"])
+        assert set(state.written("p@t")) == {"b"}
+        assert state.written("other") == {}
+        state.save_sync("cal", "token-1", {"/x.ics": ("etag", b"data")})
+        assert state.token("cal") == "token-1"
+        assert state.objects("cal") == {"/x.ics": ("etag", b"data")}
+        state.save_sync("cal", None, {})
+        assert state.token("cal") is None
+        first = state.record_pass(PassRecord("p", "t0", "t1", False, "failed", error="boom"))
+        second = state.record_pass(PassRecord("p", "t2", "t3", False, "failed", error="boom"))
+        assert (first.consecutive_failures, second.consecutive_failures) == (1, 2)
+        assert state.record_pass(PassRecord("p", "t4", "t5", True, "ok")).consecutive_failures == 0
+
+
+def test_state_folder_follows_systemd_then_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("STATE_DIRECTORY", f"{tmp_path / 'a'}:{tmp_path / 'b'}")
+    assert default_state_dir() == tmp_path / "a"
+    monkeypatch.delenv("STATE_DIRECTORY")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert default_state_dir() == tmp_path / "xdg" / "calsync"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_state_dir() == Path(os.environ["HOME"]) / ".local" / "state" / "calsync"
+
+
+def test_unwritable_state_folder_is_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    monkeypatch.setenv("STATE_DIRECTORY", str(blocked / "sub"))
+    source = tmp_path / "plan.ics"
+    source.write_text(weekly_long_runs(2), encoding="utf-8")
+    config = write_config(tmp_path, source)
+    assert run_cli("--config", str(config), "rebuild", "--now", NOW) == 1
+    err = capsys.readouterr().err
+    assert "state" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_plan_preview_leaves_out_what_a_person_deleted(
+    planned: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, target = planned
+    victim = next(u for u in owned_uids(target) if u.endswith("-s2") and "2026W51" in u)
+    delete_event(target, victim)
+    assert run_cli("--config", str(config), "rebuild", "--now", LATER) == 0
+    capsys.readouterr()
+    assert run_cli("--config", str(config), "plan", "--format", "json", "--now", LATER) == 0
+    out = capsys.readouterr().out
+    assert victim not in out
+    assert victim.replace("-s2", "-s1") in out
