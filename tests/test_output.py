@@ -203,6 +203,7 @@ def test_json_weeks() -> None:
             "run_minutes": 303,
             "rest_day": "2026-12-04",
             "strength_minutes": 80,
+            "strength_target_minutes": 0,
             "peak_fraction": 0.62,
         }
     ]

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from calsync.config import WEEKDAYS
-from calsync.model import Busy, PlanResult, Run, RunKind, Session, SessionKind
+from calsync.model import Busy, PlanResult, Run, RunKind, Session, SessionKind, week_start
 from planner_helpers import (
     BERLIN,
     NOW,
@@ -242,8 +242,9 @@ def test_b_race_three_weeks_before_the_a_race() -> None:
     assert weeks[d(4, "mon")] == "taper"
     assert weeks[d(5, "mon")] == "race"
     assert [s for s in sessions_in(result, 5) if s.kind is not SessionKind.REST] == []
-    # The plan goes on through the marathon's recovery (7 days) and plans nothing in it.
-    assert max(w.start for w in result.weeks) == d(6, "mon")
+    # The plan goes on through the marathon's recovery (7 days, nothing planned) and the light-only
+    # days after it (7 more, R16).
+    assert max(w.start for w in result.weeks) == week_start(a_day + timedelta(days=14))
     assert not [s for s in sessions if a_day < s.day <= a_day + timedelta(days=7)]
     # Strength still happens in the build weeks (the B race does not wipe out the block).
     assert len([s for s in sessions if s.day < b_day - timedelta(days=1)]) >= 4
@@ -479,10 +480,11 @@ def test_r3_floor_warning_when_nothing_fits() -> None:
 def test_r4_strength_minutes_shrink_near_peak(peak: int, week_minutes: int, first_minutes: int) -> None:
     """S_w = 120 * (1 - 0.5 * ramp): the main session is 60 min far from peak, 30 min at peak."""
     result = plan_week(_long_on("sat"), peak_week_minutes=peak)  # the week runs 330 min
-    assert result.weeks[0].strength_minutes == week_minutes
+    assert result.weeks[0].strength_target_minutes == week_minutes
     main = next(s for s in strength(result) if s.slot == "s1")
     assert main.minutes == first_minutes
     assert sum(s.minutes for s in strength(result)) <= week_minutes
+    assert result.weeks[0].strength_minutes == sum(s.minutes for s in strength(result))
     assert_clean(result)
 
 

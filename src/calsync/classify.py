@@ -826,9 +826,11 @@ def _assign_priorities(
     if a_race is not None:
         same_day = [i for i, run in enumerate(out) if _local_day(run.start, zone) == a_race]
         races = [i for i in same_day if out[i].kind is RunKind.RACE]
+        tagged_a = any(run.kind is RunKind.RACE and tags.get(i) == "A" for i, run in enumerate(out))
         if races:
             a_index = set(races)
-        elif same_day:
+        elif same_day and not tagged_a:
+            # the config names the day of an event that does not read as a race: believe the config
             chosen = max(same_day, key=lambda i: _longest_key(out, i, zone))
             out[chosen] = replace(out[chosen], kind=RunKind.RACE)
             a_index = {chosen}
@@ -838,7 +840,9 @@ def _assign_priorities(
         candidates = [
             i
             for i, run in enumerate(out)
-            if run.kind is RunKind.RACE and _local_day(run.start, zone) <= horizon_end
+            if run.kind is RunKind.RACE
+            and _local_day(run.start, zone) <= horizon_end
+            and tags.get(i) not in ("B", "C")  # a race the runner tagged B or C is never the A race
         ]
         if candidates:
             a_index = {max(candidates, key=lambda i: _longest_key(out, i, zone))}

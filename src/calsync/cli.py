@@ -50,6 +50,8 @@ def _now(text: str | None, config: PlanConfig) -> datetime:
         raise ConfigError(
             f"--now {text!r} is not an ISO 8601 date or date-time, e.g. 2026-11-27T07:30+01:00"
         ) from err
+    if not 1971 <= moment.year <= 2999:
+        raise ConfigError(f"--now {text!r}: give a moment between the years 1971 and 2999")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=config.zone)
     return moment.astimezone(config.zone)

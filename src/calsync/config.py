@@ -11,7 +11,7 @@ import re
 import tomllib
 from datetime import date, time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -40,10 +40,9 @@ class TimeWindow(_Strict):
         if not match:
             raise ValueError(f"time window {text!r} must look like '06:00-08:00'")
         h1, m1, h2, m2 = (int(g) for g in match.groups())
-        if h2 == 24 and m2 == 0:
-            h2, m2 = 23, 59
         try:
-            start, end = time(h1, m1), time(h2, m2)
+            start = time(h1, m1)
+            end = time.max if (h2, m2) == (24, 0) else time(h2, m2)  # 24:00 = until midnight
         except ValueError as err:
             raise ValueError(f"time window {text!r}: {err}") from err
         if end <= start:
@@ -51,7 +50,8 @@ class TimeWindow(_Strict):
         return cls(start=start, end=end)
 
     def __str__(self) -> str:
-        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+        end = "24:00" if self.end == time.max else f"{self.end:%H:%M}"
+        return f"{self.start:%H:%M}-{end}"
 
 
 def _windows(value: Any) -> Any:
@@ -114,12 +114,14 @@ class Rules(_Strict):
     same_day_order: Literal["lift_first", "run_first"] = "lift_first"
     """R13: on a run day, lift before the run, or at least ``run_first_gap_hours`` after it."""
     run_first_gap_hours: float = Field(6, ge=0, le=24)
-    rest_days_per_week: int = Field(1, ge=0, le=3)
-    """R14: full rest days per week."""
+    rest_days_per_week: int = Field(1, ge=0, le=1)
+    """R14: full rest days per week (1, or 0 to plan none)."""
     rest_day: Weekday | None = None
     """R14: the weekday the runner prefers to rest."""
     bodyweight_minutes: int = Field(20, ge=5, le=120)
     """R15: length of the fallback bodyweight session."""
+    taper_session_max_minutes: int = Field(30, ge=10, le=120)
+    """Taper and recovery weeks: the longest a (light or core) session gets."""
     recovery_days: RecoveryDays = RecoveryDays()
     """R16."""
     bc_race_no_heavy_days: int = Field(4, ge=0, le=30)
@@ -246,6 +248,59 @@ class IcsFileTarget(_Strict):
     path: Path
 
 
+class _Remote(_Strict):
+    """Keys shared by remote calendars: where, who, and where the secret comes from."""
+
+    url: str = Field(pattern=r"^https?://")
+    """The calendar collection itself, e.g. ``https://dav.example.org/calendars/me/training/``."""
+    username: str | None = None
+    password_env: str | None = None
+    """Name of an environment variable holding the password."""
+    password_file: Path | None = None
+    """A file holding the password (e.g. ``/run/credentials/calsync.service/dav``)."""
+    verify_tls: bool = True
+    ca_file: Path | None = None
+    """A CA bundle to trust (a self-hosted server with its own CA)."""
+    timeout_seconds: float = Field(30.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> _Remote:
+        if self.password_env and self.password_file:
+            raise ValueError("give password_env or password_file, not both")
+        return self
+
+    def password(self, where: str) -> str | None:
+        """The password, read now from the environment or the file; never stored in the config."""
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigError(
+                    f"{where}.password_env: the environment variable {self.password_env} is not set"
+                )
+            return value
+        if self.password_file:
+            try:
+                return self.password_file.read_text(encoding="utf-8").strip()
+            except OSError as err:
+                raise ConfigError(
+                    f"{where}.password_file: cannot read {self.password_file}: {err.strerror}"
+                ) from err
+        return None
+
+
+class CaldavSource(_Remote):
+    """A CalDAV calendar collection (read-only)."""
+
+    kind: Literal["caldav"]
+    name: str | None = None
+
+
+class CaldavTarget(_Remote):
+    """A CalDAV calendar collection calsync writes its sessions into (it may hold other events)."""
+
+    kind: Literal["caldav"]
+
+
 SourceConfig = IcsFileSource
 TargetConfig = IcsFileTarget
 
@@ -359,6 +414,19 @@ def _beside(base: Path, path: Path) -> Path:
     return Path(os.path.normpath(base / path.expanduser()))
 
 
+_Located = TypeVar("_Located", bound=_Strict)
+
+
+def _resolve_paths(item: _Located, base: Path) -> _Located:
+    """Paths of a source or target, taken relative to the config file's folder."""
+    updates: dict[str, Path] = {}
+    for key in ("path", "password_file", "ca_file"):
+        value = getattr(item, key, None)
+        if isinstance(value, Path):
+            updates[key] = _beside(base, value)
+    return item.model_copy(update=updates)
+
+
 def parse_config(text: str, path: Path) -> Config:
     """Validate the text of a config file; relative paths are taken from the file's folder."""
     try:
@@ -374,10 +442,8 @@ def parse_config(text: str, path: Path) -> Config:
     base = path.parent
     plans = []
     for plan in config.plan:
-        sources = [s.model_copy(update={"path": _beside(base, s.path)}) for s in plan.source]
-        target = (
-            plan.target.model_copy(update={"path": _beside(base, plan.target.path)}) if plan.target else None
-        )
+        sources = [_resolve_paths(s, base) for s in plan.source]
+        target = _resolve_paths(plan.target, base) if plan.target else None
         plans.append(plan.model_copy(update={"source": sources, "target": target}))
     return config.model_copy(update={"plan": plans})
 

@@ -224,9 +224,11 @@ class WeekPlan:
     run_minutes: int
     rest_day: date | None
     strength_minutes: int
-    """R4's target strength minutes for the week."""
+    """Strength minutes planned for the week (the sessions placed and kept)."""
     peak_fraction: float
     """Run minutes as a fraction of the peak week (R4, R5)."""
+    strength_target_minutes: int = 0
+    """R4's target S_w for the week (0 in race and recovery weeks)."""
 
 
 @dataclass(frozen=True)

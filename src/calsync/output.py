@@ -78,6 +78,7 @@ def _week_json(week: WeekPlan) -> dict[str, Any]:
         "run_minutes": week.run_minutes,
         "rest_day": week.rest_day.isoformat() if week.rest_day else None,
         "strength_minutes": week.strength_minutes,
+        "strength_target_minutes": week.strength_target_minutes,
         "peak_fraction": round(week.peak_fraction, 3),
     }
 

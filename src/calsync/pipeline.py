@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 
 HISTORY_WEEKS = 16
 """How far back sources are read: past runs set the peak volume, recoveries and R12."""
-LOOKAHEAD_DAYS = 14
-"""Read past the horizon so a long run just after it still protects the days before it."""
+LOOKAHEAD_WEEKS = 26
+"""Read well past the horizon: an A race beyond it still sets the taper, the peak and which race
+is A, and a long run just after it still protects the days before it."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def window_for(config: PlanConfig, now: datetime) -> Window:
     first_week = week_start(today)
     horizon_end = first_week + timedelta(weeks=config.horizon_weeks)
     read_start = datetime.combine(first_week - timedelta(weeks=HISTORY_WEEKS), datetime.min.time(), zone)
-    read_end = datetime.combine(horizon_end + timedelta(days=LOOKAHEAD_DAYS), datetime.min.time(), zone)
+    read_end = datetime.combine(horizon_end + timedelta(weeks=LOOKAHEAD_WEEKS), datetime.min.time(), zone)
     return Window(first_week, horizon_end, read_start, read_end)
 
 
@@ -163,7 +164,16 @@ class PassReport:
 
 
 def guard_deletes(
-    actions: list[Action], owned: list[OwnedEvent], read: SourceRead, *, now: datetime, force: bool
+    actions: list[Action],
+    owned: list[OwnedEvent],
+    read: SourceRead,
+    *,
+    now: datetime,
+    force: bool,
+    has_runs: bool = True,
+    dry_run: bool = False,
+    plan_id: str = "",
+    target: str = "",
 ) -> tuple[list[Action], list[str]]:
     """Apply PRODUCT.md section 6's guards to the planned actions, before anything is written.
 
@@ -172,18 +182,24 @@ def guard_deletes(
     """
     notes: list[str] = []
     deletes = [a for a in actions if isinstance(a, Delete)]
-    if deletes and read.empty_sources:
-        notes.append(
-            f"source(s) {', '.join(read.empty_sources)} came back empty: "
-            f"{len(deletes)} deletion(s) held back; nothing deleted"
+    if deletes and (read.empty_sources or not has_runs):
+        why = (
+            f"source(s) {', '.join(read.empty_sources)} came back empty"
+            if read.empty_sources
+            else "the sources hold no runs in the planning window"
         )
+        notes.append(f"{why}: {len(deletes)} deletion(s) held back; nothing deleted")
         return [a for a in actions if not isinstance(a, Delete)], notes
     future = [o for o in owned if not o.started(now)]
     if not force and len(deletes) > 10 and len(deletes) > len(future) / 2:
-        raise TargetError(
-            f"this pass would delete {len(deletes)} of {len(future)} future sessions; "
-            "stopped to be safe. If the plan really changed that much, run `calsync rebuild --force`"
+        message = (
+            f"plan {plan_id}: this pass would delete {len(deletes)} of {len(future)} future sessions "
+            f"in {target}; stopped to be safe. If the plan really changed that much, run "
+            "`calsync rebuild --force`"
         )
+        if not dry_run:
+            raise TargetError(message)
+        notes.append(message)
     return actions, notes
 
 
@@ -272,7 +288,17 @@ def run_pass(
     actions = reconcile(
         result.sessions, owned, now=now, window_start=window.first_week, window_end=window.horizon_end
     )
-    actions, guard_notes = guard_deletes(actions, owned, read, now=now, force=force)
+    actions, guard_notes = guard_deletes(
+        actions,
+        owned,
+        read,
+        now=now,
+        force=force,
+        has_runs=bool(result.runs),
+        dry_run=dry_run,
+        plan_id=config.id,
+        target=str(target.path),
+    )
     notes += guard_notes
     touched = {a.session.uid for a in actions if isinstance(a, Create | Update)}
     unchanged = sum(1 for s in result.sessions if s.uid not in touched)

@@ -90,6 +90,11 @@ class _Option:
     end: datetime
     order_note: str
 
+    @property
+    def minutes(self) -> int:
+        """Length of the placed session."""
+        return int((self.end - self.start).total_seconds() // 60)
+
 
 def session_uid(plan_id: str, week: str, slot: str) -> str:
     """The deterministic UID of a session: same plan, week and slot give the same UID."""
@@ -98,6 +103,18 @@ def session_uid(plan_id: str, week: str, slot: str) -> str:
 
 def _round5(minutes: float) -> int:
     return int(5 * round(minutes / 5))
+
+
+def _spacing(a: date, a_lower: bool, b: date, b_lower: bool, weight: float) -> float:
+    """Soft cost of two strength sessions close together: worse on consecutive days, and worse
+    again when both load the lower body (they need 48 h between them)."""
+    gap = abs((a - b).days)
+    both_lower = a_lower and b_lower
+    if gap == 1:
+        return weight * (8.0 + (8.0 if both_lower else 0.0))
+    if gap == 2:
+        return weight * (2.0 + (2.0 if both_lower else 0.0))
+    return 0.0
 
 
 def _run_in_zone(run: Run, zone: ZoneInfo) -> Run:
@@ -163,6 +180,7 @@ class _Days:
         self.blocked: dict[date, list[tuple[datetime, datetime]]] = {}
         self.run_times: dict[date, list[tuple[datetime, datetime]]] = {}
         self.longs = sorted((r for r in runs if r.is_long), key=lambda r: (r.first_day, r.uid))
+        self._long_starts = sorted((self._start_of(r), r.uid) for r in self.longs)
         self._long_firsts = [r.first_day for r in self.longs]
         self._longs_by_end = sorted(self.longs, key=lambda r: (r.last_day, r.first_day, r.uid))
         self._long_lasts = [r.last_day for r in self._longs_by_end]
@@ -240,7 +258,8 @@ class _Days:
                     self.no_strength,
                     day0 - timedelta(days=rules.bc_race_no_strength_days),
                     day0,
-                    f"R17: no strength the day before {race.priority} race {title}",
+                    f"R17: no strength in the {rules.bc_race_no_strength_days} day(s) before "
+                    f"{race.priority} race {title}",
                 )
                 self._mark(
                     self.no_heavy,
@@ -335,7 +354,10 @@ class _Days:
         length = timedelta(minutes=minutes)
         for window in self.rules.windows_for(day.weekday()):
             origin = datetime.combine(day, window.start, self.zone)
-            stop = datetime.combine(day, window.end, self.zone)
+            if window.end == time.max:  # a window "until 24:00" ends at midnight
+                stop = datetime.combine(day + timedelta(days=1), time(0), self.zone)
+            else:
+                stop = datetime.combine(day, window.end, self.zone)
             start = origin if origin > now else _on_grid(origin, now)
             while start + length <= stop:
                 end = start + length
@@ -366,6 +388,18 @@ class _Days:
                 start = _on_grid(origin, max(start, kept_after - timedelta(microseconds=1)))
         self._fits[key] = best
         return best
+
+    def _start_of(self, run: Run) -> datetime:
+        """When a run starts: its own time, or the default run time for an all-day run."""
+        if isinstance(run.start, datetime):
+            return run.start.astimezone(self.zone)
+        return datetime.combine(run.first_day, self.rules.default_run_time, self.zone)
+
+    def heavy_too_close(self, end: datetime) -> bool:
+        """R8 in hours: a long run or race starts less than ``heavy_before_long_hours`` after ``end``."""
+        limit = end + timedelta(hours=self.rules.heavy_before_long_hours)
+        i = bisect_left(self._long_starts, (end, ""))
+        return i < len(self._long_starts) and self._long_starts[i][0] < limit
 
     def next_long(self, day: date) -> Run | None:
         """The first long run or race on or after the day, within a week."""
@@ -433,9 +467,12 @@ class _Planner:
         last = max(r.last_day for r in ahead)
         for race in self.races:
             if race.first_day < self.horizon_end:
-                last = max(last, race.last_day + timedelta(days=race.recovery_days))
+                last = max(last, race.last_day + timedelta(days=2 * race.recovery_days))
         end = min(week_start(last), self.horizon_end - timedelta(weeks=1))
-        weeks, monday = [], self.first_week
+        started = any(r.first_day < self.first_week for r in self.runs)
+        # weeks before a plan's first run are not "unstructured" weeks: the plan has not begun
+        monday = self.first_week if started else week_start(ahead[0].first_day)
+        weeks = []
         while monday <= end:
             weeks.append(monday)
             monday += timedelta(weeks=1)
@@ -451,9 +488,9 @@ class _Planner:
                 )
             )
         self._check_a_race()
-        previous_days: list[date] = []
+        previous: list[tuple[date, bool]] = []
         for monday in self.weeks:
-            previous_days = self._plan_week(monday, previous_days)
+            previous = self._plan_week(monday, previous)
         self._list_kept_elsewhere()
         self._check_rolling()
         runs = tuple(r for r in self.runs if self.first_week <= r.first_day < self.horizon_end)
@@ -491,7 +528,8 @@ class _Planner:
             )
 
     # -- one week ---------------------------------------------------------------------------
-    def _plan_week(self, monday: date, previous_days: list[date]) -> list[date]:
+    def _plan_week(self, monday: date, previous: list[tuple[date, bool]]) -> list[tuple[date, bool]]:
+        """Plan one week; returns its strength days (with "is lower body") for the next week's spacing."""
         rules = self.rules
         label = iso_week(monday)
         phase = self.model.phases[monday]
@@ -523,15 +561,17 @@ class _Planner:
             rest_day, rest_session = self._rest_day(label, days, taken_days, rest_slot)
         if rest_session is not None:
             self.sessions.append(rest_session)
-        slots = [s for s in self._template(phase, load) if s.slot not in fixed_slots]
-        per_slot = target_minutes / max(1, len(self._template(phase, load)))
+        template = self._template(phase, load)
+        slots = [s for s in template if s.slot not in fixed_slots]
+        per_slot = target_minutes / max(1, len(template))
         free = [
             d
             for d in days
             if d >= self.today and d != rest_day and d not in taken_days and d not in fixed_rest_days
         ]
         context = f"{phase.value} week, runs at {fraction:.0%} of peak volume"
-        placed, unplaced = self._assign(slots, free, per_slot, phase, previous_days + sorted(taken_days))
+        kept = sorted((s.day, s.kind.is_lower) for s in fixed if s.kind.is_strength)
+        placed, unplaced = self._assign(slots, free, per_slot, phase, previous + kept)
         for slot, option in placed:
             self.sessions.append(self._session(label, slot, option, load, context))
         for slot, why in unplaced:
@@ -546,7 +586,7 @@ class _Planner:
         strength_count = len(placed) + len(taken_days)
         if (
             phase in (Phase.BASE, Phase.BUILD, Phase.PEAK, Phase.UNSTRUCTURED)
-            and strength_count < rules.strength_floor_per_week
+            and strength_count < min(rules.strength_floor_per_week, rules.strength_sessions_per_week)
             and any(d >= self.today for d in days)
         ):
             self.warnings.append(
@@ -564,11 +604,13 @@ class _Planner:
                 phase=phase,
                 run_minutes=self.model.volumes.get(monday, 0),
                 rest_day=rest_day,
-                strength_minutes=target_minutes if phase not in (Phase.RACE, Phase.RECOVERY) else 0,
+                strength_minutes=sum(o.minutes for _, o in placed)
+                + sum(f.minutes for f in fixed if f.kind.is_strength),
                 peak_fraction=round(fraction, 3),
+                strength_target_minutes=target_minutes if phase not in (Phase.RACE, Phase.RECOVERY) else 0,
             )
         )
-        return sorted(taken_days | {o.day for _, o in placed})
+        return sorted(kept + [(o.day, o.kind.is_lower) for _, o in placed])
 
     def _template(self, phase: Phase, load: str) -> list[_Slot]:
         n = self.rules.strength_sessions_per_week
@@ -658,7 +700,7 @@ class _Planner:
         recipe = self.inp.catalogue.recipe(kind)
         cap = recipe.max_minutes
         if phase in (Phase.TAPER, Phase.RECOVERY):
-            cap = min(cap, 30)
+            cap = min(cap, self.rules.taper_session_max_minutes)
         return max(self.rules.bodyweight_minutes, min(cap, _round5(per_slot)))
 
     def _options(
@@ -680,6 +722,13 @@ class _Planner:
                     why.setdefault(f"R19: no free time in the strength windows on {_day_label(day)}", None)
                     continue
                 start, end, note = fit
+                if kind is HEAVY and self.days.heavy_too_close(end):
+                    why.setdefault(
+                        f"R8: heavy lower body needs {self.rules.heavy_before_long_hours} h before the next "
+                        "long run",
+                        None,
+                    )
+                    continue
                 cost = LEVEL_COST * level + self._soft(kind, day) + (3.0 if note.startswith("!") else 0.0)
                 if best is None or cost < best.cost:
                     best = _Option(cost, day, kind, level, start, end, note.lstrip("!"))
@@ -712,6 +761,9 @@ class _Planner:
         elif kind is LIGHT:
             target = max(1, round(self.rules.light_before_long_hours / 24))
             cost += abs(gap - target) * 1.5 if gap is not None else 2.0
+            prev = self.days.previous_long(day)
+            if prev is not None and (day - prev.last_day).days == 1:
+                cost += 3.0  # legs are tired the morning after a long run
         runs = self.days.runs_on.get(day, [])
         if any(r.is_long for r in runs):
             cost += 4.0
@@ -730,7 +782,7 @@ class _Planner:
         free: list[date],
         per_slot: float,
         phase: Phase,
-        other_days: list[date],
+        others: list[tuple[date, bool]],
     ) -> tuple[list[tuple[_Slot, _Option]], list[tuple[_Slot, str]]]:
         """The cheapest assignment of slots to distinct days (a slot may stay empty).
 
@@ -741,7 +793,8 @@ class _Planner:
         for slot in slots:
             options, why = self._options(slot, free, per_slot, phase)
             scored = [
-                (o.cost + sum(4.0 for b in other_days if abs((o.day - b).days) == 1), o) for o in options
+                (o.cost + sum(_spacing(o.day, o.kind.is_lower, b, lower, 0.5) for b, lower in others), o)
+                for o in options
             ]
             scored.sort(key=lambda pair: (pair[0], pair[1].day))
             choices.append([*scored, (UNPLACED_COST, None)])
@@ -764,11 +817,12 @@ class _Planner:
                     for other in chosen:
                         if other is None:
                             continue
-                        gap = abs((option.day - other.day).days)
-                        if gap == 0:
+                        if option.day == other.day:
                             clash = True
                             break
-                        extra += 8.0 if gap == 1 else 2.0 if gap == 2 else 0.0
+                        extra += _spacing(
+                            option.day, option.kind.is_lower, other.day, other.kind.is_lower, 1.0
+                        )
                     if clash:
                         continue
                 chosen.append(option)
@@ -800,7 +854,10 @@ class _Planner:
         reasons = [self._anchor_reason(kind, option.day)]
         if option.level > 0:
             first = slot.chain[0]
-            blocked = self.days.forbids(first, option.day) or "no time for a full session that day"
+            blocked = self.days.forbids(first, option.day)
+            if blocked is None and first is HEAVY and self.days.heavy_too_close(option.end):
+                blocked = f"R8: less than {self.rules.heavy_before_long_hours} h before the next long run"
+            blocked = blocked or "no time for a full session in the window that day"
             reasons.append(
                 f"{kind.value.replace('_', ' ')} instead of {first.value.replace('_', ' ')}: {blocked}"
             )
@@ -808,6 +865,8 @@ class _Planner:
                 reasons.append(
                     f"R15: a {self.rules.bodyweight_minutes}-minute bodyweight session still counts"
                 )
+        if option.day in self.days.light_only:
+            reasons.append(self.days.light_only[option.day])
         if kind.is_lower:
             reasons.append(f"R5: {session_load} load ({context})")
         else:
@@ -838,7 +897,8 @@ class _Planner:
             where = f"{gap} days before {nxt.title} ({_day_label(nxt.first_day)})"
             if kind is HEAVY:
                 return f"R8: {where}, at least {self.rules.heavy_before_long_hours} h before it"
-            if kind is LIGHT:
+            target = max(1, round(self.rules.light_before_long_hours / 24))
+            if kind is LIGHT and abs(gap - target) <= 1:
                 return f"R9: {where}, about {self.rules.light_before_long_hours} h before it"
             if gap == 1:
                 return f"R10: upper body and core are fine the day before {nxt.title}"

@@ -74,8 +74,10 @@ class OwnedEvent:
         return _instant(self.end, now.tzinfo) <= now
 
     def kept(self, now: datetime) -> bool:
-        """calsync must leave this event exactly as it is."""
-        return self.edited or self.started(now)
+        """calsync must leave this event exactly as it is: edited by a person, over, or a timed
+        session under way. Today's rest day has begun but can still move (a run may land on it)."""
+        timed = isinstance(self.start, datetime)
+        return self.edited or self.ended(now) or (timed and self.started(now))
 
 
 @dataclass(frozen=True)

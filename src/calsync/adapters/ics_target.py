@@ -113,6 +113,33 @@ def _times(event: Component) -> tuple[When, When]:
     return start, end
 
 
+CONTROLLED = frozenset(
+    {
+        "BEGIN",
+        "END",
+        "UID",
+        "DTSTAMP",
+        "CREATED",
+        "LAST-MODIFIED",
+        "SEQUENCE",
+        "DTSTART",
+        "DTEND",
+        "DURATION",
+        "SUMMARY",
+        "DESCRIPTION",
+        "CATEGORIES",
+        "TRANSP",
+        "X-CALSYNC-PLAN",
+        "X-CALSYNC-KIND",
+        "X-CALSYNC-WEEK",
+        "X-CALSYNC-SLOT",
+        "X-CALSYNC-HASH",
+    }
+)
+"""The properties calsync writes; on an update every other property (a person's LOCATION, COLOR,
+an app's X- property) is carried over as it was."""
+
+
 @dataclass(frozen=True)
 class _Found:
     """An owned VEVENT of the file with what it holds now."""
@@ -342,6 +369,9 @@ class IcsFileTarget:
                 except Exception:
                     created = None
                 event = self._vevent(action.session, sequence, now, created)
+                for name, value in first.property_items(recursive=False):
+                    if name not in CONTROLLED and name not in event:  # what a person added stays
+                        event.add(name, value, encode=False)
                 for sub in first.subcomponents:  # alarms a person added stay
                     event.add_component(sub)
                 calendar.subcomponents.insert(position, event)
