@@ -36,12 +36,16 @@ class SessionKind(StrEnum):
     @property
     def is_lower(self) -> bool:
         """Whether the session loads the lower body (R8-R12 apply)."""
-        return self in (SessionKind.HEAVY_LOWER, SessionKind.LIGHT_LOWER)
+        return self in _LOWER_KINDS
 
     @property
     def is_strength(self) -> bool:
         """Every kind but rest counts as strength (R2, R3, R6, R16)."""
-        return self is not SessionKind.REST
+        return self is not _REST
+
+
+_LOWER_KINDS = frozenset({SessionKind.HEAVY_LOWER, SessionKind.LIGHT_LOWER})
+_REST = SessionKind.REST
 
 
 class Phase(StrEnum):
