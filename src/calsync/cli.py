@@ -65,15 +65,15 @@ def cmd_plan(args: argparse.Namespace, config: Config) -> int:
     """Read the sources and print the plan; writes nothing."""
     results: list[PlanResult] = []
     plans = _plans(config, args.plan)
+    generated = _now(args.now, plans[0])
     with State.open_default() as state:
         for plan_config in plans:
-            now = _now(args.now, plan_config)
+            now = generated.astimezone(plan_config.zone)
             target = target_for(plan_config)
             owned = target.read_owned() if target is not None else []
             dismissed, _ = dismissed_sessions(state.written(state_key(plan_config)), owned, now=now)
             result, _ = make_plan(plan_config, now, owned, frozenset(dismissed))
             results.append(result)
-    generated = _now(args.now, plans[0])
     if args.format == "json":
         indent = 2 if sys.stdout.isatty() else None
         sys.stdout.write(dumps_plan_json(results, generated_at=generated, indent=indent) + "\n")

@@ -308,7 +308,7 @@ TargetConfig = IcsFileTarget
 class PlanConfig(_Strict):
     """One athlete's plan: where runs come from, where sessions go, and the rules."""
 
-    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    id: str
     timezone: str
     horizon_weeks: int = Field(16, ge=1, le=104)
     a_race: date | None = None
@@ -317,6 +317,13 @@ class PlanConfig(_Strict):
     rules: Rules = Rules()
     classify: Classification = Classification()
     catalogue: dict[CatalogueKey, CatalogueEntry] = {}
+
+    @field_validator("id")
+    @classmethod
+    def _plain_id(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
+            raise ValueError(f"{value!r}: use 1 to 64 letters, digits, - and _")
+        return value
 
     @field_validator("timezone")
     @classmethod
