@@ -1,0 +1,899 @@
+"""CalDAV calendars: a source for the *read* step and a target for the *apply* step.
+
+PRODUCT.md sections 1, 4 and 6; issue 3. The protocol (HTTP, authentication, WebDAV XML) is the
+``caldav`` library's :class:`~caldav.davclient.DAVClient`; this module adds what a sync engine
+needs on top of it:
+
+* **Incremental listing** (RFC 6578): with a sync token, one ``sync-collection`` REPORT says what
+  changed; the changed objects are fetched with one ``calendar-multiget`` (never one GET each).
+  A refused token (403/409/412 ``DAV:valid-sync-token``, or a 500 from servers that choke on a
+  token they did not issue) costs one full listing, then tokens again. A server without
+  ``sync-collection`` is listed with a depth-1 ``PROPFIND`` of ETags instead, and the token
+  :data:`ETAG_LISTING` remembers that. Objects are cached per href as ``(etag, ics bytes)``: the
+  caller keeps the token and the cache between passes, so an idle pass costs one request.
+* **Preconditions on every write**: creates are ``PUT`` with ``If-None-Match: *`` to
+  ``<collection>/<uid>.ics``, updates and deletes carry ``If-Match: <etag>``. A 412 means someone
+  else changed (or created, or deleted) the event since it was read: nothing is overwritten, the
+  action is reported as a :class:`Conflict`, and the caller re-reads and re-plans.
+* **Errors for people**: 401/403, 404, 5xx, timeouts, refused connections and TLS failures become
+  one-line :class:`SourceError` / :class:`TargetError` messages naming the calendar URL (never a
+  password) and what to do. 5xx, timeouts and connection errors are retried a few times with a
+  small backoff; 4xx never.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from datetime import time as dtime
+from typing import Any, NamedTuple, NoReturn, TypeVar
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+import icalendar
+from caldav.davclient import DAVClient
+from caldav.elements import cdav, dav
+from caldav.elements.base import BaseElement
+from caldav.lib import error as dav_error
+from caldav.lib.http_sync import requests as http
+from caldav.response import DAVResponse
+from icalendar import Component
+
+from calsync.adapters import event_ics
+from calsync.adapters.ics_read import ReadResult, parse_ics
+from calsync.errors import CalsyncError, SourceError, TargetError
+from calsync.model import SourceEvent, When
+from calsync.reconcile import Action, Create, Delete, OwnedEvent, Update
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+Cache = dict[str, tuple[str, bytes]]
+"""Objects of a calendar by href (the URL path, unquoted): ``(etag, iCalendar bytes)``."""
+
+ETAG_LISTING = "calsync:etag-listing"
+"""The token of a calendar whose server has no ``sync-collection``: list ETags with PROPFIND."""
+
+MULTIGET_BATCH = 10_000
+"""At most this many hrefs per ``calendar-multiget`` (one request up to that many changes)."""
+
+_VALID_SYNC_TOKEN = "{DAV:}valid-sync-token"
+_SUPPORTED_REPORT = "{DAV:}supported-report"
+_TOKEN_REFUSED = (400, 403, 409, 412, 500)
+"""Answers to a sync-collection with a token that mean "this token is no good here"."""
+_NO_SYNC = (400, 403, 405, 415, 422, 501)
+"""Answers to a sync-collection without a token that mean "no sync-collection here"."""
+_RETRY_STATUS = (500, 502, 503, 504)
+_ICS_TYPE = "text/calendar; charset=utf-8"
+
+
+def redact_url(url: str) -> str:
+    """The URL without user name and password (for messages and logs)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _href_key(href: str) -> str:
+    """The cache key of an href: its path, unquoted (servers differ in what they quote)."""
+    return unquote(urlsplit(href).path)
+
+
+def _tree(root: BaseElement, children: list[BaseElement]) -> BaseElement:
+    """A WebDAV XML element with its children."""
+    return root + children
+
+
+def _quote_path(path: str) -> str:
+    return quote(path, safe="/:@!$&'()*+,;=-._~")
+
+
+class _TokenRefusedError(Exception):
+    """The server does not accept the sync token (expired, unknown): list everything once."""
+
+
+class _RefusedError(Exception):
+    """A 401/403 the caller asked to handle itself (``passthrough``)."""
+
+    def __init__(self, status: int, preconditions: list[str]) -> None:
+        super().__init__(status)
+        self.status = status
+        self.preconditions = preconditions
+
+
+class _NoSyncCollectionError(Exception):
+    """The server does not do RFC 6578 sync-collection: list ETags with PROPFIND."""
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What one listing of a calendar said.
+
+    ``etags`` holds every member (``full``) or only the changed ones; ``None`` when the server
+    gave no ETag (the object is fetched then). ``deleted`` hrefs are gone since the token.
+    """
+
+    token: str | None
+    full: bool
+    etags: dict[str, str | None]
+    deleted: frozenset[str] = frozenset()
+
+
+class CaldavClient:
+    """One CalDAV calendar collection, with request counting, retries and errors for people.
+
+    ``url`` is the calendar collection itself. ``verify`` turns TLS certificate checks off
+    (never do this outside tests) and ``ca_file`` trusts a private CA instead of the system's.
+    ``error`` is the error class raised (:class:`SourceError` for sources, :class:`TargetError`
+    for targets) and ``name`` starts every message (e.g. ``plan me: source training``).
+    ``auth_type`` ``basic`` sends the credentials with every request (no 401 round-trip, so an
+    idle pass stays one request); ``digest`` for servers that want it; None lets the server
+    choose on a first 401 (one more request per new client).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+        verify: bool = True,
+        ca_file: str | None = None,
+        error: type[CalsyncError] = SourceError,
+        name: str = "",
+        retries: int = 3,
+        backoff: float = 0.25,
+        auth_type: str | None = "basic",
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {redact_url(url)!r}")
+        if username is None and parts.username is not None:
+            username = unquote(parts.username)
+            if password is None and parts.password is not None:
+                password = unquote(parts.password)
+        clean = redact_url(url)
+        self.url = clean if clean.endswith("/") else clean + "/"
+        self.path = urlsplit(self.url).path
+        self._origin = urlunsplit((parts.scheme, urlsplit(self.url).netloc, "", "", ""))
+        self.timeout = timeout
+        self.error = error
+        self.name = name
+        self.retries = max(1, retries)
+        self.backoff = backoff
+        self.requests = 0
+        """HTTP requests sent so far (each retry and each authentication round-trip counts)."""
+        self._dav = DAVClient(
+            url=self.url,
+            username=username,
+            password=(password or "") if username is not None else None,
+            auth_type=auth_type if username is not None else None,
+            timeout=timeout,  # type: ignore[arg-type]  # niquests takes float seconds
+            ssl_verify_cert=ca_file if ca_file else verify,
+            enable_rfc6764=False,
+        )
+        session = self._dav.session
+        send = session.request
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.requests += 1
+            return send(*args, **kwargs)
+
+        setattr(session, "request", counted)  # noqa: B010  # count every HTTP request
+
+    def __repr__(self) -> str:
+        return f"CaldavClient({self.url!r})"
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._dav.close()
+
+    # -- requests and errors ------------------------------------------------------------------
+
+    def fail(self, what: str, advice: str) -> CalsyncError:
+        """An error for people: ``<name>: CalDAV calendar <url>: <what>; <advice>``."""
+        prefix = f"{self.name}: " if self.name else ""
+        return self.error(f"{prefix}CalDAV calendar {self.url}: {what}; {advice}")
+
+    def unreadable(self, err: BaseException) -> CalsyncError:
+        """The error for an answer calsync cannot make sense of."""
+        return self.fail(
+            f"the server's answer cannot be read ({type(err).__name__}: {self._reason(err)})",
+            "check that the URL is a CalDAV calendar",
+        )
+
+    def _status_error(self, status: int, reason: str = "") -> CalsyncError:
+        label = f"HTTP {status}{' ' + reason if reason else ''}"
+        if status == 401:
+            return self.fail(f"the server refused the login ({label})", "check the username and password")
+        if status == 403:
+            return self.fail(
+                f"access denied ({label})",
+                "check the username and password, and that this user may use this calendar",
+            )
+        if status == 404:
+            return self.fail(
+                f"not found ({label})", "check the calendar URL (it must be the calendar collection itself)"
+            )
+        if status >= 500:
+            return self.fail(
+                f"the server failed ({label}, {self.retries} tries)", "try again later or check the server"
+            )
+        return self.fail(f"the server refused the request ({label})", "check the calendar URL")
+
+    def absolute(self, href: str) -> str:
+        """The URL of an href (a path on the calendar's server)."""
+        return self._origin + _quote_path(href)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        body: str = "",
+        headers: Mapping[str, str] | None = None,
+        *,
+        accept: Iterable[int] = (200, 201, 204, 207),
+        passthrough: Iterable[int] = (),
+    ) -> DAVResponse:
+        """Send one request (retried on 5xx, timeouts and connection errors).
+
+        Returns the response when its status is in ``accept`` or ``passthrough`` (the caller
+        handles those; a 401/403 in ``passthrough`` comes as :class:`_RefusedError`), else raises
+        the error for people.
+        """
+        handled = set(accept) | set(passthrough)
+        delay = self.backoff
+        for attempt in range(1, self.retries + 1):
+            last = attempt == self.retries
+            try:
+                response = self._dav.request(url, method, body, dict(headers or {}))
+            except dav_error.AuthorizationError as err:
+                status = err.status or 401
+                if status in handled:
+                    raise _RefusedError(status, list(err.preconditions)) from None
+                raise self._status_error(status) from None
+            except dav_error.RateLimitError as err:
+                if last:
+                    raise self.fail(
+                        f"the server is busy (HTTP {err.status or 429}, {self.retries} tries)",
+                        "try again later",
+                    ) from None
+                wait = min(err.retry_after_seconds or delay, 10.0)
+                log.info("%s: %s is busy; retrying in %.1f s", self.name, self.url, wait)
+                time.sleep(wait)
+                delay *= 2
+                continue
+            except http.exceptions.SSLError as err:
+                raise self.fail(
+                    f"TLS failed ({self._reason(err)})",
+                    "check the server's certificate, or set the CA file that signed it",
+                ) from None
+            except (http.exceptions.Timeout, http.exceptions.ConnectionError) as err:
+                if isinstance(err, http.exceptions.Timeout):
+                    what, advice = (
+                        f"no answer within {self.timeout:g} s ({self.retries} tries)",
+                        "check that the server is up, or raise the timeout",
+                    )
+                else:
+                    what, advice = (
+                        f"cannot connect ({self._reason(err)}, {self.retries} tries)",
+                        "check the URL and that the server is running and reachable",
+                    )
+                if last:
+                    raise self.fail(what, advice) from None
+                log.info("%s: %s %s failed (%s); retrying", self.name, method, redact_url(url), what)
+                time.sleep(delay)
+                delay *= 2
+                continue
+            except Exception as err:  # an answer that is not WebDAV, an unknown auth scheme...
+                raise self.unreadable(err) from None
+            status = int(response.status)
+            if status in handled:
+                return response
+            if status in _RETRY_STATUS and not last:
+                log.info("%s: %s %s: HTTP %d; retrying", self.name, method, redact_url(url), status)
+                time.sleep(delay)
+                delay *= 2
+                continue
+            raise self._status_error(status, str(getattr(response, "reason", "") or ""))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _reason(err: BaseException) -> str:
+        """A short reason from a transport error (its messages repeat the whole URL and more)."""
+        text = str(err)
+        markers = ("Connection refused", "Name or service not known", "No route to host", "certificate")
+        for marker in markers:
+            if marker.lower() in text.lower():
+                index = text.lower().index(marker.lower())
+                return text[index : index + 80].split("'", 1)[0].split(")", 1)[0].strip()
+        first = text.splitlines()[0] if text else type(err).__name__
+        return first[:120]
+
+    def _parse(self, parse: Callable[[], _T]) -> _T:
+        """Run one of caldav's multistatus parsers; a malformed answer is an error for people."""
+        try:
+            return parse()
+        except Exception as err:
+            raise self.unreadable(err) from None
+
+    # -- listing ------------------------------------------------------------------------------
+
+    def _sync_collection(self, token: str | None) -> Listing:
+        """One sync-collection REPORT (RFC 6578), following truncated replies."""
+        etags: dict[str, str | None] = {}
+        deleted: set[str] = set()
+        current = token
+        for _page in range(100):
+            prop = _tree(dav.Prop(), [dav.GetEtag()])
+            token_element = dav.SyncToken(value=current or "")
+            root = _tree(dav.SyncCollection(), [token_element, dav.SyncLevel(value="1"), prop])
+            body = str(root)
+            refused = _TOKEN_REFUSED if current else _NO_SYNC
+            try:
+                response = self.request(
+                    "REPORT", self.url, body, {"Depth": "0"}, accept=(207,), passthrough=refused
+                )
+            except _RefusedError as err:
+                self._sync_refused(current, err.status, err.preconditions)
+            status = int(response.status)
+            if status != 207:
+                raw = getattr(response, "_raw", b"")
+                self._sync_refused(current, status, dav_error.parse_preconditions(raw))
+            result = self._parse(response.parse_sync_collection)
+            for item in result.changed:
+                key = _href_key(item.href)
+                if self._is_member(key):
+                    etags[key] = item.etag
+                    deleted.discard(key)
+            for href in result.deleted:
+                key = _href_key(href)
+                etags.pop(key, None)
+                deleted.add(key)
+            if not result.sync_token:
+                raise _NoSyncCollectionError
+            previous, current = current, result.sync_token
+            if not result.truncated or current == previous:
+                break
+        return Listing(token=current, full=token is None, etags=etags, deleted=frozenset(deleted))
+
+    def _sync_refused(self, token: str | None, status: int, preconditions: list[str]) -> NoReturn:
+        """Why a sync-collection was refused: a bad token, or no sync-collection at all."""
+        log.debug("%s: %s: sync-collection answered %d %s", self.name, self.url, status, preconditions)
+        if token and (_VALID_SYNC_TOKEN in preconditions or _SUPPORTED_REPORT not in preconditions):
+            raise _TokenRefusedError
+        raise _NoSyncCollectionError
+
+    def _is_member(self, key: str) -> bool:
+        return not key.endswith("/") and key.rstrip("/") != self.path.rstrip("/")
+
+    def _etag_listing(self) -> Listing:
+        """Every member with its ETag (depth-1 PROPFIND), for servers without sync-collection."""
+        response = self.request(
+            "PROPFIND",
+            self.url,
+            self._dav._build_propfind_body(["getetag"]).decode(),
+            {"Depth": "1"},
+            accept=(207,),
+        )
+        etags: dict[str, str | None] = {}
+        for item in self._parse(response.parse_propfind):
+            key = _href_key(item.href)
+            if item.status < 300 and self._is_member(key):
+                value = item.properties.get(dav.GetEtag.tag)
+                etags[key] = str(value) if value else None
+        return Listing(token=ETAG_LISTING, full=True, etags=etags)
+
+    def list_changes(self, token: str | None) -> Listing:
+        """What changed since ``token`` (everything when None, or when the server refuses it)."""
+        if token == ETAG_LISTING:
+            return self._etag_listing()
+        if token is not None:
+            try:
+                return self._sync_collection(token)
+            except _TokenRefusedError:
+                log.info("%s: %s refused the sync token; listing everything once", self.name, self.url)
+            except _NoSyncCollectionError:
+                return self._etag_listing()
+        try:
+            return self._sync_collection(None)
+        except (_NoSyncCollectionError, _TokenRefusedError):
+            log.info("%s: %s has no sync-collection; listing ETags instead", self.name, self.url)
+            return self._etag_listing()
+
+    def multiget(self, hrefs: Sequence[str]) -> tuple[Cache, set[str]]:
+        """The objects at ``hrefs`` (one calendar-multiget per :data:`MULTIGET_BATCH`).
+
+        Returns the objects found, and the hrefs the server says are gone.
+        """
+        found: Cache = {}
+        missing: set[str] = set()
+        for offset in range(0, len(hrefs), MULTIGET_BATCH):
+            batch = hrefs[offset : offset + MULTIGET_BATCH]
+            prop = _tree(dav.Prop(), [dav.GetEtag(), cdav.CalendarData()])
+            hrefs_xml: list[BaseElement] = [dav.Href(value=_quote_path(h)) for h in batch]
+            root = _tree(cdav.CalendarMultiGet(), [prop, *hrefs_xml])
+            body = str(root)
+            response = self.request("REPORT", self.url, body, accept=(207,))
+            for item in self._parse(response.parse_calendar_query):
+                key = _href_key(item.href)
+                if item.status == 404 or (item.calendar_data is None and item.status >= 300):
+                    missing.add(key)
+                elif item.calendar_data is not None:
+                    data = item.calendar_data
+                    found[key] = (item.etag or "", data.encode("utf-8") if isinstance(data, str) else data)
+        for key in set(hrefs) - set(found) - missing:
+            log.warning(
+                "%s: %s did not return %s in a multiget; it is read next time", self.name, self.url, key
+            )
+        return found, missing
+
+    def refresh(
+        self, token: str | None, cache: Mapping[str, tuple[str, bytes]]
+    ) -> tuple[str | None, Cache, bool]:
+        """Bring a cache up to date: list the changes, fetch the changed objects in one multiget.
+
+        Returns the new token, the new cache and whether anything changed.
+        """
+        listing = self.list_changes(token)
+        if listing.full:
+            fresh: Cache = {h: v for h, v in cache.items() if h in listing.etags}
+        else:
+            fresh = dict(cache)
+        for href in listing.deleted:
+            fresh.pop(href, None)
+        stale = sorted(
+            href
+            for href, etag in listing.etags.items()
+            if etag is None or href not in fresh or fresh[href][0] != etag
+        )
+        changed = bool(stale) or len(fresh) != len(cache)
+        if stale:
+            found, missing = self.multiget(stale)
+            for href in missing:
+                fresh.pop(href, None)
+            for href in stale:
+                if href not in found:
+                    fresh.pop(href, None)
+            fresh.update(found)
+        log.debug(
+            "%s: %s: %d objects, %d fetched, %d deleted (token %s)",
+            self.name,
+            self.url,
+            len(fresh),
+            len(stale),
+            len(listing.deleted),
+            "new" if listing.token != token else "same",
+        )
+        return listing.token, fresh, changed
+
+    def probe(self) -> str:
+        """Check that the URL is a calendar this user can read (one PROPFIND); its display name."""
+        body = self._dav._build_propfind_body(["resourcetype", "displayname"]).decode()
+        response = self.request("PROPFIND", self.url, body, {"Depth": "0"}, accept=(207,))
+        for item in self._parse(response.parse_propfind):
+            if self._is_member(_href_key(item.href)):
+                continue
+            kinds = item.properties.get(dav.ResourceType.tag) or []
+            if cdav.Calendar.tag not in kinds:
+                raise self.fail("this is not a calendar collection", "check the calendar URL")
+            return str(item.properties.get(dav.DisplayName.tag) or "")
+        raise self.fail("the server did not describe the calendar", "check the calendar URL")
+
+
+def _instant(when: When, zone: tzinfo) -> datetime:
+    if isinstance(when, datetime):
+        return when if when.tzinfo is not None else when.replace(tzinfo=zone)
+    return datetime.combine(when, dtime(0), tzinfo=zone)
+
+
+def _event_sort_key(event: SourceEvent, zone: tzinfo) -> tuple[datetime, str, datetime, str, str]:
+    return (
+        _instant(event.start, zone),
+        event.key,
+        _instant(event.end, zone),
+        event.summary,
+        event.description,
+    )
+
+
+class CaldavRead(NamedTuple):
+    """What a read of a CalDAV source gives (unpacks as ``result, token, cache``)."""
+
+    result: ReadResult
+    token: str | None
+    cache: Cache
+
+
+def _calsync_object(data: bytes) -> bool:
+    """Whether an object holds an event written by calsync (cheap test first)."""
+    if b"X-CALSYNC-" not in data and b"calsync-" not in data:
+        return False
+    try:
+        calendars = icalendar.Calendar.from_ical(data, multiple=True)
+    except Exception:
+        return False
+    return any(event_ics.is_calsync_event(c) for cal in calendars for c in cal.walk("VEVENT"))
+
+
+class CaldavSource:
+    """A CalDAV calendar as a source of run-plan events (read-only, incremental).
+
+    Events calsync wrote (for any plan: ``X-CALSYNC-PLAN`` or a calsync UID) are left out, so a
+    calendar that is both source and target does not read back its own sessions as busy time.
+    """
+
+    def __init__(self, client: CaldavClient, *, name: str = "", skip_calsync_events: bool = True) -> None:
+        self.client = client
+        self.name = name or client.name or client.url
+        self.skip_calsync_events = skip_calsync_events
+        self._parsed: dict[str, tuple[str, tuple[datetime, datetime, str], ReadResult | str | None]] = {}
+        """Per href: the ETag and window it was parsed for, and what it gave (a daemon's idle
+        pass parses nothing; None = left out, str = the object's error)."""
+
+    def __repr__(self) -> str:
+        return f"CaldavSource({self.client.url!r})"
+
+    def read(
+        self,
+        window_start: datetime,
+        window_end: datetime,
+        zone: ZoneInfo,
+        *,
+        token: str | None,
+        cache: Mapping[str, tuple[str, bytes]],
+    ) -> CaldavRead:
+        """Read the calendar's occurrences in ``[window_start, window_end)``.
+
+        ``token`` and ``cache`` come from the previous read (None and ``{}`` the first time);
+        the new ones are returned with the result. Raises :class:`SourceError` when the
+        calendar cannot be read, or when it holds objects and none of them is readable; an
+        empty calendar gives an empty result.
+        """
+        new_token, new_cache, _changed = self.client.refresh(token, cache)
+        return CaldavRead(self.parse(new_cache, window_start, window_end, zone), new_token, new_cache)
+
+    def parse(
+        self,
+        cache: Mapping[str, tuple[str, bytes]],
+        window_start: datetime,
+        window_end: datetime,
+        zone: ZoneInfo,
+    ) -> ReadResult:
+        """Parse every cached object (each one VCALENDAR: a master with its overrides)."""
+        events: list[SourceEvent] = []
+        problems: list[str] = []
+        failed = 0
+        skipped = 0
+        window = (window_start, window_end, zone.key)
+        self._parsed = {h: v for h, v in self._parsed.items() if h in cache}
+        for href in sorted(cache):
+            etag, data = cache[href]
+            memo = self._parsed.get(href)
+            if memo is not None and memo[0] == etag and etag and memo[1] == window:
+                parsed = memo[2]
+            else:
+                parsed = self._parse_object(data, window_start, window_end, zone, href)
+                self._parsed[href] = (etag, window, parsed)
+            if parsed is None:
+                skipped += 1
+            elif isinstance(parsed, str):
+                failed += 1
+                problems.append(parsed)
+            else:
+                events.extend(parsed.events)
+                problems.extend(parsed.problems)
+        if failed and failed == len(cache) - skipped:
+            raise SourceError(
+                f"{self.name}: none of the {failed} objects of CalDAV calendar {self.client.url} is "
+                f"readable ({problems[0]}); check the calendar"
+            )
+        if skipped:
+            log.debug("%s: left out %d events written by calsync", self.name, skipped)
+        events.sort(key=lambda e: _event_sort_key(e, zone))
+        return ReadResult(events=events, problems=problems)
+
+    def _parse_object(
+        self, data: bytes, window_start: datetime, window_end: datetime, zone: ZoneInfo, href: str
+    ) -> ReadResult | str | None:
+        """One object's occurrences; None when calsync wrote it, the error line when unreadable."""
+        if self.skip_calsync_events and _calsync_object(data):
+            return None
+        try:
+            return parse_ics(
+                data, name=self.name, zone=zone, window_start=window_start, window_end=window_end
+            )
+        except SourceError as err:
+            return f"{err} (object {href})"
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """An action not applied because the event changed on the server since it was read."""
+
+    uid: str
+    action: str
+    """``create``, ``update`` or ``delete``."""
+    reason: str
+
+
+@dataclass
+class ApplyResult:
+    """What :meth:`CaldavTarget.apply` did."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    """Actions left undone because someone else changed the event: re-read and re-plan."""
+
+    @property
+    def written(self) -> int:
+        """How many events were written (created, updated or deleted)."""
+        return len(self.created) + len(self.updated) + len(self.deleted)
+
+
+@dataclass(frozen=True)
+class _Where:
+    href: str
+    etag: str
+
+
+class CaldavTarget:
+    """A CalDAV calendar that calsync writes one plan's sessions into.
+
+    Only this plan's events are ever written; foreign events (other plans', a person's, the
+    runs themselves when the target is the source calendar) are read once to tell them apart
+    and then remembered by ETag only. ``token`` / ``cache`` carry the listing between passes
+    (see :attr:`token` and :attr:`cache` after :meth:`read_owned` and :meth:`apply`).
+    """
+
+    def __init__(
+        self,
+        client: CaldavClient,
+        plan_id: str,
+        zone: ZoneInfo,
+        *,
+        token: str | None = None,
+        cache: Mapping[str, tuple[str, bytes]] | None = None,
+    ) -> None:
+        self.client = client
+        self.plan_id = plan_id
+        self.zone = zone
+        self.token = token
+        self.cache: Cache = dict(cache or {})
+        """This plan's objects by href; foreign objects are kept as ``(etag, b"")``."""
+        self._where: dict[str, _Where] = {}
+
+    def __repr__(self) -> str:
+        return f"CaldavTarget({self.client.url!r}, plan={self.plan_id!r})"
+
+    @property
+    def url(self) -> str:
+        """The calendar collection's URL (without credentials)."""
+        return self.client.url
+
+    def _owned_components(self, data: bytes) -> list[Component]:
+        if not data:
+            return []
+        calendars = icalendar.Calendar.from_ical(data, multiple=True)
+        return [c for cal in calendars for c in cal.walk("VEVENT") if event_ics.owns(c, self.plan_id)]
+
+    def _ours(self, data: bytes) -> bool:
+        try:
+            return bool(self._owned_components(data))
+        except Exception:
+            return False
+
+    def read_owned(self) -> list[OwnedEvent]:
+        """This plan's events in the calendar (incremental: one request when nothing changed).
+
+        An owned event calsync cannot make sense of is skipped with a warning and never touched.
+        """
+        token, fresh, _changed = self.client.refresh(self.token, self.cache)
+        self.token = token
+        self.cache = {h: (etag, data if self._ours(data) else b"") for h, (etag, data) in fresh.items()}
+        self._where = {}
+        owned: list[OwnedEvent] = []
+        for href in sorted(self.cache):
+            etag, data = self.cache[href]
+            if not data:
+                continue
+            try:
+                components = self._owned_components(data)
+            except Exception as err:  # a broken object must not lose the others
+                log.warning("%s: skipping %s that calsync cannot read (%s); left as it is", self, href, err)
+                continue
+            masters = [c for c in components if "RECURRENCE-ID" not in c] or components[:1]
+            for component in masters[:1]:
+                try:
+                    event = event_ics.owned_event(component, self.plan_id, self.zone)
+                except Exception as err:
+                    log.warning(
+                        "plan %s: %s: skipping event %r that calsync cannot read (%s); left as it is",
+                        self.plan_id,
+                        self.url,
+                        event_ics.text(component, "UID"),
+                        err,
+                    )
+                    continue
+                owned.append(event)
+                self._where[event.uid] = _Where(href, etag)
+        return owned
+
+    def href_for(self, uid: str) -> str:
+        """Where a new event goes: ``<collection>/<uid>.ics``."""
+        return f"{self.client.path}{uid}.ics"
+
+    def apply(self, actions: Sequence[Action], *, now: datetime) -> ApplyResult:
+        """Apply the actions with preconditions; a 412 is a :class:`Conflict`, never overwritten.
+
+        Updates and deletes need :meth:`read_owned` first (it remembers each event's href and
+        ETag). ``now`` (aware) becomes DTSTAMP / LAST-MODIFIED. Raises :class:`TargetError` when
+        the server fails; what was written before stays in :attr:`cache`.
+        """
+        if now.tzinfo is None:
+            raise ValueError("apply needs an aware 'now'")
+        now = now.astimezone(UTC).replace(microsecond=0)
+        result = ApplyResult()
+        for action in actions:
+            if isinstance(action, Create):
+                self._create(action, now, result)
+            elif isinstance(action, Update):
+                self._update(action, now, result)
+            elif isinstance(action, Delete):
+                self._delete(action, result)
+        log.info(
+            "plan %s: %s: %d created, %d updated, %d deleted, %d conflicts",
+            self.plan_id,
+            self.url,
+            len(result.created),
+            len(result.updated),
+            len(result.deleted),
+            len(result.conflicts),
+        )
+        return result
+
+    def _put(self, href: str, data: bytes, headers: dict[str, str]) -> tuple[int, str | None]:
+        response = self.client.request(
+            "PUT",
+            self.client.absolute(href),
+            data.decode("utf-8"),
+            {"Content-Type": _ICS_TYPE, **headers},
+            accept=(200, 201, 204),
+            passthrough=(409, 412),
+        )
+        etag = response.headers.get("ETag") if response.headers else None
+        return int(response.status), etag
+
+    def _remember(self, uid: str, href: str, etag: str | None, data: bytes) -> None:
+        if etag:
+            self.cache[href] = (etag, data)
+            self._where[uid] = _Where(href, etag)
+        else:  # the server changed what it stored: read it back next time
+            self.cache.pop(href, None)
+            self._where.pop(uid, None)
+
+    def _conflict(self, result: ApplyResult, uid: str, action: str, reason: str) -> None:
+        log.warning("plan %s: %s: not %s %s: %s", self.plan_id, self.url, _PAST[action], uid, reason)
+        result.conflicts.append(Conflict(uid, action, reason))
+
+    def _create(self, action: Create, now: datetime, result: ApplyResult) -> None:
+        session = action.session
+        href = self.href_for(session.uid)
+        vevent = event_ics.session_vevent(session, self.plan_id, 0, now)
+        data = event_ics.object_calendar(vevent).to_ical()
+        status, etag = self._put(href, data, {"If-None-Match": "*"})
+        if status in (409, 412):
+            self._conflict(
+                result, session.uid, "create", f"an event with this UID is already there (HTTP {status})"
+            )
+            return
+        self._remember(session.uid, href, etag, data)
+        result.created.append(session.uid)
+
+    def _update(self, action: Update, now: datetime, result: ApplyResult) -> None:
+        session = action.session
+        where = self._where.get(action.previous.uid)
+        if where is None or where.href not in self.cache:
+            self._conflict(result, session.uid, "update", "it was not in the last listing")
+            return
+        sequence, created = action.sequence, None
+        keep: list[Component] = []
+        try:
+            current = self._owned_components(self.cache[where.href][1])
+            if current:
+                old_sequence, created, keep = event_ics.previous_details(current[0])
+                sequence = max(sequence, old_sequence + 1)
+        except Exception:  # rewrite from the session alone
+            log.debug("plan %s: %s: cannot read the old %s", self.plan_id, self.url, session.uid)
+        vevent = event_ics.session_vevent(session, self.plan_id, sequence, now, created)
+        for sub in keep:  # alarms a person added stay
+            vevent.add_component(sub)
+        data = event_ics.object_calendar(vevent).to_ical()
+        status, etag = self._put(where.href, data, {"If-Match": where.etag})
+        if status in (409, 412):
+            self._conflict(
+                result, session.uid, "update", f"it changed on the server since it was read (HTTP {status})"
+            )
+            return
+        self._remember(session.uid, where.href, etag, data)
+        result.updated.append(session.uid)
+
+    def _delete(self, action: Delete, result: ApplyResult) -> None:
+        uid = action.previous.uid
+        where = self._where.get(uid)
+        if where is None:
+            self._conflict(result, uid, "delete", "it was not in the last listing")
+            return
+        response = self.client.request(
+            "DELETE",
+            self.client.absolute(where.href),
+            headers={"If-Match": where.etag},
+            accept=(200, 204),
+            passthrough=(404, 409, 412),
+        )
+        status = int(response.status)
+        if status in (409, 412):
+            self._conflict(
+                result, uid, "delete", f"it changed on the server since it was read (HTTP {status})"
+            )
+            return
+        self.cache.pop(where.href, None)
+        self._where.pop(uid, None)
+        if status == 404:
+            log.info("plan %s: %s: %s was already gone", self.plan_id, self.url, uid)
+            return
+        result.deleted.append(uid)
+
+
+_PAST = {"create": "creating", "update": "updating", "delete": "deleting"}
+
+
+def make_client(
+    url: str,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    timeout: float = 30.0,
+    verify: bool = True,
+    ca_file: str | None = None,
+    role: str = "source",
+    name: str = "",
+) -> CaldavClient:
+    """A :class:`CaldavClient` raising :class:`SourceError` (``role="source"``) or :class:`TargetError`."""
+    return CaldavClient(
+        url,
+        username=username,
+        password=password,
+        timeout=timeout,
+        verify=verify,
+        ca_file=ca_file,
+        error=TargetError if role == "target" else SourceError,
+        name=name,
+    )
+
+
+__all__ = [
+    "ETAG_LISTING",
+    "ApplyResult",
+    "Cache",
+    "CaldavClient",
+    "CaldavRead",
+    "CaldavSource",
+    "CaldavTarget",
+    "Conflict",
+    "Listing",
+    "make_client",
+    "redact_url",
+]

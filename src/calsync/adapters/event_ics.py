@@ -1,0 +1,204 @@
+"""The iCalendar form of an owned event: a session -> VEVENT, and a VEVENT -> :class:`OwnedEvent`.
+
+Part of the *apply* step (PRODUCT.md section 4): every target that stores iCalendar (the ``.ics``
+file, CalDAV) writes a session with the same properties, and reads an owned event back the same
+way, so the fingerprint (``X-CALSYNC-HASH``) means the same thing everywhere.
+
+An event is this plan's when its ``X-CALSYNC-PLAN`` is the plan id. An event whose UID follows
+calsync's scheme for the plan (``calsync-<plan>-<YYYY>W<WW>-<slot>``) but lost the ``X-CALSYNC-*``
+properties (some clients drop unknown properties when a person edits an event) is adopted too,
+as an event a person edited: calsync keeps it and never creates a second one beside it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Component, Event
+
+from calsync.model import Session, SessionKind, When
+from calsync.reconcile import OwnedEvent
+from calsync.render import describe, fingerprint, session_fingerprint
+
+PRODID = "-//calsync//calsync//EN"
+UID_SCHEME = re.compile(r"^calsync-(?P<plan>.+)-(?P<year>\d{4})W(?P<week>\d{2})-(?P<slot>[^-]+)$")
+"""``calsync-<plan>-<YYYY>W<WW>-<slot>`` (see ``planner.session_uid``)."""
+STRIPPED_HASH = "stripped"
+"""``written_hash`` of an adopted event whose ``X-CALSYNC-HASH`` is gone: it counts as edited."""
+
+
+def text(component: Component, name: str) -> str:
+    """A property's text ('' when absent; the first one when given twice)."""
+    value = component.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = value[0]
+    return str(value)
+
+
+def dt(component: Component, name: str) -> object:
+    """The parsed value of a date / time / duration property (the first, when given twice)."""
+    prop: Any = component[name]
+    if isinstance(prop, list):
+        prop = prop[0]
+    return prop.dt
+
+
+def times(event: Component) -> tuple[When, When]:
+    """DTSTART and the end (DTEND, else DTSTART + DURATION, else RFC 5545's default), as written."""
+    start = dt(event, "DTSTART")
+    if not isinstance(start, date):
+        raise ValueError("DTSTART is not a date or a date-time")
+    end: object
+    if "DTEND" in event:
+        end = dt(event, "DTEND")
+    elif "DURATION" in event:
+        duration = dt(event, "DURATION")
+        if not isinstance(duration, timedelta):
+            raise ValueError("DURATION is not a duration")
+        end = start + duration
+    elif isinstance(start, datetime):
+        end = start
+    else:
+        end = start + timedelta(days=1)
+    if not isinstance(end, date):
+        raise ValueError("DTEND is not a date or a date-time")
+    return start, end
+
+
+def has_plan_uid(uid: str, plan_id: str) -> bool:
+    """Whether a UID follows calsync's UID scheme for this plan."""
+    match = UID_SCHEME.match(uid)
+    return match is not None and match["plan"] == plan_id
+
+
+def owns(component: Component, plan_id: str) -> bool:
+    """Whether a component is one of this plan's events (by ``X-CALSYNC-PLAN``, else by UID)."""
+    if component.name != "VEVENT":
+        return False
+    marked = text(component, "X-CALSYNC-PLAN")
+    if marked:
+        return marked == plan_id
+    return has_plan_uid(text(component, "UID"), plan_id)
+
+
+def is_calsync_event(component: Component) -> bool:
+    """Whether a component is an event written by calsync (for any plan)."""
+    return component.name == "VEVENT" and (
+        bool(text(component, "X-CALSYNC-PLAN")) or UID_SCHEME.match(text(component, "UID")) is not None
+    )
+
+
+def _kind(component: Component, slot: str) -> SessionKind:
+    """The session kind: ``X-CALSYNC-KIND``, else a kind among the CATEGORIES, else ``rest`` by slot."""
+    marked = text(component, "X-CALSYNC-KIND")
+    if marked:
+        return SessionKind(marked)
+    values: list[str] = []
+    categories = component.get("CATEGORIES")
+    for prop in categories if isinstance(categories, list) else [categories] if categories else []:
+        values.extend(str(c) for c in getattr(prop, "cats", []))
+    for value in values:
+        if value in SessionKind.__members__.values():
+            return SessionKind(value)
+    if slot.startswith("rest"):
+        return SessionKind.REST
+    raise ValueError("its kind is unknown (no X-CALSYNC-KIND)")
+
+
+def owned_event(component: Component, plan_id: str, zone: ZoneInfo) -> OwnedEvent:
+    """An owned VEVENT as an :class:`OwnedEvent` (raises ValueError when it cannot be read).
+
+    Floating times are read in the plan's zone. An event adopted by its UID alone (its
+    ``X-CALSYNC-*`` properties were dropped) counts as edited by a person.
+    """
+    uid = text(component, "UID")
+    if not uid:
+        raise ValueError("no UID")
+    match = UID_SCHEME.match(uid)
+    week = text(component, "X-CALSYNC-WEEK") or (f"{match['year']}-W{match['week']}" if match else "")
+    slot = text(component, "X-CALSYNC-SLOT") or (match["slot"] if match else "")
+    kind = _kind(component, slot)
+    start, end = times(component)
+    title = text(component, "SUMMARY")
+    current = fingerprint(kind.value, title, text(component, "DESCRIPTION"), start, end)
+    written: str | None = text(component, "X-CALSYNC-HASH") or None
+    if written is None and not text(component, "X-CALSYNC-PLAN"):
+        written = STRIPPED_HASH
+    try:
+        sequence = int(component.get("SEQUENCE", 0))
+    except (TypeError, ValueError):
+        sequence = 0
+
+    def aware(when: When) -> When:
+        if isinstance(when, datetime) and when.tzinfo is None:
+            return when.replace(tzinfo=zone)
+        return when
+
+    return OwnedEvent(
+        uid=uid,
+        plan_id=plan_id,
+        kind=kind,
+        week=week,
+        slot=slot,
+        title=title,
+        start=aware(start),
+        end=aware(end),
+        sequence=sequence,
+        written_hash=written,
+        current_hash=current,
+    )
+
+
+def session_vevent(
+    session: Session, plan_id: str, sequence: int, now: datetime, created: object = None
+) -> Event:
+    """The VEVENT of a session (PRODUCT.md section 4); ``now`` becomes DTSTAMP / LAST-MODIFIED."""
+    event = Event()
+    event.add("uid", session.uid)
+    event.add("dtstamp", now)
+    event.add("created", created if created is not None else now)
+    event.add("last-modified", now)
+    event.add("sequence", sequence)
+    event.add("dtstart", session.start)
+    event.add("dtend", session.end)
+    event.add("summary", session.title)
+    event.add("description", describe(session))
+    event.add("categories", ["calsync", session.kind.value])
+    event.add("transp", "OPAQUE" if session.kind.is_strength else "TRANSPARENT")
+    event.add("x-calsync-plan", plan_id)
+    event.add("x-calsync-kind", session.kind.value)
+    event.add("x-calsync-week", session.week)
+    event.add("x-calsync-slot", session.slot)
+    event.add("x-calsync-hash", session_fingerprint(session))
+    return event
+
+
+def object_calendar(event: Event) -> Calendar:
+    """A VCALENDAR holding one event and the VTIMEZONEs its times need (one CalDAV object)."""
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add_component(event)
+    calendar.add_missing_timezones()
+    return calendar
+
+
+def previous_details(event: Component) -> tuple[int, object, list[Component]]:
+    """What an update carries over from the event it replaces: SEQUENCE, CREATED, sub-components.
+
+    Alarms a person added to an owned event stay when calsync rewrites it.
+    """
+    try:
+        sequence = int(event.get("SEQUENCE", 0))
+    except (TypeError, ValueError):
+        sequence = 0
+    try:
+        created = dt(event, "CREATED") if "CREATED" in event else None
+    except Exception:
+        created = None
+    return sequence, created, list(event.subcomponents)
