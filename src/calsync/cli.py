@@ -19,12 +19,14 @@ from calsync.errors import CalsyncError, ConfigError
 from calsync.model import PlanResult
 from calsync.output import dumps_plan_json, plan_table
 from calsync.pipeline import (
+    close_target,
     dismissed_sessions,
     make_plan,
     read_sources,
     run_pass,
     state_key,
     target_for,
+    target_label,
     window_for,
 )
 from calsync.reconcile import describe_action
@@ -70,7 +72,12 @@ def cmd_plan(args: argparse.Namespace, config: Config) -> int:
         for plan_config in plans:
             now = generated.astimezone(plan_config.zone)
             target = target_for(plan_config)
-            owned = target.read_owned() if target is not None else []
+            owned = []
+            if target is not None:
+                try:
+                    owned = target.read_owned()
+                finally:
+                    close_target(target)
             dismissed, _ = dismissed_sessions(state.written(state_key(plan_config)), owned, now=now)
             result, _ = make_plan(plan_config, now, owned, frozenset(dismissed))
             results.append(result)
@@ -163,8 +170,12 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
                 print(f"  warning: {warning.message}")
             target = target_for(plan_config)
             if target is not None:
-                owned = target.read_owned()
-                print(f"{plan_config.id}: target ok, {len(owned)} events owned by calsync in {target.path}")
+                try:
+                    owned = target.read_owned()
+                finally:
+                    close_target(target)
+                where = target_label(target)
+                print(f"{plan_config.id}: target ok, {len(owned)} events owned by calsync in {where}")
         except CalsyncError as err:
             _error(err, args.verbose)
             status = max(status, err.exit_code)

@@ -301,8 +301,8 @@ class CaldavTarget(_Remote):
     kind: Literal["caldav"]
 
 
-SourceConfig = IcsFileSource
-TargetConfig = IcsFileTarget
+SourceConfig = Annotated[IcsFileSource | CaldavSource, Field(discriminator="kind")]
+TargetConfig = Annotated[IcsFileTarget | CaldavTarget, Field(discriminator="kind")]
 
 
 class PlanConfig(_Strict):

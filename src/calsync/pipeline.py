@@ -13,12 +13,15 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from calsync.adapters.caldav import ApplyResult, CaldavClient
+from calsync.adapters.caldav import CaldavSource as CaldavSource_
+from calsync.adapters.caldav import CaldavTarget as CaldavTarget_
 from calsync.adapters.ics_read import read_ics_file
 from calsync.adapters.ics_target import IcsFileTarget
 from calsync.catalogue import Catalogue
 from calsync.classify import classify_events
-from calsync.config import PlanConfig
-from calsync.errors import TargetError
+from calsync.config import CaldavSource, CaldavTarget, PlanConfig
+from calsync.errors import CalsyncError, SourceError, TargetError
 from calsync.model import PlanResult, PlanWarning, SourceEvent, When, week_start
 from calsync.planner import PlanInput, plan
 from calsync.reconcile import Action, Create, Delete, OwnedEvent, Update, fixed_sessions, reconcile
@@ -62,35 +65,109 @@ class SourceRead:
     events: list[SourceEvent]
     warnings: list[PlanWarning]
     empty_sources: list[str]
+    requests: int = 0
+    """HTTP requests the reads made."""
 
 
-def read_sources(config: PlanConfig, window: Window) -> SourceRead:
-    """Read every source of a plan; any failure raises SourceError (a failed read, not an empty plan)."""
+def _client(
+    remote: CaldavSource | CaldavTarget, *, where: str, name: str, error: type[CalsyncError]
+) -> CaldavClient:
+    """A CalDAV client for a configured calendar; the password is read now, never stored."""
+    return CaldavClient(
+        remote.url,
+        username=remote.username,
+        password=remote.password(where),
+        timeout=remote.timeout_seconds,
+        verify=remote.verify_tls,
+        ca_file=str(remote.ca_file) if remote.ca_file else None,
+        error=error,
+        name=name,
+    )
+
+
+def read_sources(config: PlanConfig, window: Window, state: State | None = None) -> SourceRead:
+    """Read every source of a plan; any failure raises SourceError (a failed read, not an empty plan).
+
+    CalDAV sources read incrementally: their sync token and objects live in the state.
+    """
     events: list[SourceEvent] = []
     warnings: list[PlanWarning] = []
     empty: list[str] = []
+    requests = 0
     for index, source in enumerate(config.source):
-        name = source.name or f"{config.id}: source {index + 1} ({source.path.name})"
-        result = read_ics_file(
-            source.path,
-            name=name,
-            zone=config.zone,
-            window_start=window.read_start,
-            window_end=window.read_end,
-        )
+        if isinstance(source, CaldavSource):
+            name = f"plan {config.id}: source {source.name or index + 1}"
+            client = _client(source, where=f"plan[{config.id}].source[{index}]", name=name, error=SourceError)
+            key = f"source:{client.url}"
+            try:
+                read = CaldavSource_(client, name=name).read(
+                    window.read_start,
+                    window.read_end,
+                    config.zone,
+                    token=state.token(key) if state else None,
+                    cache=state.objects(key) if state else {},
+                )
+            finally:
+                requests += client.requests
+                client.close()
+            if state is not None:
+                state.save_sync(key, read.token, read.cache)
+            result = read.result
+        else:
+            name = source.name or f"{config.id}: source {index + 1} ({source.path.name})"
+            result = read_ics_file(
+                source.path,
+                name=name,
+                zone=config.zone,
+                window_start=window.read_start,
+                window_end=window.read_end,
+            )
         log.debug("%s: %d events, %d problems", name, len(result.events), len(result.problems))
         events.extend(result.events)
         warnings.extend(PlanWarning("SKIPPED_EVENT", problem) for problem in result.problems)
         if not result.events:
             empty.append(name)
-    return SourceRead(events, warnings, empty)
+    return SourceRead(events, warnings, empty, requests)
 
 
-def target_for(config: PlanConfig) -> IcsFileTarget | None:
-    """The target adapter of a plan, if it has one."""
-    if config.target is None:
+Target = IcsFileTarget | CaldavTarget_
+
+
+def target_for(config: PlanConfig, state: State | None = None) -> Target | None:
+    """The target adapter of a plan, if it has one (a CalDAV one resumes from the state's token)."""
+    target = config.target
+    if target is None:
         return None
-    return IcsFileTarget(config.target.path, config.id, config.zone)
+    if isinstance(target, CaldavTarget):
+        client = _client(
+            target, where=f"plan[{config.id}].target", name=f"plan {config.id}: target", error=TargetError
+        )
+        key = f"target:{client.url}"
+        return CaldavTarget_(
+            client,
+            config.id,
+            config.zone,
+            token=state.token(key) if state else None,
+            cache=state.objects(key) if state else None,
+        )
+    return IcsFileTarget(target.path, config.id, config.zone)
+
+
+def target_label(target: Target) -> str:
+    """The target's file or URL, for messages."""
+    return str(target.path) if isinstance(target, IcsFileTarget) else target.url
+
+
+def save_target(target: Target, state: State | None) -> None:
+    """Keep a CalDAV target's sync token and listing for the next pass."""
+    if state is not None and isinstance(target, CaldavTarget_):
+        state.save_sync(f"target:{target.url}", target.token, target.cache)
+
+
+def close_target(target: Target) -> None:
+    """Release a target's connection."""
+    if isinstance(target, CaldavTarget_):
+        target.client.close()
 
 
 def make_plan(
@@ -98,11 +175,19 @@ def make_plan(
     now: datetime,
     owned: list[OwnedEvent] | None = None,
     dismissed: frozenset[str] = frozenset(),
+    state: State | None = None,
 ) -> tuple[PlanResult, SourceRead]:
     """Read the sources and plan: sessions that exist and must stay are taken from ``owned``,
     sessions a person deleted (``dismissed``) are not planned again."""
+    read = read_sources(config, window_for(config, now), state)
+    return plan_from(config, now, read, owned or [], dismissed), read
+
+
+def plan_from(
+    config: PlanConfig, now: datetime, read: SourceRead, owned: list[OwnedEvent], dismissed: frozenset[str]
+) -> PlanResult:
+    """Classify what the sources gave and plan around what must stay (no I/O)."""
     window = window_for(config, now)
-    read = read_sources(config, window)
     classified = classify_events(
         read.events,
         config.classify,
@@ -111,7 +196,7 @@ def make_plan(
         horizon_end=window.horizon_end,
         pace_min_per_km=config.rules.default_pace_min_per_km,
     )
-    fixed = fixed_sessions(owned or [], now=now)
+    fixed = fixed_sessions(owned, now=now)
     result = plan(
         PlanInput(
             plan_id=config.id,
@@ -136,7 +221,7 @@ def make_plan(
             result.sessions,
             (*read.warnings, *result.warnings),
         )
-    return result, read
+    return result
 
 
 @dataclass
@@ -149,6 +234,8 @@ class PassReport:
     unchanged: int = 0
     applied: bool = False
     notes: list[str] = field(default_factory=list)
+    requests: int = 0
+    """HTTP requests the pass made (remote calendars only)."""
 
     def count(self, kind: type) -> int:
         """How many actions of one kind."""
@@ -160,6 +247,7 @@ class PassReport:
         return (
             f"{self.plan_id}: {self.count(Create)} {verb}created, {self.count(Update)} {verb}updated, "
             f"{self.count(Delete)} {verb}deleted, {self.unchanged} unchanged -> {self.target}"
+            + (f" ({self.requests} requests)" if self.requests else "")
         )
 
 
@@ -265,56 +353,108 @@ def _records(
 def state_key(config: PlanConfig) -> str:
     """What the state files a plan's written sessions under: the plan and its target, so pointing
     a plan at another target starts that target afresh."""
-    where = str(config.target.path) if config.target is not None else "-"
+    target = config.target
+    if target is None:
+        where = "-"
+    elif isinstance(target, CaldavTarget):
+        where = target.url
+    else:
+        where = str(target.path)
     return f"{config.id}@{where}"
 
 
 def run_pass(
     config: PlanConfig, now: datetime, *, dry_run: bool, force: bool, state: State | None = None
 ) -> PassReport:
-    """One full pass for one plan: read, plan, reconcile, guard, apply, record."""
-    target = target_for(config)
+    """One pass for one plan: read, plan, reconcile, guard, apply, record.
+
+    When a write meets a conflict (someone changed the event since it was read: a 412), nothing of
+    theirs is overwritten: the target is read again and the plan redone once around their change.
+    """
+    target = target_for(config, state)
     if target is None:
         raise TargetError(f"plan {config.id}: no [plan.target] configured, nothing to write to")
-    owned = target.read_owned()
+    try:
+        return _run_pass(config, target, now, dry_run=dry_run, force=force, state=state)
+    finally:
+        close_target(target)
+
+
+def _run_pass(
+    config: PlanConfig, target: Target, now: datetime, *, dry_run: bool, force: bool, state: State | None
+) -> PassReport:
+    label = target_label(target)
+    read = read_sources(config, window_for(config, now), state)
     key = state_key(config)
-    known = state.written(key) if state is not None else {}
-    dismissed, notes = dismissed_sessions(known, owned, now=now)
-    if force and dismissed:
-        notes.append(f"--force: putting back {len(dismissed)} session(s) deleted in the target")
-        dismissed = set()
-    result, read = make_plan(config, now, owned, frozenset(dismissed))
-    window = window_for(config, now)
-    actions = reconcile(
-        result.sessions, owned, now=now, window_start=window.first_week, window_end=window.horizon_end
-    )
-    actions, guard_notes = guard_deletes(
-        actions,
-        owned,
-        read,
-        now=now,
-        force=force,
-        has_runs=bool(result.runs),
-        dry_run=dry_run,
-        plan_id=config.id,
-        target=str(target.path),
-    )
-    notes += guard_notes
-    touched = {a.session.uid for a in actions if isinstance(a, Create | Update)}
-    unchanged = sum(1 for s in result.sessions if s.uid not in touched)
-    report = PassReport(config.id, str(target.path), actions, unchanged, notes=notes)
-    if dry_run:
-        return report
-    if actions:
-        target.apply(actions, now=now)
-        report.applied = True
-    if state is not None:
-        records, forget = _records(owned, actions, known, dismissed, config.zone)
-        ended = [w.uid for w in records if not w.dismissed and datetime.fromisoformat(w.ends) <= now]
-        stale = [uid for uid, w in known.items() if w.dismissed and uid not in dismissed]
-        state.record_written(
-            key,
-            [w for w in records if w.uid not in ended],
-            forget=[*forget, *ended, *stale],
+    report = PassReport(config.id, label)
+    for attempt in range(2):
+        owned = target.read_owned()
+        save_target(target, state)
+        known = state.written(key) if state is not None else {}
+        dismissed, notes = dismissed_sessions(known, owned, now=now)
+        if force and dismissed:
+            notes.append(f"--force: putting back {len(dismissed)} session(s) deleted in the target")
+            dismissed = set()
+        result = plan_from(config, now, read, owned, frozenset(dismissed))
+        window = window_for(config, now)
+        actions = reconcile(
+            result.sessions, owned, now=now, window_start=window.first_week, window_end=window.horizon_end
         )
+        actions, guard_notes = guard_deletes(
+            actions,
+            owned,
+            read,
+            now=now,
+            force=force,
+            has_runs=bool(result.runs),
+            dry_run=dry_run,
+            plan_id=config.id,
+            target=label,
+        )
+        touched = {a.session.uid for a in actions if isinstance(a, Create | Update)}
+        report.actions = report.actions + actions if attempt else actions
+        report.unchanged = sum(1 for s in result.sessions if s.uid not in touched)
+        report.notes += notes + guard_notes
+        if dry_run or not actions:
+            break
+        outcome = target.apply(actions, now=now)
+        save_target(target, state)
+        report.applied = True
+        if state is not None:
+            _remember(
+                state,
+                key=key,
+                owned=owned,
+                actions=actions,
+                known=known,
+                dismissed=dismissed,
+                zone=config.zone,
+                now=now,
+            )
+        conflicts = outcome.conflicts if isinstance(outcome, ApplyResult) else []
+        if not conflicts:
+            break
+        report.notes.append(
+            f"{len(conflicts)} session(s) changed by someone else while calsync wrote: kept theirs"
+            + (", planned again around them" if attempt == 0 else "; the next pass plans around them")
+        )
+    report.requests = read.requests + (target.client.requests if isinstance(target, CaldavTarget_) else 0)
     return report
+
+
+def _remember(
+    state: State,
+    *,
+    key: str,
+    owned: list[OwnedEvent],
+    actions: list[Action],
+    known: dict[str, Written],
+    dismissed: set[str],
+    zone: ZoneInfo,
+    now: datetime,
+) -> None:
+    """Record what the target holds now, so the next pass can tell a person's deletions."""
+    records, forget = _records(owned, actions, known, dismissed, zone)
+    ended = [w.uid for w in records if not w.dismissed and datetime.fromisoformat(w.ends) <= now]
+    stale = [uid for uid, w in known.items() if w.dismissed and uid not in dismissed]
+    state.record_written(key, [w for w in records if w.uid not in ended], forget=[*forget, *ended, *stale])

@@ -1,0 +1,192 @@
+"""calsync as a user runs it against real CalDAV servers: a run plan in one calendar, the sessions
+written into another (or into the same one), moves updated in place, idle passes cheap."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import icalendar
+import pytest
+
+from test_cli import NOW, run_cli
+
+if TYPE_CHECKING:
+    from caldav_servers import DavCalendar
+
+pytest_plugins = ["caldav_servers"]
+
+LATER = "2026-11-27T09:00:00+01:00"
+PASSWORD_ENV = "CALSYNC_TEST_DAV_PASSWORD"
+
+
+def run_events(weeks: int, *, moved_week: int | None = None) -> dict[str, str]:
+    """One object per run: an all-day long run each Saturday, an easy run each Wednesday."""
+    objects = {}
+    first = date(2026, 12, 5)
+    for week in range(weeks):
+        saturday = first + timedelta(weeks=week)
+        long_day = saturday - timedelta(days=2) if week == moved_week else saturday
+        for uid, day, title in (
+            (f"long{week}", long_day, "Long Run 25 km"),
+            (f"easy{week}", saturday - timedelta(days=3), "Easy run 45 min"),
+        ):
+            objects[uid] = (
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
+                f"UID:{uid}\r\nDTSTAMP:20261101T000000Z\r\nDTSTART;VALUE=DATE:{day:%Y%m%d}\r\n"
+                f"DTEND;VALUE=DATE:{day + timedelta(days=1):%Y%m%d}\r\nSUMMARY:{title}\r\n"
+                "END:VEVENT\r\nEND:VCALENDAR\r\n"
+            )
+    return objects
+
+
+def upload(calendar: DavCalendar, objects: dict[str, str]) -> None:
+    """Put the objects into the calendar, as the runner's calendar app would."""
+    with calendar.server.dav() as client:
+        for uid, text in objects.items():
+            response = client.put(f"{calendar.url}{uid}.ics", text, {"Content-Type": "text/calendar"})
+            assert response.status in (201, 204), response.status
+
+
+def events_in(calendar: DavCalendar) -> dict[str, icalendar.Event]:
+    """Every VEVENT of a calendar by UID (duplicates fail the test)."""
+    found: dict[str, icalendar.Event] = {}
+    with calendar.server.dav() as client:
+        cal = client.calendar(url=calendar.url)
+        for obj in cal.events():
+            for event in icalendar.Calendar.from_ical(obj.data).walk("VEVENT"):
+                uid = str(event["UID"])
+                assert uid not in found, f"duplicate UID {uid}"
+                found[uid] = event
+    return found
+
+
+def write_caldav_config(folder: Path, source: DavCalendar, target: DavCalendar) -> Path:
+    """A config with a CalDAV source and target, the password from the environment."""
+    user = (
+        f'username = "{source.server.username}"\npassword_env = "{PASSWORD_ENV}"\n'
+        if source.server.username
+        else ""
+    )
+    config = folder / "calsync.toml"
+    config.write_text(
+        f"""
+[[plan]]
+id = "me"
+timezone = "Europe/Berlin"
+horizon_weeks = 10
+
+[[plan.source]]
+kind = "caldav"
+url = "{source.url}"
+{user}
+[plan.target]
+kind = "caldav"
+url = "{target.url}"
+{user}""",
+        encoding="utf-8",
+    )
+    return config
+
+
+@pytest.fixture
+def password(monkeypatch: pytest.MonkeyPatch, caldav_calendar: DavCalendar) -> None:
+    """The server's password in the environment variable the config names."""
+    if caldav_calendar.server.password:
+        monkeypatch.setenv(PASSWORD_ENV, caldav_calendar.server.password)
+
+
+def requests_of(out: str) -> int:
+    """The request count a pass printed (0 when it printed none)."""
+    match = re.search(r"\((\d+) requests\)", out)
+    return int(match.group(1)) if match else 0
+
+
+@pytest.mark.usefixtures("password")
+def test_rebuild_into_caldav_then_idle_then_move(
+    caldav_calendar: DavCalendar, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = caldav_calendar
+    target = caldav_calendar.server.calendar()
+    upload(source, run_events(6))
+    config = write_caldav_config(tmp_path, source, target)
+
+    assert run_cli("--config", str(config), "rebuild", "--now", NOW) == 0
+    sessions = events_in(target)
+    assert sessions
+    assert all(str(e.get("X-CALSYNC-PLAN")) == "me" for e in sessions.values())
+    out = capsys.readouterr().out
+    assert requests_of(out) <= 3 + len(sessions), out
+
+    assert run_cli("--config", str(config), "sync", "--now", LATER) == 0
+    out = capsys.readouterr().out
+    assert "0 created, 0 updated, 0 deleted" in out
+    assert requests_of(out) <= 2, f"an idle pass costs one request per calendar: {out}"
+
+    upload(source, {"long2": run_events(6, moved_week=2)["long2"]})
+    assert run_cli("--config", str(config), "sync", "--now", LATER) == 0
+    out = capsys.readouterr().out
+    assert " 0 created" in out
+    assert " 0 deleted" in out
+    assert "0 updated" not in out
+    after = events_in(target)
+    assert set(after) == set(sessions), "moves are updates in place: same UIDs, nothing re-created"
+    changed = [uid for uid in after if after[uid].get("SEQUENCE") != sessions[uid].get("SEQUENCE")]
+    assert changed
+    assert all("2026W51" in uid or "2026W50" in uid or "2026W52" in uid for uid in changed), changed
+
+
+@pytest.mark.usefixtures("password")
+def test_source_calendar_as_target_touches_no_run(
+    caldav_calendar: DavCalendar, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = run_events(4)
+    upload(caldav_calendar, runs)
+    before = {uid: e.to_ical() for uid, e in events_in(caldav_calendar).items()}
+    config = write_caldav_config(tmp_path, caldav_calendar, caldav_calendar)
+    assert run_cli("--config", str(config), "rebuild", "--now", NOW) == 0
+    assert run_cli("--config", str(config), "sync", "--now", LATER) == 0
+    assert "0 created, 0 updated, 0 deleted" in capsys.readouterr().out.splitlines()[-1]
+    after = events_in(caldav_calendar)
+    for uid, text in before.items():
+        assert after[uid].to_ical() == text, f"the run {uid} was changed"
+    assert len(after) > len(before)
+
+
+def test_missing_password_variable_is_a_config_error(
+    radicale_server: object,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from caldav_servers import DavServer
+
+    assert isinstance(radicale_server, DavServer)
+    calendar = radicale_server.calendar()
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    config = write_caldav_config(tmp_path, calendar, calendar)
+    assert run_cli("--config", str(config), "rebuild", "--now", NOW) == 2
+    err = capsys.readouterr().err
+    assert PASSWORD_ENV in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_wrong_password_fails_cleanly_and_never_shows_it(
+    radicale_server: object,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from caldav_servers import DavServer
+
+    assert isinstance(radicale_server, DavServer)
+    calendar = radicale_server.calendar()
+    monkeypatch.setenv(PASSWORD_ENV, "not-the-Password-123")
+    config = write_caldav_config(tmp_path, calendar, calendar)
+    assert run_cli("--config", str(config), "rebuild", "--now", NOW) == 1
+    captured = capsys.readouterr()
+    assert "not-the-Password-123" not in captured.err + captured.out
+    assert len(captured.err.strip().splitlines()) == 1
+    assert "Traceback" not in captured.err
