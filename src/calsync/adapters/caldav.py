@@ -808,18 +808,13 @@ class CaldavTarget:
         if where is None or where.href not in self.cache:
             self._conflict(result, session.uid, "update", "it was not in the last listing")
             return
-        sequence, created = action.sequence, None
-        keep: list[Component] = []
+        previous: Component | None = None
         try:
             current = self._owned_components(self.cache[where.href][1])
-            if current:
-                old_sequence, created, keep = event_ics.previous_details(current[0])
-                sequence = max(sequence, old_sequence + 1)
+            previous = current[0] if current else None
         except Exception:  # rewrite from the session alone
             log.debug("plan %s: %s: cannot read the old %s", self.plan_id, self.url, session.uid)
-        vevent = event_ics.session_vevent(session, self.plan_id, sequence, now, created)
-        for sub in keep:  # alarms a person added stay
-            vevent.add_component(sub)
+        vevent = event_ics.updated_vevent(previous, session, self.plan_id, action.sequence, now)
         data = event_ics.object_calendar(vevent).to_ical()
         status, etag = self._put(where.href, data, {"If-Match": where.etag})
         if status in (409, 412):

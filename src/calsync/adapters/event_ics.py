@@ -202,3 +202,47 @@ def previous_details(event: Component) -> tuple[int, object, list[Component]]:
     except Exception:
         created = None
     return sequence, created, list(event.subcomponents)
+
+
+CONTROLLED = frozenset(
+    {
+        "UID",
+        "DTSTAMP",
+        "CREATED",
+        "LAST-MODIFIED",
+        "SEQUENCE",
+        "DTSTART",
+        "DTEND",
+        "DURATION",
+        "SUMMARY",
+        "DESCRIPTION",
+        "CATEGORIES",
+        "TRANSP",
+        "X-CALSYNC-PLAN",
+        "X-CALSYNC-KIND",
+        "X-CALSYNC-WEEK",
+        "X-CALSYNC-SLOT",
+        "X-CALSYNC-HASH",
+    }
+)
+"""The properties calsync writes; everything else on an owned event is a person's or an app's."""
+
+
+def updated_vevent(
+    previous: Component | None, session: Session, plan_id: str, sequence: int, now: datetime
+) -> Event:
+    """The VEVENT that replaces ``previous`` for a moved or changed session.
+
+    SEQUENCE goes past both the planned one and the event's own; CREATED stays; what a person or
+    an app added (a LOCATION, a COLOR, X- properties, alarms) is carried over as it was.
+    """
+    if previous is None:
+        return session_vevent(session, plan_id, sequence, now)
+    old_sequence, created, subcomponents = previous_details(previous)
+    event = session_vevent(session, plan_id, max(sequence, old_sequence + 1), now, created)
+    for name, value in previous.property_items(recursive=False):
+        if name not in CONTROLLED and name not in ("BEGIN", "END") and name not in event:
+            event.add(name, value, encode=False)
+    for sub in subcomponents:
+        event.add_component(sub)
+    return event

@@ -16,26 +16,20 @@ import contextlib
 import fcntl
 import logging
 import os
-import re
 import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Component, Event
+from icalendar import Calendar, Component
 
+from calsync.adapters import event_ics
 from calsync.errors import TargetError
-from calsync.model import Session, SessionKind, When
 from calsync.reconcile import Action, Create, Delete, OwnedEvent, Update
-from calsync.render import describe, fingerprint, session_fingerprint
 
 log = logging.getLogger(__name__)
-
-PRODID = "-//calsync//calsync//EN"
-_UID = re.compile(r"^calsync-.+-(?P<year>\d{4})W(?P<week>\d{2})-(?P<slot>[^-]+)$")
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -72,72 +66,6 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _text(component: Component, name: str) -> str:
-    value = component.get(name)
-    if value is None:
-        return ""
-    if isinstance(value, list):  # a property given twice: the first one counts
-        value = value[0]
-    return str(value)
-
-
-def _dt(component: Component, name: str) -> object:
-    """The parsed value of a date / time / duration property (the first, when given twice)."""
-    prop: Any = component[name]
-    if isinstance(prop, list):
-        prop = prop[0]
-    return prop.dt
-
-
-def _times(event: Component) -> tuple[When, When]:
-    """DTSTART and the end (DTEND, else DTSTART + DURATION, else RFC 5545's default), as written."""
-    start = _dt(event, "DTSTART")
-    if not isinstance(start, date):
-        raise ValueError("DTSTART is not a date or a date-time")
-    end: object
-    if "DTEND" in event:
-        end = _dt(event, "DTEND")
-    elif "DURATION" in event:
-        duration = _dt(event, "DURATION")
-        if not isinstance(duration, timedelta):
-            raise ValueError("DURATION is not a duration")
-        end = start + duration
-    elif isinstance(start, datetime):
-        end = start
-    else:
-        end = start + timedelta(days=1)
-    if not isinstance(end, date):
-        raise ValueError("DTEND is not a date or a date-time")
-    return start, end
-
-
-CONTROLLED = frozenset(
-    {
-        "BEGIN",
-        "END",
-        "UID",
-        "DTSTAMP",
-        "CREATED",
-        "LAST-MODIFIED",
-        "SEQUENCE",
-        "DTSTART",
-        "DTEND",
-        "DURATION",
-        "SUMMARY",
-        "DESCRIPTION",
-        "CATEGORIES",
-        "TRANSP",
-        "X-CALSYNC-PLAN",
-        "X-CALSYNC-KIND",
-        "X-CALSYNC-WEEK",
-        "X-CALSYNC-SLOT",
-        "X-CALSYNC-HASH",
-    }
-)
-"""The properties calsync writes; on an update every other property (a person's LOCATION, COLOR,
-an app's X- property) is carried over as it was."""
 
 
 @dataclass(frozen=True)
@@ -189,41 +117,7 @@ class IcsFileTarget:
         return calendar
 
     def _owns(self, component: Component) -> bool:
-        return component.name == "VEVENT" and _text(component, "X-CALSYNC-PLAN") == self.plan_id
-
-    def _owned_event(self, component: Component) -> OwnedEvent:
-        uid = _text(component, "UID")
-        if not uid:
-            raise ValueError("no UID")
-        kind_text = _text(component, "X-CALSYNC-KIND")
-        kind = SessionKind(kind_text)
-        start, end = _times(component)
-        title = _text(component, "SUMMARY")
-        current = fingerprint(kind_text, title, _text(component, "DESCRIPTION"), start, end)
-        match = _UID.match(uid)
-        week = _text(component, "X-CALSYNC-WEEK") or (f"{match['year']}-W{match['week']}" if match else "")
-        slot = _text(component, "X-CALSYNC-SLOT") or (match["slot"] if match else "")
-        written = _text(component, "X-CALSYNC-HASH") or None
-        sequence = int(component.get("SEQUENCE", 0))
-
-        def aware(when: When) -> When:
-            if isinstance(when, datetime) and when.tzinfo is None:
-                return when.replace(tzinfo=self.zone)  # floating: read in the plan's zone
-            return when
-
-        return OwnedEvent(
-            uid=uid,
-            plan_id=self.plan_id,
-            kind=kind,
-            week=week,
-            slot=slot,
-            title=title,
-            start=aware(start),
-            end=aware(end),
-            sequence=sequence,
-            written_hash=written,
-            current_hash=current,
-        )
+        return event_ics.owns(component, self.plan_id)
 
     def read_owned(self) -> list[OwnedEvent]:
         """The events of this plan in the file (none when the file does not exist).
@@ -239,13 +133,13 @@ class IcsFileTarget:
             if not self._owns(component):
                 continue
             try:
-                owned.append(self._owned_event(component))
+                owned.append(event_ics.owned_event(component, self.plan_id, self.zone))
             except Exception as err:  # a broken event must not lose the others
                 log.warning(
                     "plan %s: target %s: skipping event %r that calsync cannot read (%s); left as it is",
                     self.plan_id,
                     self.path,
-                    _text(component, "UID"),
+                    event_ics.text(component, "UID"),
                     err,
                 )
         return owned
@@ -254,38 +148,17 @@ class IcsFileTarget:
 
     def _new_calendar(self) -> Calendar:
         calendar = Calendar()
-        calendar.add("prodid", PRODID)
+        calendar.add("prodid", event_ics.PRODID)
         calendar.add("version", "2.0")
         calendar.add("x-wr-calname", f"calsync: {self.plan_id}")
         return calendar
 
-    def _vevent(self, session: Session, sequence: int, now: datetime, created: Any = None) -> Event:
-        """The VEVENT of a session (PRODUCT.md section 4)."""
-        event = Event()
-        event.add("uid", session.uid)
-        event.add("dtstamp", now)
-        event.add("created", created if created is not None else now)
-        event.add("last-modified", now)
-        event.add("sequence", sequence)
-        event.add("dtstart", session.start)
-        event.add("dtend", session.end)
-        event.add("summary", session.title)
-        event.add("description", describe(session))
-        event.add("categories", ["calsync", session.kind.value])
-        event.add("transp", "OPAQUE" if session.kind.is_strength else "TRANSPARENT")
-        event.add("x-calsync-plan", self.plan_id)
-        event.add("x-calsync-kind", session.kind.value)
-        event.add("x-calsync-week", session.week)
-        event.add("x-calsync-slot", session.slot)
-        event.add("x-calsync-hash", session_fingerprint(session))
-        return event
-
     def _find(self, calendar: Calendar, uid: str) -> list[_Found]:
         found = []
         for component in calendar.subcomponents:
-            if self._owns(component) and _text(component, "UID") == uid:
+            if self._owns(component) and event_ics.text(component, "UID") == uid:
                 try:
-                    current = self._owned_event(component).current_hash
+                    current = event_ics.owned_event(component, self.plan_id, self.zone).current_hash
                 except Exception:
                     current = ""
                 found.append(_Found(component, current))
@@ -327,7 +200,7 @@ class IcsFileTarget:
         for action in actions:
             if isinstance(action, Create):
                 uid = action.session.uid
-                if any(_text(c, "UID") == uid for c in calendar.subcomponents):
+                if any(event_ics.text(c, "UID") == uid for c in calendar.subcomponents):
                     log.warning(
                         "plan %s: target %s: an event with UID %s is already there; not creating it again",
                         self.plan_id,
@@ -335,7 +208,7 @@ class IcsFileTarget:
                         uid,
                     )
                     continue
-                calendar.add_component(self._vevent(action.session, 0, now))
+                calendar.add_component(event_ics.session_vevent(action.session, self.plan_id, 0, now))
                 counts["create"] += 1
                 changed = True
                 continue
@@ -359,21 +232,7 @@ class IcsFileTarget:
             gone = {id(f.component) for f in found}  # duplicates of the UID go too
             calendar.subcomponents[:] = [c for c in calendar.subcomponents if id(c) not in gone]
             if isinstance(action, Update):
-                try:
-                    file_sequence = int(first.get("SEQUENCE", 0))
-                except (TypeError, ValueError):
-                    file_sequence = 0
-                sequence = max(action.sequence, file_sequence + 1)
-                try:
-                    created = _dt(first, "CREATED") if "CREATED" in first else None
-                except Exception:
-                    created = None
-                event = self._vevent(action.session, sequence, now, created)
-                for name, value in first.property_items(recursive=False):
-                    if name not in CONTROLLED and name not in event:  # what a person added stays
-                        event.add(name, value, encode=False)
-                for sub in first.subcomponents:  # alarms a person added stay
-                    event.add_component(sub)
+                event = event_ics.updated_vevent(first, action.session, self.plan_id, action.sequence, now)
                 calendar.subcomponents.insert(position, event)
                 counts["update"] += 1
             elif isinstance(action, Delete):
