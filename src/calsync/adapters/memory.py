@@ -1,0 +1,257 @@
+"""An in-memory calendar as a target: the *apply* step without files or servers, for fast tests.
+
+Same contract as the ``.ics`` file and CalDAV targets (``read_owned()`` / ``apply()``), and the
+same iCalendar text: sessions are written with :func:`event_ics.session_vevent` and read back with
+:func:`event_ics.owned_event`, so fingerprints, ``X-CALSYNC-*`` and adoption behave exactly as in
+the real targets. The storage is a :class:`MemoryCalendar` (one iCalendar object per href, like a
+CalDAV collection); several targets may share one, as several passes share a real calendar.
+
+Writes carry CalDAV's preconditions: an update or delete of an event whose object changed since
+:meth:`MemoryTarget.read_owned` (a person edited it, or it is gone), and a create of a UID that is
+already there, are not applied but reported as :class:`~calsync.adapters.caldav.Conflict`.
+
+The person-side helpers (:meth:`MemoryTarget.edit`, :meth:`~MemoryTarget.delete`,
+:meth:`~MemoryTarget.add_foreign`, :meth:`~MemoryTarget.foreign`) change the calendar behind
+calsync's back, the way a calendar app would.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Component
+
+from calsync.adapters import event_ics
+from calsync.adapters.caldav import ApplyResult, Conflict
+from calsync.reconcile import Action, Create, Delete, OwnedEvent, Update
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MemoryCalendar:
+    """The storage: iCalendar objects (one VCALENDAR text each) by href, like a CalDAV collection."""
+
+    objects: dict[str, str] = field(default_factory=dict)
+    writes: int = 0
+    """How many times an object was stored or removed (by calsync or by a person)."""
+
+    def put(self, href: str, text: str) -> None:
+        """Store an object as it is."""
+        self.objects[href] = text
+        self.writes += 1
+
+    def remove(self, href: str) -> None:
+        """Remove an object."""
+        del self.objects[href]
+        self.writes += 1
+
+    def href_of(self, uid: str) -> str | None:
+        """The href of the object holding an event with this UID (None when there is none)."""
+        for href in sorted(self.objects):
+            if uid in _uids(self.objects[href]):
+                return href
+        return None
+
+
+def _uids(text: str) -> set[str]:
+    """The UIDs of the events in an object (none when it cannot be parsed)."""
+    try:
+        calendar = Calendar.from_ical(text)
+    except Exception:
+        return set()
+    return {event_ics.text(c, "UID") for c in calendar.walk("VEVENT")}
+
+
+@dataclass(frozen=True)
+class _Read:
+    """Where an owned event was at the last listing, and its object's text then (the "ETag")."""
+
+    href: str
+    text: str
+
+
+class MemoryTarget:
+    """An in-memory calendar that calsync writes one plan's sessions into."""
+
+    def __init__(self, plan_id: str, zone: ZoneInfo, calendar: MemoryCalendar | None = None) -> None:
+        self.plan_id = plan_id
+        self.zone = zone
+        self.calendar = calendar if calendar is not None else MemoryCalendar()
+        """Pass the same calendar to another target to see the same storage (fresh state)."""
+        self._read: dict[str, _Read] = {}
+
+    def __repr__(self) -> str:
+        return f"MemoryTarget(plan={self.plan_id!r}, {len(self.calendar.objects)} objects)"
+
+    # -- the target contract ------------------------------------------------------------------
+
+    def _owned_components(self, text: str) -> list[Component]:
+        calendar = Calendar.from_ical(text)
+        return [c for c in calendar.walk("VEVENT") if event_ics.owns(c, self.plan_id)]
+
+    def read_owned(self) -> list[OwnedEvent]:
+        """This plan's events in the calendar; an owned event calsync cannot read is skipped."""
+        self._read = {}
+        owned: list[OwnedEvent] = []
+        for href in sorted(self.calendar.objects):
+            text = self.calendar.objects[href]
+            try:
+                components = self._owned_components(text)
+            except Exception as err:
+                log.warning("%s: skipping %s that calsync cannot read (%s); left as it is", self, href, err)
+                continue
+            masters = [c for c in components if "RECURRENCE-ID" not in c] or components[:1]
+            for component in masters[:1]:
+                try:
+                    event = event_ics.owned_event(component, self.plan_id, self.zone)
+                except Exception as err:
+                    log.warning(
+                        "plan %s: memory: skipping event %r that calsync cannot read (%s); left as it is",
+                        self.plan_id,
+                        event_ics.text(component, "UID"),
+                        err,
+                    )
+                    continue
+                owned.append(event)
+                self._read[event.uid] = _Read(href, text)
+        return owned
+
+    def apply(self, actions: Sequence[Action], *, now: datetime) -> ApplyResult:
+        """Apply the actions with CalDAV's preconditions; what changed meanwhile is a conflict.
+
+        Updates and deletes need :meth:`read_owned` first. ``now`` (aware) becomes DTSTAMP /
+        LAST-MODIFIED. No actions write nothing.
+        """
+        if now.tzinfo is None:
+            raise ValueError("apply needs an aware 'now'")
+        now = now.astimezone(UTC).replace(microsecond=0)
+        result = ApplyResult()
+        for action in actions:
+            if isinstance(action, Create):
+                self._create(action, now, result)
+            elif isinstance(action, Update):
+                self._update(action, now, result)
+            elif isinstance(action, Delete):
+                self._delete(action, result)
+        return result
+
+    def _conflict(self, result: ApplyResult, uid: str, action: str, reason: str) -> None:
+        log.warning("plan %s: memory: not applying %s of %s: %s", self.plan_id, action, uid, reason)
+        result.conflicts.append(Conflict(uid, action, reason))
+
+    def _store(self, uid: str, href: str, text: str) -> None:
+        self.calendar.put(href, text)
+        self._read[uid] = _Read(href, text)
+
+    def _create(self, action: Create, now: datetime, result: ApplyResult) -> None:
+        session = action.session
+        href = f"{session.uid}.ics"
+        if href in self.calendar.objects or self.calendar.href_of(session.uid) is not None:
+            self._conflict(result, session.uid, "create", "an event with this UID is already there")
+            return
+        vevent = event_ics.session_vevent(session, self.plan_id, 0, now)
+        self._store(session.uid, href, event_ics.object_calendar(vevent).to_ical().decode("utf-8"))
+        result.created.append(session.uid)
+
+    def _unchanged(self, result: ApplyResult, uid: str, action: str) -> _Read | None:
+        """Where the event is, when its object is still what was read; else a conflict."""
+        read = self._read.get(uid)
+        if read is None:
+            self._conflict(result, uid, action, "it was not in the last listing")
+            return None
+        if self.calendar.objects.get(read.href) != read.text:
+            self._conflict(result, uid, action, "it changed since it was read")
+            return None
+        return read
+
+    def _update(self, action: Update, now: datetime, result: ApplyResult) -> None:
+        session = action.session
+        read = self._unchanged(result, session.uid, "update")
+        if read is None:
+            return
+        previous: Component | None = None
+        try:
+            current = self._owned_components(read.text)
+            previous = current[0] if current else None
+        except Exception:  # rewrite from the session alone
+            log.debug("plan %s: memory: cannot read the old %s", self.plan_id, session.uid)
+        vevent = event_ics.updated_vevent(previous, session, self.plan_id, action.sequence, now)
+        self._store(session.uid, read.href, event_ics.object_calendar(vevent).to_ical().decode("utf-8"))
+        result.updated.append(session.uid)
+
+    def _delete(self, action: Delete, result: ApplyResult) -> None:
+        uid = action.previous.uid
+        read = self._read.get(uid)
+        if read is not None and read.href not in self.calendar.objects:
+            log.info("plan %s: memory: %s was already gone", self.plan_id, uid)
+            del self._read[uid]
+            return
+        if self._unchanged(result, uid, "delete") is None or read is None:
+            return
+        self.calendar.remove(read.href)
+        del self._read[uid]
+        result.deleted.append(uid)
+
+    # -- a person, behind calsync's back --------------------------------------------------------
+
+    def edit(self, uid: str, **changes: object) -> None:
+        """Change an event as a calendar app would: ``edit(uid, summary="Gym", dtstart=...)``.
+
+        Keys are property names (``dtstart``, ``x_foo`` for ``X-FOO``); None removes the
+        property. A new DTSTART without DTEND moves the end too (the duration stays). The
+        ``X-CALSYNC-*`` properties stay as they are, so calsync sees the edit.
+        """
+        href = self.calendar.href_of(uid)
+        if href is None:
+            raise KeyError(f"no event with UID {uid!r}")
+        calendar = Calendar.from_ical(self.calendar.objects[href])
+        event = next(c for c in calendar.walk("VEVENT") if event_ics.text(c, "UID") == uid)
+        updates = {key.upper().replace("_", "-"): value for key, value in changes.items()}
+        new_start = updates.get("DTSTART")
+        if isinstance(new_start, date) and "DTEND" not in updates and "DTEND" in event:
+            start, end = event_ics.times(event)
+            updates["DTEND"] = new_start + (end - start)  # type: ignore[operator]
+        for name, value in updates.items():
+            event.pop(name, None)
+            if value is not None:
+                event.add(name, value)
+        calendar.add_missing_timezones()
+        self.calendar.put(href, calendar.to_ical().decode("utf-8"))
+
+    def delete(self, uid: str) -> None:
+        """Delete the object holding an event, as a person would."""
+        href = self.calendar.href_of(uid)
+        if href is None:
+            raise KeyError(f"no event with UID {uid!r}")
+        self.calendar.remove(href)
+
+    def add_foreign(self, ics_text: str) -> str:
+        """Store an object (a VCALENDAR) calsync did not write, at ``<uid>.ics``; its href."""
+        uids = sorted(_uids(ics_text))
+        if not uids:
+            raise ValueError("not a VCALENDAR with an event UID")
+        href = f"{uids[0]}.ics"
+        if href in self.calendar.objects:
+            raise ValueError(f"{href} is already there")
+        self.calendar.put(href, ics_text)
+        return href
+
+    def foreign(self) -> dict[str, str]:
+        """Every object that is not this plan's, by href, exactly as stored."""
+        out: dict[str, str] = {}
+        for href, text in sorted(self.calendar.objects.items()):
+            try:
+                ours = bool(self._owned_components(text))
+            except Exception:
+                ours = False
+            if not ours:
+                out[href] = text
+        return out
+
+
+__all__ = ["MemoryCalendar", "MemoryTarget"]
