@@ -103,9 +103,9 @@ FOREIGN_UIDS = {"dentist-1@example.org", "calsync-other-2026W49-s1"}
 
 @dataclass
 class Outcome:
-    """What ``apply`` reported: the UIDs of conflicts, or None for a target that reports none."""
+    """What ``apply`` reported: the UIDs of its conflicts."""
 
-    conflicts: list[str] | None
+    conflicts: list[str]
 
 
 class Handle:
@@ -119,10 +119,8 @@ class Handle:
         return self.target.read_owned()
 
     def apply(self, actions: Sequence[Action]) -> Outcome:
-        """Apply at NOW; the ``.ics`` target skips stale writes with a warning and returns None."""
+        """Apply at NOW."""
         result = self.target.apply(actions, now=NOW)
-        if result is None:
-            return Outcome(None)
         return Outcome([c.uid for c in result.conflicts])
 
 
@@ -154,8 +152,6 @@ def edit_calendar(
 
 class Storage(ABC):
     """One calendar of one target kind, and a person with access to it."""
-
-    reports_conflicts = True
 
     @abstractmethod
     def make_target(self) -> Handle:
@@ -200,8 +196,6 @@ class Storage(ABC):
 
 class IcsStorage(Storage):
     """A ``.ics`` file; a person edits the file directly."""
-
-    reports_conflicts = False
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -540,17 +534,14 @@ def test_create_of_a_uid_already_there_changes_nothing(
     with caplog.at_level(logging.WARNING):
         actions, outcome = sync(target, PLANNED)
     assert Create(BY_UID[S1]) in actions
-    if outcome.conflicts is None:
-        assert S1 in caplog.text
-    else:
-        assert outcome.conflicts == [S1]
+    assert outcome.conflicts == [S1]
     assert storage.text_of(S1) == before
     assert S1 not in by_uid(target.read_owned())
 
 
 def test_apply_with_no_actions_writes_nothing(storage: Storage) -> None:
     empty = storage.version()
-    assert storage.make_target().apply([]).conflicts in (None, [])
+    assert storage.make_target().apply([]).conflicts == []
     assert storage.version() == empty  # not even an empty file
     populated(storage)
     before = storage.version()
@@ -603,11 +594,7 @@ def test_stale_write_keeps_the_persons_edit(
     storage.edit(S1, summary="Moved by me")  # a person edits between read and apply
     with caplog.at_level(logging.WARNING):
         outcome = target.apply(actions)
-    if outcome.conflicts is None:
-        assert storage.reports_conflicts is False
-        assert S1 in caplog.text
-    else:
-        assert outcome.conflicts == [S1]
+    assert outcome.conflicts == [S1]
     assert "Moved by me" in storage.text_of(S1)
     owned = by_uid(storage.make_target().read_owned())
     assert owned[S1].edited

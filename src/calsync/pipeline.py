@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from calsync.adapters.caldav import ApplyResult, CaldavClient
+from calsync.adapters.caldav import CaldavClient
 from calsync.adapters.caldav import CaldavSource as CaldavSource_
 from calsync.adapters.caldav import CaldavTarget as CaldavTarget_
 from calsync.adapters.ics_read import read_ics_file
@@ -24,7 +24,15 @@ from calsync.config import CaldavSource, CaldavTarget, PlanConfig
 from calsync.errors import CalsyncError, SourceError, TargetError
 from calsync.model import PlanResult, PlanWarning, SourceEvent, When, week_start
 from calsync.planner import PlanInput, plan
-from calsync.reconcile import Action, Create, Delete, OwnedEvent, Update, fixed_sessions, reconcile
+from calsync.reconcile import (
+    Action,
+    Create,
+    Delete,
+    OwnedEvent,
+    Update,
+    fixed_sessions,
+    reconcile,
+)
 from calsync.render import session_fingerprint
 from calsync.state import State, Written
 
@@ -431,7 +439,7 @@ def _run_pass(
                 zone=config.zone,
                 now=now,
             )
-        conflicts = outcome.conflicts if isinstance(outcome, ApplyResult) else []
+        conflicts = outcome.conflicts
         if not conflicts:
             break
         report.notes.append(

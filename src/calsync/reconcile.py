@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, tzinfo
 
 from calsync.model import Session, SessionKind, When, first_day
@@ -105,6 +105,32 @@ class Delete:
 
 
 Action = Create | Update | Delete
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """An action not applied because the event changed in the target since it was read."""
+
+    uid: str
+    action: str
+    """``create``, ``update`` or ``delete``."""
+    reason: str
+
+
+@dataclass
+class ApplyResult:
+    """What a target's ``apply`` did."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    """Actions left undone because someone else changed the event: re-read and re-plan."""
+
+    @property
+    def written(self) -> int:
+        """How many events were written (created, updated or deleted)."""
+        return len(self.created) + len(self.updated) + len(self.deleted)
 
 
 def _kept_reason(event: OwnedEvent, now: datetime) -> str:

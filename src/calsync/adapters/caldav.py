@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from datetime import time as dtime
 from typing import Any, NamedTuple, NoReturn, TypeVar
@@ -46,7 +46,7 @@ from calsync.adapters import event_ics
 from calsync.adapters.ics_read import ReadResult, parse_ics
 from calsync.errors import CalsyncError, SourceError, TargetError
 from calsync.model import SourceEvent, When
-from calsync.reconcile import Action, Create, Delete, OwnedEvent, Update
+from calsync.reconcile import Action, ApplyResult, Conflict, Create, Delete, OwnedEvent, Update
 
 log = logging.getLogger(__name__)
 
@@ -615,32 +615,6 @@ class CaldavSource:
             )
         except SourceError as err:
             return f"{err} (object {href})"
-
-
-@dataclass(frozen=True)
-class Conflict:
-    """An action not applied because the event changed on the server since it was read."""
-
-    uid: str
-    action: str
-    """``create``, ``update`` or ``delete``."""
-    reason: str
-
-
-@dataclass
-class ApplyResult:
-    """What :meth:`CaldavTarget.apply` did."""
-
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    conflicts: list[Conflict] = field(default_factory=list)
-    """Actions left undone because someone else changed the event: re-read and re-plan."""
-
-    @property
-    def written(self) -> int:
-        """How many events were written (created, updated or deleted)."""
-        return len(self.created) + len(self.updated) + len(self.deleted)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from icalendar import Calendar, Component
 
 from calsync.adapters import event_ics
 from calsync.errors import TargetError
-from calsync.reconcile import Action, Create, Delete, OwnedEvent, Update
+from calsync.reconcile import Action, ApplyResult, Conflict, Create, OwnedEvent, Update
 
 log = logging.getLogger(__name__)
 
@@ -175,57 +175,51 @@ class IcsFileTarget:
         finally:
             os.close(fd)
 
-    def apply(self, actions: Sequence[Action], *, now: datetime) -> None:
+    def apply(self, actions: Sequence[Action], *, now: datetime) -> ApplyResult:
         """Apply the actions to the file; write nothing when there are none (or all are skipped).
 
         ``now`` (aware) becomes the DTSTAMP / LAST-MODIFIED of what is written, so the output is
-        a function of the file, the actions and ``now``.
+        a function of the file, the actions and ``now``. An action whose event changed in the
+        file since it was read (or appeared, or went) is not applied: it is a conflict.
         """
+        result = ApplyResult()
         if not actions:
-            return
+            return result
         if now.tzinfo is None:
             raise ValueError("apply needs an aware 'now'")
         now = now.astimezone(UTC).replace(microsecond=0)
         try:
             with self._locked():
-                self._apply_locked(actions, now)
+                self._apply_locked(actions, now, result)
         except OSError as err:
             raise self._error("cannot write the file; check the folder and its permissions", err) from err
+        return result
 
-    def _apply_locked(self, actions: Sequence[Action], now: datetime) -> None:
+    def _conflict(self, result: ApplyResult, uid: str, action: str, reason: str) -> None:
+        log.warning("plan %s: target %s: not %s %s: %s", self.plan_id, self.path, action, uid, reason)
+        result.conflicts.append(Conflict(uid, action, reason))
+
+    def _apply_locked(self, actions: Sequence[Action], now: datetime, result: ApplyResult) -> None:
         loaded = self._load()
         calendar = loaded if loaded is not None else self._new_calendar()
-        changed = False
-        counts = {"create": 0, "update": 0, "delete": 0}
         for action in actions:
             if isinstance(action, Create):
                 uid = action.session.uid
                 if any(event_ics.text(c, "UID") == uid for c in calendar.subcomponents):
-                    log.warning(
-                        "plan %s: target %s: an event with UID %s is already there; not creating it again",
-                        self.plan_id,
-                        self.path,
-                        uid,
-                    )
+                    self._conflict(result, uid, "creating", "an event with this UID is already there")
                     continue
                 calendar.add_component(event_ics.session_vevent(action.session, self.plan_id, 0, now))
-                counts["create"] += 1
-                changed = True
+                result.created.append(uid)
                 continue
             previous = action.previous
             found = self._find(calendar, previous.uid)
+            verb = "updating" if isinstance(action, Update) else "deleting"
             if not found:
-                log.info(
-                    "plan %s: %s is no longer in %s; nothing to do", self.plan_id, previous.uid, self.path
-                )
+                if isinstance(action, Update):
+                    self._conflict(result, previous.uid, verb, "it was deleted since it was read")
                 continue
             if found[0].current_hash != previous.current_hash:
-                log.warning(
-                    "plan %s: target %s: %s changed since it was read; keeping the change",
-                    self.plan_id,
-                    self.path,
-                    previous.uid,
-                )
+                self._conflict(result, previous.uid, verb, "it changed since it was read; keeping the change")
                 continue
             first = found[0].component
             position = next(i for i, c in enumerate(calendar.subcomponents) if c is first)
@@ -234,11 +228,10 @@ class IcsFileTarget:
             if isinstance(action, Update):
                 event = event_ics.updated_vevent(first, action.session, self.plan_id, action.sequence, now)
                 calendar.subcomponents.insert(position, event)
-                counts["update"] += 1
-            elif isinstance(action, Delete):
-                counts["delete"] += 1
-            changed = True
-        if not changed:
+                result.updated.append(previous.uid)
+            else:
+                result.deleted.append(previous.uid)
+        if not result.written:
             log.info("plan %s: target %s: nothing to write", self.plan_id, self.path)
             return
         calendar.add_missing_timezones()
@@ -247,7 +240,7 @@ class IcsFileTarget:
             "plan %s: wrote %s (%d created, %d updated, %d deleted)",
             self.plan_id,
             self.path,
-            counts["create"],
-            counts["update"],
-            counts["delete"],
+            len(result.created),
+            len(result.updated),
+            len(result.deleted),
         )

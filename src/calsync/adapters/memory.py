@@ -26,8 +26,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Component
 
 from calsync.adapters import event_ics
-from calsync.adapters.caldav import ApplyResult, Conflict
-from calsync.reconcile import Action, Create, Delete, OwnedEvent, Update
+from calsync.reconcile import Action, ApplyResult, Conflict, Create, Delete, OwnedEvent, Update
 
 log = logging.getLogger(__name__)
 
