@@ -58,6 +58,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time as clock
 import urllib.error
 import urllib.request
@@ -447,15 +448,25 @@ def upload(server: Server, calendar_url: str, objects: Sequence[SourceObject], *
             _put(client, server, calendar_url, body)
         return clock.perf_counter() - start
 
+    stop = threading.Event()
+    """Set on an error or Ctrl-C: the other threads stop too, so the servers stop soon."""
+
     def put_all(chunk: Sequence[SourceObject]) -> None:
         with server.dav() as client:
             for obj in chunk:
+                if stop.is_set():
+                    return
                 _put(client, server, f"{calendar_url}{obj.uid}.ics", obj.ics)
 
     chunks = [objects[i::UPLOAD_THREADS] for i in range(UPLOAD_THREADS)]
     with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
-        for future in [pool.submit(put_all, chunk) for chunk in chunks]:
-            future.result()
+        futures = [pool.submit(put_all, chunk) for chunk in chunks]
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:
+            stop.set()
+            raise
     return clock.perf_counter() - start
 
 
