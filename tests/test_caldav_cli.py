@@ -190,3 +190,30 @@ def test_wrong_password_fails_cleanly_and_never_shows_it(
     assert "not-the-Password-123" not in captured.err + captured.out
     assert len(captured.err.strip().splitlines()) == 1
     assert "Traceback" not in captured.err
+
+
+@pytest.mark.usefixtures("password")
+def test_rebuild_reads_everything_again_and_the_state_knows_each_object(
+    caldav_calendar: DavCalendar, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from calsync.config import load_config
+    from calsync.pipeline import state_key
+    from calsync.state import State
+
+    target = caldav_calendar.server.calendar()
+    upload(caldav_calendar, run_events(3))
+    config = write_caldav_config(tmp_path, caldav_calendar, target)
+    assert run_cli("--config", str(config), "rebuild", "--now", NOW) == 0
+    capsys.readouterr()
+    assert run_cli("--config", str(config), "rebuild", "--now", LATER) == 0
+    out = capsys.readouterr().out
+    assert "0 created, 0 updated, 0 deleted" in out
+    assert requests_of(out) >= 3, f"a rebuild lists both calendars in full and fetches the runs: {out}"
+    with State.open_default() as state:
+        written = state.written(state_key(load_config(config).plan[0]))
+    assert written
+    assert set(written) == set(events_in(target))
+    for record in written.values():
+        assert record.href.endswith(f"{record.uid}.ics")
+        assert record.etag
+        assert record.hash

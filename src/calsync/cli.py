@@ -100,7 +100,12 @@ def cmd_rebuild(args: argparse.Namespace, config: Config) -> int:
             started = time.monotonic()
             try:
                 report = run_pass(
-                    plan_config, now, dry_run=args.dry_run, force=force, state=None if args.dry_run else state
+                    plan_config,
+                    now,
+                    dry_run=args.dry_run,
+                    force=force,
+                    state=None if args.dry_run else state,
+                    full=args.command == "rebuild",
                 )
             except ConfigError:
                 raise

@@ -9,6 +9,7 @@ between reconcile and apply.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -93,10 +94,13 @@ def _client(
     )
 
 
-def read_sources(config: PlanConfig, window: Window, state: State | None = None) -> SourceRead:
+def read_sources(
+    config: PlanConfig, window: Window, state: State | None = None, *, full: bool = False
+) -> SourceRead:
     """Read every source of a plan; any failure raises SourceError (a failed read, not an empty plan).
 
-    CalDAV sources read incrementally: their sync token and objects live in the state.
+    CalDAV sources read incrementally: their sync token and objects live in the state; ``full``
+    reads everything again (``rebuild``) and starts new tokens.
     """
     events: list[SourceEvent] = []
     warnings: list[PlanWarning] = []
@@ -112,8 +116,8 @@ def read_sources(config: PlanConfig, window: Window, state: State | None = None)
                     window.read_start,
                     window.read_end,
                     config.zone,
-                    token=state.token(key) if state else None,
-                    cache=state.objects(key) if state else {},
+                    token=state.token(key) if state and not full else None,
+                    cache=state.objects(key) if state and not full else {},
                 )
             finally:
                 requests += client.requests
@@ -141,8 +145,9 @@ def read_sources(config: PlanConfig, window: Window, state: State | None = None)
 Target = IcsFileTarget | CaldavTarget_
 
 
-def target_for(config: PlanConfig, state: State | None = None) -> Target | None:
-    """The target adapter of a plan, if it has one (a CalDAV one resumes from the state's token)."""
+def target_for(config: PlanConfig, state: State | None = None, *, full: bool = False) -> Target | None:
+    """The target adapter of a plan, if it has one (a CalDAV one resumes from the state's token,
+    unless ``full``)."""
     target = config.target
     if target is None:
         return None
@@ -155,8 +160,8 @@ def target_for(config: PlanConfig, state: State | None = None) -> Target | None:
             client,
             config.id,
             config.zone,
-            token=state.token(key) if state else None,
-            cache=state.objects(key) if state else None,
+            token=state.token(key) if state and not full else None,
+            cache=state.objects(key) if state and not full else None,
         )
     return IcsFileTarget(target.path, config.id, config.zone)
 
@@ -341,15 +346,20 @@ def dismissed_sessions(
 def _records(
     owned: list[OwnedEvent],
     actions: list[Action],
+    *,
     known: dict[str, Written],
     dismissed: set[str],
     zone: ZoneInfo,
+    locate: Callable[[str], tuple[str, str] | None] = lambda _uid: None,
 ) -> tuple[list[Written], list[str]]:
-    """What the state should hold after the actions were applied, and the UIDs to forget."""
-    records = {
-        o.uid: Written(o.uid, "", "", o.written_hash or o.current_hash, _instant(o.end, zone).isoformat())
-        for o in owned
-    }
+    """What the state should hold after the actions were applied, and the UIDs to forget
+    (``locate`` gives a remote event's href and ETag)."""
+
+    def written(uid: str, content_hash: str, end: When) -> Written:
+        href, etag = locate(uid) or ("", "")
+        return Written(uid, href, etag, content_hash, _instant(end, zone).isoformat())
+
+    records = {o.uid: written(o.uid, o.written_hash or o.current_hash, o.end) for o in owned}
     forget = []
     for action in actions:
         if isinstance(action, Delete):
@@ -357,7 +367,7 @@ def _records(
             forget.append(action.previous.uid)
         else:
             s = action.session
-            records[s.uid] = Written(s.uid, "", "", session_fingerprint(s), _instant(s.end, zone).isoformat())
+            records[s.uid] = written(s.uid, session_fingerprint(s), s.end)
     for uid in dismissed:
         if uid in known and uid not in records:
             records[uid] = replace(known[uid], dismissed=True)
@@ -378,27 +388,41 @@ def state_key(config: PlanConfig) -> str:
 
 
 def run_pass(
-    config: PlanConfig, now: datetime, *, dry_run: bool, force: bool, state: State | None = None
+    config: PlanConfig,
+    now: datetime,
+    *,
+    dry_run: bool,
+    force: bool,
+    state: State | None = None,
+    full: bool = False,
 ) -> PassReport:
-    """One pass for one plan: read, plan, reconcile, guard, apply, record.
+    """One pass for one plan: read, plan, reconcile, guard, apply, record. ``full`` (``rebuild``)
+    reads every calendar in full; otherwise (``sync``) remote calendars are read incrementally.
 
     When a write meets a conflict (someone changed the event since it was read: a 412), nothing of
     theirs is overwritten: the target is read again and the plan redone once around their change.
     """
-    target = target_for(config, state)
+    target = target_for(config, state, full=full)
     if target is None:
         raise TargetError(f"plan {config.id}: no [plan.target] configured, nothing to write to")
     try:
-        return _run_pass(config, target, now, dry_run=dry_run, force=force, state=state)
+        return _run_pass(config, target, now, dry_run=dry_run, force=force, state=state, full=full)
     finally:
         close_target(target)
 
 
 def _run_pass(
-    config: PlanConfig, target: Target, now: datetime, *, dry_run: bool, force: bool, state: State | None
+    config: PlanConfig,
+    target: Target,
+    now: datetime,
+    *,
+    dry_run: bool,
+    force: bool,
+    state: State | None,
+    full: bool,
 ) -> PassReport:
     label = target_label(target)
-    read = read_sources(config, window_for(config, now), state)
+    read = read_sources(config, window_for(config, now), state, full=full)
     key = state_key(config)
     report = PassReport(config.id, label)
     for attempt in range(2):
@@ -450,6 +474,7 @@ def _run_pass(
                     dismissed=dismissed,
                     zone=config.zone,
                     now=now,
+                    locate=_locator(target),
                 )
             raise
         save_target(target, state)
@@ -464,6 +489,7 @@ def _run_pass(
                 dismissed=dismissed,
                 zone=config.zone,
                 now=now,
+                locate=_locator(target),
             )
         conflicts = outcome.conflicts
         if not conflicts:
@@ -476,6 +502,13 @@ def _run_pass(
     return report
 
 
+def _locator(target: Target) -> Callable[[str], tuple[str, str] | None]:
+    """How to find a written event's href and ETag in a target (remote targets only)."""
+    if isinstance(target, CaldavTarget_):
+        return target.location
+    return lambda _uid: None
+
+
 def _remember(
     state: State,
     *,
@@ -486,9 +519,11 @@ def _remember(
     dismissed: set[str],
     zone: ZoneInfo,
     now: datetime,
+    locate: Callable[[str], tuple[str, str] | None] = lambda _uid: None,
 ) -> None:
-    """Record what the target holds now, so the next pass can tell a person's deletions."""
-    records, forget = _records(owned, actions, known, dismissed, zone)
+    """Record what the target holds now (per UID: href, ETag, content hash), so the next pass
+    can tell a person's deletions."""
+    records, forget = _records(owned, actions, known=known, dismissed=dismissed, zone=zone, locate=locate)
     ended = [w.uid for w in records if not w.dismissed and datetime.fromisoformat(w.ends) <= now]
     stale = [uid for uid, w in known.items() if w.dismissed and uid not in dismissed]
     state.record_written(key, [w for w in records if w.uid not in ended], forget=[*forget, *ended, *stale])

@@ -707,6 +707,11 @@ class CaldavTarget:
                 self._where[event.uid] = _Where(href, etag)
         return owned
 
+    def location(self, uid: str) -> tuple[str, str] | None:
+        """Where an owned event is and its ETag, as last listed or written: ``(href, etag)``."""
+        where = self._where.get(uid)
+        return (where.href, where.etag or "") if where is not None else None
+
     def href_for(self, uid: str) -> str:
         """Where a new event goes: ``<collection>/<uid>.ics``."""
         return f"{self.client.path}{uid}.ics"
