@@ -12,7 +12,14 @@ sessions, no duplicate UID, the foreign events untouched, and a second clean pas
 nothing.
 
 The target kinds are parametrized (``TARGET_KINDS``): a target kind knows how to configure
-itself, list the calsync events it holds, tell whether a write is in flight, and list leftovers.
+itself, list the calsync events it holds, tell whether a write has begun or was cut, and list
+leftovers.
+
+CalDAV (``radicale``; ``xandikos`` too with ``CALSYNC_CRASH_ALL_SERVERS=1``): the source stays an
+.ics file, the target is a fresh calendar on a real server on loopback. Its write is a series of
+PUT and DELETE requests, each atomic on the server: ``at_write`` kills as soon as the collection's
+sync token moves (polled with a plain client), ``after_write`` 0-20 ms later. A kill counts as
+inside the write when the target changed and a dry run (without state) still has writes to do.
 """
 
 from __future__ import annotations
@@ -33,7 +40,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+from xml.etree import ElementTree
 
 import pytest
 from icalendar import Calendar, Component
@@ -42,6 +50,11 @@ from calsync.config import load_config
 from calsync.pipeline import state_key
 from calsync.state import State
 from test_cli import NOW, RUN_TEMPLATE, write_config
+
+if TYPE_CHECKING:
+    from caldav_servers import DavServer
+
+pytest_plugins = ["caldav_servers"]
 
 SEED = 20261127
 KILLS = 30
@@ -75,6 +88,8 @@ class Target(Protocol):
     """What the crash test needs to know about one kind of target."""
 
     kind: str
+    env: dict[str, str]
+    """Environment variables the CLI needs for this target (e.g. a password)."""
 
     def write_config(self, folder: Path, source: Path) -> Path:
         """Write a config whose plan ``me`` reads ``source`` and writes to this target."""
@@ -93,6 +108,18 @@ class Target(Protocol):
 
     def in_flight(self) -> set[str]:
         """Markers of a write in progress (e.g. temporary files); they stay behind after a kill."""
+
+    def progress(self) -> object:
+        """A cheap marker of the target's writes so far (polled to catch the write beginning)."""
+
+    def write_begun(self, before: object) -> bool:
+        """Whether a write began since ``progress()`` gave ``before``."""
+
+    def killed_in_write(self, before: object, old: bytes, cli: Cli) -> bool:
+        """After a kill: whether it landed inside the write (``before`` and ``old``: from the start)."""
+
+    def close(self) -> None:
+        """Release connections."""
 
 
 def duplicate_uids(events: list[TargetEvent]) -> list[str]:
@@ -141,6 +168,7 @@ class IcsFileTarget:
 
     def __init__(self, folder: Path) -> None:
         self.path = folder / "out" / "me.ics"
+        self.env: dict[str, str] = {}
 
     def write_config(self, folder: Path, source: Path) -> Path:
         """The config of tests/test_cli.py, pointing at ``out/me.ics``."""
@@ -197,9 +225,187 @@ class IcsFileTarget:
             return set()
         return {n for n in names if n.startswith(prefix) and n.endswith(".tmp")}
 
+    def progress(self) -> set[str]:
+        """The temporary files there are now."""
+        return self.in_flight()
 
-TARGET_KINDS: dict[str, Callable[[Path], Target]] = {"ics_file": IcsFileTarget}
-"""Every target kind the crash test runs against (CalDAV joins here)."""
+    def write_begun(self, before: object) -> bool:
+        """A new temporary file appeared: the atomic write has begun."""
+        return bool(self.in_flight() - set(before))  # type: ignore[call-overload]
+
+    def killed_in_write(self, before: object, old: bytes, cli: Cli) -> bool:
+        """A new temporary file stayed behind: the process died between writing it and the rename."""
+        del old, cli  # the temporary file tells by itself
+        return self.write_begun(before)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+PASSWORD_ENV = "CALSYNC_TEST_DAV_PASSWORD"
+CALDAV_FOREIGN = {
+    "dentist.ics": "BEGIN:VEVENT\r\nUID:dentist-2026-12-08@example.org\r\nDTSTAMP:20261120T100000Z\r\n"
+    "DTSTART:20261208T053000Z\r\nDTEND:20261208T063000Z\r\nSUMMARY:Dentist\r\nLOCATION:Hauptstr. 1\r\n"
+    "END:VEVENT\r\n",
+    "other-plan.ics": "BEGIN:VEVENT\r\nUID:calsync-other-2026W50-s1\r\nDTSTAMP:20261120T100000Z\r\n"
+    "DTSTART:20261209T050000Z\r\nDTEND:20261209T060000Z\r\nSUMMARY:Strength: someone else's plan\r\n"
+    "X-CALSYNC-PLAN:other\r\nX-CALSYNC-KIND:upper\r\nEND:VEVENT\r\n",
+    "todo.ics": "BEGIN:VTODO\r\nUID:todo-1@example.org\r\nDTSTAMP:20261120T100000Z\r\n"
+    "SUMMARY:Buy new shoes\r\nEND:VTODO\r\n",
+}
+"""What a person puts into the calendar by hand, one object each: an event, another plan's event,
+a to-do (UTC times: no VTIMEZONE needed)."""
+DAV = "{DAV:}"
+CALDAV_NS = "{urn:ietf:params:xml:ns:caldav}"
+ALL_OBJECTS = (
+    '<?xml version="1.0" encoding="utf-8"?>'
+    '<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
+    "<D:prop><D:getetag/><C:calendar-data/></D:prop>"
+    '<C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>'
+)
+SYNC_TOKEN = (
+    '<?xml version="1.0" encoding="utf-8"?>'
+    '<D:propfind xmlns:D="DAV:"><D:prop><D:sync-token/></D:prop></D:propfind>'
+)
+
+
+class CaldavTarget:
+    """A ``caldav`` target: a fresh calendar on a test server, one object per session.
+
+    A write is a series of PUT and DELETE requests; there is nothing like a temporary file, so the
+    write is watched through the collection's sync token, and a kill landed inside it when the
+    target changed but a dry run still has actions left."""
+
+    def __init__(self, server: DavServer) -> None:
+        self.kind = server.name
+        self.server = server
+        self.url = server.make_calendar()
+        self.env = {PASSWORD_ENV: server.password} if server.password else {}
+        self.client = server.dav()
+
+    def write_config(self, folder: Path, source: Path) -> Path:
+        """The config of tests/test_cli.py with a CalDAV target (password from the environment)."""
+        user = (
+            f'username = "{self.server.username}"\npassword_env = "{PASSWORD_ENV}"\n'
+            if self.server.username
+            else ""
+        )
+        config = folder / "calsync.toml"
+        config.write_text(
+            f"""
+[[plan]]
+id = "me"
+timezone = "Europe/Berlin"
+horizon_weeks = 12
+
+[[plan.source]]
+kind = "ics_file"
+path = "{source}"
+
+[plan.target]
+kind = "caldav"
+url = "{self.url}"
+{user}
+[plan.rules]
+same_day_order = "lift_first"
+strength_windows = ["06:00-08:00"]
+""",
+            encoding="utf-8",
+        )
+        return config
+
+    def objects(self) -> dict[str, bytes]:
+        """Every object of the calendar: href -> calendar data (one REPORT)."""
+        response = self.client.report(self.url, ALL_OBJECTS, depth=1)
+        if response.status != 207:
+            raise RuntimeError(f"REPORT {self.url} answered {response.status}")
+        raw = response.raw
+        root = ElementTree.fromstring(raw.encode("utf-8") if isinstance(raw, str) else raw)
+        found: dict[str, bytes] = {}
+        for item in root.iter(f"{DAV}response"):
+            href = item.findtext(f"{DAV}href") or ""
+            data = item.find(f".//{CALDAV_NS}calendar-data")
+            if data is not None and data.text:
+                found[href] = data.text.encode("utf-8")
+        return found
+
+    def _components(self) -> Iterator[Component]:
+        for href, data in sorted(self.objects().items()):
+            calendar = Calendar.from_ical(data)
+            if not isinstance(calendar, Calendar):
+                raise ValueError(f"{href} holds no VCALENDAR")
+            yield from calendar.subcomponents
+
+    def put_foreign_events(self) -> None:
+        """Put the hand-made components into the calendar, one object each."""
+        for name, body in CALDAV_FOREIGN.items():
+            text = f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//a person//EN\r\n{body}END:VCALENDAR\r\n"
+            response = self.client.put(f"{self.url}{name}", text, {"Content-Type": "text/calendar"})
+            if response.status not in (201, 204):
+                raise RuntimeError(f"PUT {name} answered {response.status}")
+
+    def foreign_events(self) -> list[bytes]:
+        """Every component but this plan's events and time zones, in href order."""
+        return [c.to_ical() for c in self._components() if not _owned_by_plan(c) and c.name != "VTIMEZONE"]
+
+    def calsync_events(self) -> list[TargetEvent]:
+        """This plan's VEVENTs in all objects, with their DTSTART."""
+        return [
+            TargetEvent(str(c["UID"]), c.decoded("DTSTART")) for c in self._components() if _owned_by_plan(c)
+        ]
+
+    def snapshot(self) -> bytes:
+        """Every href and its data, in href order."""
+        return b"".join(href.encode() + b"\n" + data for href, data in sorted(self.objects().items()))
+
+    def in_flight(self) -> set[str]:
+        """A PUT or DELETE leaves nothing behind."""
+        return set()
+
+    def progress(self) -> str:
+        """The collection's sync token: it moves with every PUT and DELETE."""
+        response = self.client.propfind(self.url, SYNC_TOKEN, depth=0)
+        raw = response.raw
+        root = ElementTree.fromstring(raw.encode("utf-8") if isinstance(raw, str) else raw)
+        return root.findtext(f".//{DAV}sync-token") or ""
+
+    def write_begun(self, before: object) -> bool:
+        """The sync token moved."""
+        return self.progress() != before
+
+    def killed_in_write(self, before: object, old: bytes, cli: Cli) -> bool:
+        """The target changed, yet a dry run (no state) still finds writes to do."""
+        del before  # the sync token moves after the last write too
+        if self.snapshot() == old:
+            return False
+        proc = cli.run("rebuild", "--dry-run")
+        return proc.returncode != 0 or "0 created, 0 updated, 0 deleted" not in proc.stdout
+
+    def close(self) -> None:
+        """Close the plain client."""
+        self.client.close()
+
+
+def _dav_target(server: str) -> Callable[[Path, pytest.FixtureRequest], Target]:
+    def make(_folder: Path, request: pytest.FixtureRequest) -> Target:
+        return CaldavTarget(request.getfixturevalue(f"{server}_server"))
+
+    return make
+
+
+ALL_SERVERS_ENV = "CALSYNC_CRASH_ALL_SERVERS"
+"""Set to 1 to run the CalDAV cases against Xandikos too (another ~40 s)."""
+TARGET_KINDS: dict[str, Callable[[Path, pytest.FixtureRequest], Target]] = {
+    "ics_file": lambda folder, _: IcsFileTarget(folder),
+    "radicale": _dav_target("radicale"),
+    **({"xandikos": _dav_target("xandikos")} if os.environ.get(ALL_SERVERS_ENV) == "1" else {}),
+}
+"""Every target kind the crash test runs against: a file, a calendar on Radicale (and on Xandikos
+with ``CALSYNC_CRASH_ALL_SERVERS=1``)."""
+KILLS_OF = {"ics_file": KILLS, "radicale": 12, "xandikos": 12}
+"""Rebuilds killed per target kind (a CalDAV kill also costs a dry run: fewer)."""
+CHECK_EVERY_OF = {"ics_file": CHECK_EVERY, "radicale": 6, "xandikos": 6}
+"""A clean pass after this many kills, per target kind."""
 
 
 # -- the source plan ------------------------------------------------------------------------------
@@ -276,6 +482,8 @@ class Cli:
 
     config: Path
     state_dir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    """What the target needs in the environment (a password)."""
 
     @functools.cached_property
     def state_key(self) -> str:
@@ -288,7 +496,7 @@ class Cli:
 
     def env(self, state_dir: Path | None = None) -> dict[str, str]:
         """The environment: the test's own state folder."""
-        return {**os.environ, "STATE_DIRECTORY": str(state_dir or self.state_dir)}
+        return {**os.environ, **self.extra_env, "STATE_DIRECTORY": str(state_dir or self.state_dir)}
 
     def run(self, *args: str, state_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
         """Run to the end."""
@@ -341,11 +549,11 @@ def kill_when(
     """Wait for the moment ``mode`` names, then SIGKILL the victims and reap them.
 
     ``span`` is how long a rebuild takes. ``random``: a delay in [0, 1.2 * span) (start-up,
-    planning, write); ``at_write``: as soon as a new in-flight marker appears (polled without
-    pause, after the first half span, which start-up alone takes); ``after_write``: 0-20 ms after
-    that (the rename, the state transaction).
+    planning, write); ``at_write``: as soon as the target's write begins (polled without pause,
+    after the first half span, which start-up alone takes); ``after_write``: 0-20 ms after that
+    (the rename and the state transaction of a file; further PUTs and DELETEs on CalDAV).
     """
-    before = target.in_flight()
+    before = target.progress()
     started = time.monotonic()
 
     def running() -> bool:
@@ -359,7 +567,7 @@ def kill_when(
         extra = 0.0 if mode == "at_write" else rng.uniform(0.0, 0.02)
         time.sleep(span / 2)
         while running():
-            if target.in_flight() - before:
+            if target.write_begun(before):
                 time.sleep(extra)
                 break
     for proc in victims:
@@ -478,12 +686,13 @@ class Bench:
     """The foreign events as the person left them."""
 
 
-def setup_bench(folder: Path, kind: str) -> Bench:
+def setup_bench(folder: Path, kind: str, request: pytest.FixtureRequest) -> Bench:
     """A source plan, a config and a target holding calsync's sessions plus a person's events."""
     source = SourcePlan(folder / "plan.ics")
     source.write()
-    target = TARGET_KINDS[kind](folder)
-    cli = Cli(target.write_config(folder, source.path), folder / "state")
+    target = TARGET_KINDS[kind](folder, request)
+    request.addfinalizer(target.close)
+    cli = Cli(target.write_config(folder, source.path), folder / "state", target.env)
     first = cli.run("rebuild")
     if first.returncode != 0:
         pytest.fail(f"the first rebuild failed: {first.stderr}")
@@ -531,20 +740,21 @@ def rebuild_seconds(cli: Cli) -> float:
 
 @pytest.fixture(scope="module", params=sorted(TARGET_KINDS))
 def crash_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrashRun]:
-    """Kill ``KILLS`` rebuilds of a changing plan, with a clean pass every ``CHECK_EVERY`` kills."""
+    """Kill ``KILLS_OF[kind]`` rebuilds of a changing plan, with a clean pass every
+    ``CHECK_EVERY_OF[kind]`` kills."""
     kind: str = request.param
     folder = tmp_path_factory.mktemp(f"crash-{kind}")
     started = time.monotonic()
     rng = random.Random(SEED)
-    bench = setup_bench(folder, kind)
+    bench = setup_bench(folder, kind, request)
     cli, target = bench.cli, bench.target
     span = rebuild_seconds(cli)
     run = CrashRun(kind)
     with reaped() as processes:
-        for index in range(KILLS):
+        for index in range(KILLS_OF[kind]):
             bench.source.mutate(rng)
             old = target.snapshot()
-            before = target.in_flight()
+            before = target.progress()
             mode = MODES[index % len(MODES)]
             proc = start(cli, processes)
             kill_when([proc], mode, rng, target, span)
@@ -554,13 +764,13 @@ def crash_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
                     mode=mode,
                     returncode=proc.returncode,
                     stderr=errors(proc),
-                    in_write=bool(target.in_flight() - before),
+                    in_write=target.killed_in_write(before, old, cli),
                     state_lags=target.snapshot() != old and state_lags(cli, target),
                     target_problem=target_problem(bench, old),
                     state_problem=state_problem(cli.state_dir),
                 )
             )
-            if (index + 1) % CHECK_EVERY == 0:
+            if (index + 1) % CHECK_EVERY_OF[kind] == 0:
                 run.passes.append(clean_pass(bench, index + 1, folder))
     run.seconds = time.monotonic() - started
     yield run
@@ -650,7 +860,7 @@ def race_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     kind: str = request.param
     folder = tmp_path_factory.mktemp(f"race-{kind}")
     rng = random.Random(SEED + 1)
-    bench = setup_bench(folder, kind)
+    bench = setup_bench(folder, kind, request)
     cli, target = bench.cli, bench.target
     span = rebuild_seconds(cli)
     problems: list[tuple[int, str]] = []
