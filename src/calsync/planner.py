@@ -610,7 +610,10 @@ class _Planner:
                 strength_target_minutes=target_minutes if phase not in (Phase.RACE, Phase.RECOVERY) else 0,
             )
         )
-        return sorted(kept + [(o.day, o.kind.is_lower) for _, o in placed])
+        # Only kept sessions carry into the next week's spacing: carrying planned ones would let
+        # one moved run ripple week after week through the whole plan (sessions must change only
+        # in the weeks around a change). Lower body on Sundays costs a little instead (see _soft).
+        return kept
 
     def _template(self, phase: Phase, load: str) -> list[_Slot]:
         n = self.rules.strength_sessions_per_week
@@ -764,6 +767,8 @@ class _Planner:
             prev = self.days.previous_long(day)
             if prev is not None and (day - prev.last_day).days == 1:
                 cost += 3.0  # legs are tired the morning after a long run
+        if kind.is_lower and day.weekday() == 6:
+            cost += 2.0  # next Monday often holds the week's main lower-body session
         runs = self.days.runs_on.get(day, [])
         if any(r.is_long for r in runs):
             cost += 4.0
