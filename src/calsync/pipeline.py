@@ -12,11 +12,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, TypeAlias
 from zoneinfo import ZoneInfo
 
-from calsync.adapters.caldav import CaldavClient
-from calsync.adapters.caldav import CaldavSource as CaldavSource_
-from calsync.adapters.caldav import CaldavTarget as CaldavTarget_
 from calsync.adapters.ics_read import read_ics_file
 from calsync.adapters.ics_target import IcsFileTarget
 from calsync.catalogue import Catalogue
@@ -36,6 +34,10 @@ from calsync.reconcile import (
 )
 from calsync.render import session_fingerprint
 from calsync.state import State, Written
+
+if TYPE_CHECKING:  # the caldav library is imported only by plans that use CalDAV (start-up time)
+    from calsync.adapters.caldav import CaldavClient
+    from calsync.adapters.caldav import CaldavTarget as CaldavTarget_
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,8 @@ def _client(
     remote: CaldavSource | CaldavTarget, *, where: str, name: str, error: type[CalsyncError]
 ) -> CaldavClient:
     """A CalDAV client for a configured calendar; the password is read now, never stored."""
+    from calsync.adapters.caldav import CaldavClient  # noqa: PLC0415 - only plans using CalDAV pay for it
+
     return CaldavClient(
         remote.url,
         username=remote.username,
@@ -112,6 +116,8 @@ def read_sources(
             client = _client(source, where=f"plan[{config.id}].source[{index}]", name=name, error=SourceError)
             key = f"source:{client.url}"
             try:
+                from calsync.adapters.caldav import CaldavSource as CaldavSource_  # noqa: PLC0415
+
                 read = CaldavSource_(client, name=name).read(
                     window.read_start,
                     window.read_end,
@@ -142,7 +148,7 @@ def read_sources(
     return SourceRead(events, warnings, empty, requests)
 
 
-Target = IcsFileTarget | CaldavTarget_
+Target: TypeAlias = "IcsFileTarget | CaldavTarget_"
 
 
 def target_for(config: PlanConfig, state: State | None = None, *, full: bool = False) -> Target | None:
@@ -156,6 +162,8 @@ def target_for(config: PlanConfig, state: State | None = None, *, full: bool = F
             target, where=f"plan[{config.id}].target", name=f"plan {config.id}: target", error=TargetError
         )
         key = f"target:{client.url}"
+        from calsync.adapters.caldav import CaldavTarget as CaldavTarget_  # noqa: PLC0415
+
         return CaldavTarget_(
             client,
             config.id,
@@ -173,13 +181,13 @@ def target_label(target: Target) -> str:
 
 def save_target(target: Target, state: State | None) -> None:
     """Keep a CalDAV target's sync token and listing for the next pass."""
-    if state is not None and isinstance(target, CaldavTarget_):
+    if state is not None and not isinstance(target, IcsFileTarget):
         state.save_sync(f"target:{target.url}", target.token, target.cache)
 
 
 def close_target(target: Target) -> None:
     """Release a target's connection."""
-    if isinstance(target, CaldavTarget_):
+    if not isinstance(target, IcsFileTarget):
         target.client.close()
 
 
@@ -462,7 +470,7 @@ def _run_pass(
         try:
             outcome = target.apply(actions, now=now)
         except CalsyncError:
-            if state is not None and isinstance(target, CaldavTarget_):
+            if state is not None and not isinstance(target, IcsFileTarget):
                 # record the writes the server confirmed before it failed
                 done = set(target.progress.created) | set(target.progress.updated)
                 _remember(
@@ -498,13 +506,13 @@ def _run_pass(
             f"{len(conflicts)} session(s) changed by someone else while calsync wrote: kept theirs"
             + (", planned again around them" if attempt == 0 else "; the next pass plans around them")
         )
-    report.requests = read.requests + (target.client.requests if isinstance(target, CaldavTarget_) else 0)
+    report.requests = read.requests + (target.client.requests if not isinstance(target, IcsFileTarget) else 0)
     return report
 
 
 def _locator(target: Target) -> Callable[[str], tuple[str, str] | None]:
     """How to find a written event's href and ETag in a target (remote targets only)."""
-    if isinstance(target, CaldavTarget_):
+    if not isinstance(target, IcsFileTarget):
         return target.location
     return lambda _uid: None
 
