@@ -51,6 +51,7 @@ from hypothesis.stateful import (
 )
 
 from calsync import pipeline
+from calsync.adapters import caldav as caldav_adapter
 from calsync.adapters.caldav import CaldavClient, CaldavTarget
 from calsync.config import PlanConfig, parse_config
 from calsync.errors import SourceError, TargetError
@@ -548,7 +549,7 @@ def machine_server(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
         monkeypatch.setenv(PASSWORD_ENV, server.password)
     state_dir = Path(tempfile.mkdtemp(prefix="calsync-machine-state-"))
     monkeypatch.setenv("STATE_DIRECTORY", str(state_dir))
-    monkeypatch.setattr(pipeline, "CaldavClient", InjectedClient)
+    monkeypatch.setattr(caldav_adapter, "CaldavClient", InjectedClient)  # the pipeline imports it lazily
     try:
         yield server
     finally:
