@@ -690,19 +690,8 @@ class CaldavTarget:
             except Exception as err:  # a broken object must not lose the others
                 log.warning("%s: skipping %s that calsync cannot read (%s); left as it is", self, href, err)
                 continue
-            masters = [c for c in components if "RECURRENCE-ID" not in c] or components[:1]
-            for component in masters[:1]:
-                try:
-                    event = event_ics.owned_event(component, self.plan_id, self.zone)
-                except Exception as err:
-                    log.warning(
-                        "plan %s: %s: skipping event %r that calsync cannot read (%s); left as it is",
-                        self.plan_id,
-                        self.url,
-                        event_ics.text(component, "UID"),
-                        err,
-                    )
-                    continue
+            event = event_ics.owned_master(components, self.plan_id, self.zone, self.url)
+            if event is not None:
                 owned.append(event)
                 self._where[event.uid] = _Where(href, etag)
         return owned

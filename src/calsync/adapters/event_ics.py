@@ -12,6 +12,7 @@ as an event a person edited: calsync keeps it and never creates a second one bes
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -22,6 +23,8 @@ from icalendar import Calendar, Component, Event
 from calsync.model import Session, SessionKind, When
 from calsync.reconcile import OwnedEvent
 from calsync.render import describe, fingerprint, session_fingerprint
+
+log = logging.getLogger(__name__)
 
 PRODID = "-//calsync//calsync//EN"
 UID_SCHEME = re.compile(r"^calsync-(?P<plan>.+)-(?P<year>\d{4})W(?P<week>\d{2})-(?P<slot>[^-]+)$")
@@ -152,6 +155,24 @@ def owned_event(component: Component, plan_id: str, zone: ZoneInfo) -> OwnedEven
         written_hash=written,
         current_hash=current,
     )
+
+
+def owned_master(components: list[Component], plan_id: str, zone: ZoneInfo, where: str) -> OwnedEvent | None:
+    """The owned event of one calendar object (its master; an override alone stands for itself),
+    or None when calsync cannot read it: that event is left as it is, with a warning."""
+    masters = [c for c in components if "RECURRENCE-ID" not in c] or components[:1]
+    for component in masters[:1]:
+        try:
+            return owned_event(component, plan_id, zone)
+        except Exception as err:  # a broken event must not lose the others
+            log.warning(
+                "plan %s: %s: skipping event %r that calsync cannot read (%s); left as it is",
+                plan_id,
+                where,
+                text(component, "UID"),
+                err,
+            )
+    return None
 
 
 def session_vevent(
