@@ -67,12 +67,11 @@ import icalendar
 import recurring_ical_events
 
 from calsync.catalogue import Catalogue
-from calsync.classify import classify_events
 from calsync.cli import main as calsync_main
 from calsync.config import WEEKDAYS, PlanConfig, Rules, load_config
 from calsync.model import Busy, PlanResult, Run, RunKind, SessionKind
 from calsync.output import dumps_plan_json
-from calsync.pipeline import read_sources, window_for
+from calsync.pipeline import classify_for, plan_input, read_sources, window_for
 from calsync.planner import PlanInput, plan
 
 T = TypeVar("T")
@@ -448,28 +447,8 @@ def _stages(config: PlanConfig, now: datetime, repeat: int) -> list[tuple[str, f
     times: dict[str, list[float]] = {"read+expand": [], "classify": [], "plan": [], "json": []}
     for _ in range(repeat + 1):  # the first round is a warm-up
         t_read, read = _timed(lambda: read_sources(config, window))
-        t_classify, classified = _timed(
-            partial(
-                classify_events,
-                read.events,
-                config.classify,
-                zone=config.zone,
-                a_race=config.a_race,
-                horizon_end=window.horizon_end,
-                pace_min_per_km=config.rules.default_pace_min_per_km,
-            )
-        )
-        inp = PlanInput(
-            plan_id=config.id,
-            zone=config.zone,
-            runs=classified.runs,
-            busy=classified.busy,
-            rules=config.rules,
-            now=now,
-            horizon_weeks=config.horizon_weeks,
-            catalogue=Catalogue(config.catalogue),
-            a_race=config.a_race,
-        )
+        t_classify, classified = _timed(partial(classify_for, config, now, read.events))
+        inp = plan_input(config, now, classified)
         t_plan, result = _timed(partial(plan, inp))
         t_json, _ = _timed(partial(dumps_plan_json, [result], generated_at=now))
         for name, seconds in zip(times, (t_read, t_classify, t_plan, t_json), strict=True):

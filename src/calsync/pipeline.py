@@ -9,7 +9,7 @@ between reconcile and apply.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, TypeAlias
@@ -18,10 +18,10 @@ from zoneinfo import ZoneInfo
 from calsync.adapters.ics_read import read_ics_file
 from calsync.adapters.ics_target import IcsFileTarget
 from calsync.catalogue import Catalogue
-from calsync.classify import classify_events
+from calsync.classify import Classified, classify_events
 from calsync.config import CaldavSource, CaldavTarget, PlanConfig
 from calsync.errors import CalsyncError, SourceError, TargetError
-from calsync.model import PlanResult, PlanWarning, SourceEvent, When, week_start
+from calsync.model import PlanResult, PlanWarning, Session, SourceEvent, When, week_start
 from calsync.planner import PlanInput, plan
 from calsync.reconcile import (
     Action,
@@ -204,35 +204,47 @@ def make_plan(
     return plan_from(config, now, read, owned or [], dismissed), read
 
 
+def classify_for(config: PlanConfig, now: datetime, events: list[SourceEvent]) -> Classified:
+    """The classify step with a plan's settings."""
+    return classify_events(
+        events,
+        config.classify,
+        zone=config.zone,
+        a_race=config.a_race,
+        horizon_end=window_for(config, now).horizon_end,
+        pace_min_per_km=config.rules.default_pace_min_per_km,
+    )
+
+
+def plan_input(
+    config: PlanConfig,
+    now: datetime,
+    classified: Classified,
+    fixed: Sequence[Session] = (),
+    dismissed: frozenset[str] = frozenset(),
+) -> PlanInput:
+    """The planner's input for a plan's config and its classified events."""
+    return PlanInput(
+        plan_id=config.id,
+        zone=config.zone,
+        runs=classified.runs,
+        busy=classified.busy,
+        rules=config.rules,
+        now=now,
+        horizon_weeks=config.horizon_weeks,
+        catalogue=Catalogue(config.catalogue),
+        fixed=fixed,
+        a_race=config.a_race,
+        dismissed=dismissed,
+    )
+
+
 def plan_from(
     config: PlanConfig, now: datetime, read: SourceRead, owned: list[OwnedEvent], dismissed: frozenset[str]
 ) -> PlanResult:
     """Classify what the sources gave and plan around what must stay (no I/O)."""
-    window = window_for(config, now)
-    classified = classify_events(
-        read.events,
-        config.classify,
-        zone=config.zone,
-        a_race=config.a_race,
-        horizon_end=window.horizon_end,
-        pace_min_per_km=config.rules.default_pace_min_per_km,
-    )
-    fixed = fixed_sessions(owned, now=now)
-    result = plan(
-        PlanInput(
-            plan_id=config.id,
-            zone=config.zone,
-            runs=classified.runs,
-            busy=classified.busy,
-            rules=config.rules,
-            now=now,
-            horizon_weeks=config.horizon_weeks,
-            catalogue=Catalogue(config.catalogue),
-            fixed=fixed,
-            a_race=config.a_race,
-            dismissed=dismissed,
-        )
-    )
+    classified = classify_for(config, now, read.events)
+    result = plan(plan_input(config, now, classified, fixed_sessions(owned, now=now), dismissed))
     if read.warnings:
         result = PlanResult(
             result.plan_id,
