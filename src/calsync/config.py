@@ -271,21 +271,26 @@ class _Remote(_Strict):
 
     def password(self, where: str) -> str | None:
         """The password, read now from the environment or the file; never stored in the config."""
-        if self.password_env:
-            value = os.environ.get(self.password_env)
-            if value is None:
-                raise ConfigError(
-                    f"{where}.password_env: the environment variable {self.password_env} is not set"
-                )
-            return value
-        if self.password_file:
-            try:
-                return self.password_file.read_text(encoding="utf-8").strip()
-            except OSError as err:
-                raise ConfigError(
-                    f"{where}.password_file: cannot read {self.password_file}: {err.strerror}"
-                ) from err
-        return None
+        return read_secret(self.password_env, self.password_file, where, "password")
+
+
+def read_secret(env: str | None, file: Path | None, where: str, key: str) -> str | None:
+    """A secret read now from an environment variable or a file; never stored in the config.
+
+    ``where`` names the config table and ``key`` the secret's key (``password`` / ``token``), so
+    an error says ``plan[me].source[0].token_env: ...``.
+    """
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise ConfigError(f"{where}.{key}_env: the environment variable {env} is not set")
+        return value
+    if file:
+        try:
+            return file.read_text(encoding="utf-8").strip()
+        except OSError as err:
+            raise ConfigError(f"{where}.{key}_file: cannot read {file}: {err.strerror}") from err
+    return None
 
 
 class CaldavSource(_Remote):
@@ -301,8 +306,168 @@ class CaldavTarget(_Remote):
     kind: Literal["caldav"]
 
 
-SourceConfig = Annotated[IcsFileSource | CaldavSource, Field(discriminator="kind")]
-TargetConfig = Annotated[IcsFileTarget | CaldavTarget, Field(discriminator="kind")]
+class IcsUrlSource(_Strict):
+    """An ``.ics`` feed over HTTP(S) or ``webcal://`` (a coach's subscription link), read-only.
+
+    Basic auth (``username`` + ``password_env``/``password_file``) or a bearer token
+    (``token_env``/``token_file``); read with a conditional GET, so an unchanged feed costs a 304.
+    """
+
+    kind: Literal["ics_url"]
+    url: str = Field(pattern=r"^(?i:https?|webcal)://")
+    name: str | None = None
+    username: str | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+    token_env: str | None = None
+    """Name of an environment variable holding a bearer token."""
+    token_file: Path | None = None
+    verify_tls: bool = True
+    ca_file: Path | None = None
+    timeout_seconds: float = Field(30.0, gt=0, le=600)
+    max_bytes: int = Field(20_000_000, ge=1_000, le=500_000_000)
+    """A feed larger than this is refused (a failed read), not read into memory."""
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> IcsUrlSource:
+        given = [k for k in ("password_env", "password_file", "token_env", "token_file") if getattr(self, k)]
+        if len(given) > 1:
+            raise ValueError("give one secret at most; got " + ", ".join(given))
+        if self.username and not (self.password_env or self.password_file):
+            raise ValueError("username needs password_env or password_file")
+        return self
+
+    @property
+    def http_url(self) -> str:
+        """The URL to fetch: ``webcal://`` is HTTPS (as calendar apps read it)."""
+        if self.url[:9].lower() == "webcal://":
+            return "https://" + self.url[9:]
+        return self.url
+
+    def password(self, where: str) -> str | None:
+        """The basic-auth password, read now."""
+        return read_secret(self.password_env, self.password_file, where, "password")
+
+    def token(self, where: str) -> str | None:
+        """The bearer token, read now."""
+        return read_secret(self.token_env, self.token_file, where, "token")
+
+
+class _HomeAssistant(_Strict):
+    """Keys shared by Home Assistant sources and targets."""
+
+    url: str = Field(pattern=r"^https?://")
+    """The Home Assistant instance, e.g. ``http://homeassistant.local:8123``."""
+    entity_id: str = Field(pattern=r"^calendar\.[a-z0-9_]+$")
+    token_env: str | None = None
+    """Name of an environment variable holding a long-lived access token."""
+    token_file: Path | None = None
+    verify_tls: bool = True
+    ca_file: Path | None = None
+    timeout_seconds: float = Field(30.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _one_token(self) -> _HomeAssistant:
+        if bool(self.token_env) == bool(self.token_file):
+            raise ValueError("give token_env or token_file (a long-lived access token), exactly one")
+        return self
+
+    def token(self, where: str) -> str:
+        """The access token, read now; never stored in the config."""
+        value = read_secret(self.token_env, self.token_file, where, "token")
+        if not value:
+            raise ConfigError(f"{where}: the Home Assistant token is empty")
+        return value
+
+
+class HomeAssistantSource(_HomeAssistant):
+    """A Home Assistant calendar entity holding the run plan (read-only)."""
+
+    kind: Literal["homeassistant"]
+    name: str | None = None
+
+
+class HomeAssistantTarget(_HomeAssistant):
+    """A Home Assistant Local Calendar entity calsync writes its sessions into."""
+
+    kind: Literal["homeassistant"]
+    sensors: bool = True
+    """Publish ``sensor.calsync_<plan>_next_session`` and ``sensor.calsync_<plan>_week`` every pass."""
+
+
+class FeedTarget(_Strict):
+    """Sessions served by ``calsync daemon`` at ``/feeds/<plan>.ics`` for calendar apps to subscribe to.
+
+    The feed is kept in an ``.ics`` file (``path``, default ``<state dir>/feeds/<plan>.ics``),
+    written atomically like an ``ics_file`` target, so ``rebuild`` and ``sync`` work without the daemon.
+    """
+
+    kind: Literal["feed"]
+    path: Path | None = None
+
+
+SourceConfig = Annotated[
+    IcsFileSource | IcsUrlSource | CaldavSource | HomeAssistantSource, Field(discriminator="kind")
+]
+TargetConfig = Annotated[
+    IcsFileTarget | CaldavTarget | HomeAssistantTarget | FeedTarget, Field(discriminator="kind")
+]
+
+
+class FeedServerConfig(_Strict):
+    """``[daemon.feeds]``: the HTTP server of ``feed`` targets."""
+
+    host: str = "127.0.0.1"
+    """Loopback by default; put a reverse proxy with TLS in front to expose it."""
+    port: int = Field(8765, ge=0, le=65535)
+    token_env: str | None = None
+    """A secret path part: feeds are served at ``/feeds/<token>/<plan>.ics`` only."""
+    token_file: Path | None = None
+    all_plans: bool = False
+    """Also serve ``/feeds/all.ics``: every plan's runs and sessions in one feed."""
+
+    @model_validator(mode="after")
+    def _one_token(self) -> FeedServerConfig:
+        if self.token_env and self.token_file:
+            raise ValueError("give token_env or token_file, not both")
+        return self
+
+    def token(self) -> str | None:
+        """The secret path part, read now."""
+        value = read_secret(self.token_env, self.token_file, "daemon.feeds", "token")
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9._~-]{16,256}", value):
+            raise ConfigError(
+                "daemon.feeds: the feed token must be 16 to 256 URL-safe characters "
+                "(letters, digits, . _ ~ -)"
+            )
+        return value
+
+
+class DaemonConfig(_Strict):
+    """``[daemon]``: the schedule of ``calsync daemon``."""
+
+    poll_seconds: float = Field(300, ge=1, le=86_400)
+    """Incremental pass every this many seconds, per plan (``[[plan]] poll_seconds`` overrides)."""
+    jitter_seconds: float = Field(30, ge=0, le=3_600)
+    """Each poll starts up to this much later, so plans and instances do not poll in step."""
+    rebuild_at: time | None = time(3, 30)
+    """A nightly full rebuild at this local time of each plan's zone (``"off"`` for none)."""
+    max_backoff_seconds: float = Field(3_600, ge=1, le=86_400)
+    """A failing plan retries after 1, 2, 4, ... poll intervals, at most this long."""
+    feeds: FeedServerConfig = FeedServerConfig()
+
+    @field_validator("rebuild_at", mode="before")
+    @classmethod
+    def _parse_rebuild_at(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if text in ("off", "none", ""):
+                return None
+            if re.fullmatch(r"\d{1,2}:\d{2}", text):
+                hour, minute = text.split(":")
+                return time(int(hour), int(minute))
+            raise ValueError(f"{value!r}: give a local time like '03:30', or 'off'")
+        return value
 
 
 class PlanConfig(_Strict):
@@ -312,6 +477,8 @@ class PlanConfig(_Strict):
     timezone: str
     horizon_weeks: int = Field(16, ge=1, le=104)
     a_race: date | None = None
+    poll_seconds: float | None = Field(None, ge=1, le=86_400)
+    """The daemon's poll interval for this plan (default: ``[daemon] poll_seconds``)."""
     source: Annotated[list[SourceConfig], Field(min_length=1)]
     target: TargetConfig | None = None
     rules: Rules = Rules()
@@ -344,6 +511,7 @@ class Config(_Strict):
     """The whole file."""
 
     plan: Annotated[list[PlanConfig], Field(min_length=1)]
+    daemon: DaemonConfig = DaemonConfig()
     path: Path = Path("calsync.toml")
     """Where the file was read from (set by the loader)."""
 
@@ -427,7 +595,7 @@ _Located = TypeVar("_Located", bound=_Strict)
 def _resolve_paths(item: _Located, base: Path) -> _Located:
     """Paths of a source or target, taken relative to the config file's folder."""
     updates: dict[str, Path] = {}
-    for key in ("path", "password_file", "ca_file"):
+    for key in ("path", "password_file", "token_file", "ca_file"):
         value = getattr(item, key, None)
         if isinstance(value, Path):
             updates[key] = _beside(base, value)
@@ -452,7 +620,9 @@ def parse_config(text: str, path: Path) -> Config:
         sources = [_resolve_paths(s, base) for s in plan.source]
         target = _resolve_paths(plan.target, base) if plan.target else None
         plans.append(plan.model_copy(update={"source": sources, "target": target}))
-    return config.model_copy(update={"plan": plans})
+    feeds = _resolve_paths(config.daemon.feeds, base)
+    daemon = config.daemon.model_copy(update={"feeds": feeds})
+    return config.model_copy(update={"plan": plans, "daemon": daemon})
 
 
 def load_config(path: Path) -> Config:

@@ -21,3 +21,8 @@ class SourceError(CalsyncError):
 
 class TargetError(CalsyncError):
     """A target calendar could not be read or written; nothing is lost (exit 1)."""
+
+
+class InterruptedPassError(TargetError):
+    """A pass was asked to stop (the daemon is shutting down): the write in flight was finished,
+    the rest is left for the next pass, which repairs it like after a crash."""

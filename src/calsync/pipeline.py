@@ -12,17 +12,27 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, TypeAlias
+from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from calsync.adapters.ics_read import read_ics_file
+from calsync.adapters.ics_read import ReadResult, read_ics_file
 from calsync.adapters.ics_target import IcsFileTarget
 from calsync.catalogue import Catalogue
 from calsync.classify import Classified, classify_events
-from calsync.config import CaldavSource, CaldavTarget, PlanConfig
+from calsync.config import (
+    CaldavSource,
+    CaldavTarget,
+    FeedTarget,
+    HomeAssistantSource,
+    HomeAssistantTarget,
+    IcsUrlSource,
+    PlanConfig,
+)
 from calsync.errors import CalsyncError, SourceError, TargetError
 from calsync.model import PlanResult, PlanWarning, Session, SourceEvent, When, week_start
 from calsync.planner import PlanInput, plan
+from calsync.ports import SourceAdapter, Stop, TargetAdapter
 from calsync.reconcile import (
     Action,
     Create,
@@ -33,11 +43,11 @@ from calsync.reconcile import (
     reconcile,
 )
 from calsync.render import session_fingerprint
-from calsync.state import State, Written
+from calsync.state import State, Written, default_state_dir
 
 if TYPE_CHECKING:  # the caldav library is imported only by plans that use CalDAV (start-up time)
     from calsync.adapters.caldav import CaldavClient
-    from calsync.adapters.caldav import CaldavTarget as CaldavTarget_
+    from calsync.adapters.caldav import CaldavSource as CaldavSource_
 
 log = logging.getLogger(__name__)
 
@@ -98,60 +108,159 @@ def _client(
     )
 
 
+class IcsFileReader:
+    """An ``ics_file`` source; the last parse is kept while the file and the window stay the same."""
+
+    def __init__(self, path: Path, name: str) -> None:
+        self.path = path
+        self.name = name
+        self._memo: tuple[tuple[int, int, datetime, datetime, str], ReadResult] | None = None
+
+    @property
+    def requests(self) -> int:
+        """A file costs no HTTP requests."""
+        return 0
+
+    def read(
+        self,
+        window_start: datetime,
+        window_end: datetime,
+        zone: ZoneInfo,
+        state: State | None,  # noqa: ARG002 - the port's signature: a file keeps nothing there
+        *,
+        full: bool,
+    ) -> ReadResult:
+        """The file's occurrences in the window."""
+        try:
+            stat = self.path.stat()
+            key = (stat.st_mtime_ns, stat.st_size, window_start, window_end, zone.key)
+        except OSError:
+            key = None
+        if not full and key is not None and self._memo is not None and self._memo[0] == key:
+            return self._memo[1]
+        result = read_ics_file(
+            self.path, name=self.name, zone=zone, window_start=window_start, window_end=window_end
+        )
+        self._memo = (key, result) if key is not None else None
+        return result
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class CaldavReader:
+    """A ``caldav`` source: incremental reads, token and objects kept in the state; parsed objects
+    are kept in memory (per href and ETag) while the adapter lives (the daemon)."""
+
+    def __init__(self, source: CaldavSource, *, name: str, where: str) -> None:
+        self.source = source
+        self.name = name
+        self.where = where
+        self._requests = 0
+        self._reader: CaldavSource_ | None = None
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests made so far."""
+        return self._requests
+
+    def read(
+        self, window_start: datetime, window_end: datetime, zone: ZoneInfo, state: State | None, *, full: bool
+    ) -> ReadResult:
+        """The calendar's occurrences in the window (one request when nothing changed)."""
+        from calsync.adapters.caldav import CaldavSource as CaldavSource_  # noqa: PLC0415
+
+        client = _client(self.source, where=self.where, name=self.name, error=SourceError)
+        key = f"source:{client.url}"
+        if self._reader is None:
+            self._reader = CaldavSource_(client, name=self.name)
+        self._reader.client = client
+        try:
+            read = self._reader.read(
+                window_start,
+                window_end,
+                zone,
+                token=state.token(key) if state and not full else None,
+                cache=state.objects(key) if state and not full else {},
+            )
+        finally:
+            self._requests += client.requests
+            client.close()
+        if state is not None:
+            state.save_sync(key, read.token, read.cache)
+        return read.result
+
+    def close(self) -> None:
+        """Each read closes its connection."""
+
+
+def source_for(config: PlanConfig, index: int) -> SourceAdapter:
+    """The adapter of a plan's ``index``-th source."""
+    source = config.source[index]
+    where = f"plan[{config.id}].source[{index}]"
+    name = f"plan {config.id}: source {getattr(source, 'name', None) or index + 1}"
+    if isinstance(source, CaldavSource):
+        return CaldavReader(source, name=name, where=where)
+    if isinstance(source, IcsUrlSource):
+        from calsync.adapters.ics_url import IcsUrlReader  # noqa: PLC0415
+
+        return IcsUrlReader(source, name=name, where=where)
+    if isinstance(source, HomeAssistantSource):
+        from calsync.adapters.homeassistant import HaCalendarSource  # noqa: PLC0415
+
+        return HaCalendarSource(source, name=name, where=where)
+    return IcsFileReader(source.path, source.name or f"{config.id}: source {index + 1} ({source.path.name})")
+
+
 def read_sources(
-    config: PlanConfig, window: Window, state: State | None = None, *, full: bool = False
+    config: PlanConfig,
+    window: Window,
+    state: State | None = None,
+    *,
+    full: bool = False,
+    adapters: dict[str, SourceAdapter] | None = None,
 ) -> SourceRead:
     """Read every source of a plan; any failure raises SourceError (a failed read, not an empty plan).
 
-    CalDAV sources read incrementally: their sync token and objects live in the state; ``full``
-    reads everything again (``rebuild``) and starts new tokens.
+    Remote sources read incrementally: their sync token / ETag and objects live in the state;
+    ``full`` reads everything again (``rebuild``) and starts afresh. ``adapters`` keeps source
+    adapters between passes (the daemon), so what did not change is not parsed again.
     """
     events: list[SourceEvent] = []
     warnings: list[PlanWarning] = []
     empty: list[str] = []
     requests = 0
-    for index, source in enumerate(config.source):
-        if isinstance(source, CaldavSource):
-            name = f"plan {config.id}: source {source.name or index + 1}"
-            client = _client(source, where=f"plan[{config.id}].source[{index}]", name=name, error=SourceError)
-            key = f"source:{client.url}"
-            try:
-                from calsync.adapters.caldav import CaldavSource as CaldavSource_  # noqa: PLC0415
-
-                read = CaldavSource_(client, name=name).read(
-                    window.read_start,
-                    window.read_end,
-                    config.zone,
-                    token=state.token(key) if state and not full else None,
-                    cache=state.objects(key) if state and not full else {},
-                )
-            finally:
-                requests += client.requests
-                client.close()
-            if state is not None:
-                state.save_sync(key, read.token, read.cache)
-            result = read.result
-        else:
-            name = source.name or f"{config.id}: source {index + 1} ({source.path.name})"
-            result = read_ics_file(
-                source.path,
-                name=name,
-                zone=config.zone,
-                window_start=window.read_start,
-                window_end=window.read_end,
-            )
-        log.debug("%s: %d events, %d problems", name, len(result.events), len(result.problems))
+    for index in range(len(config.source)):
+        memo_key = f"{config.id}/{index}"
+        adapter = adapters.get(memo_key) if adapters is not None else None
+        if adapter is None:
+            adapter = source_for(config, index)
+            if adapters is not None:
+                adapters[memo_key] = adapter
+        before = adapter.requests
+        try:
+            result = adapter.read(window.read_start, window.read_end, config.zone, state, full=full)
+        finally:
+            requests += adapter.requests - before
+            if adapters is None:
+                adapter.close()
+        log.debug("%s: %d events, %d problems", adapter.name, len(result.events), len(result.problems))
         events.extend(result.events)
         warnings.extend(PlanWarning("SKIPPED_EVENT", problem) for problem in result.problems)
         if not result.events:
-            empty.append(name)
+            empty.append(adapter.name)
     return SourceRead(events, warnings, empty, requests)
 
 
-Target: TypeAlias = "IcsFileTarget | CaldavTarget_"
+def feed_path(config: PlanConfig) -> Path:
+    """Where a ``feed`` target keeps its calendar (``<state dir>/feeds/<plan>.ics`` by default)."""
+    target = config.target
+    if isinstance(target, FeedTarget) and target.path is not None:
+        return target.path
+    return default_state_dir() / "feeds" / f"{config.id}.ics"
 
 
-def target_for(config: PlanConfig, state: State | None = None, *, full: bool = False) -> Target | None:
+def target_for(config: PlanConfig, state: State | None = None, *, full: bool = False) -> TargetAdapter | None:
     """The target adapter of a plan, if it has one (a CalDAV one resumes from the state's token,
     unless ``full``)."""
     target = config.target
@@ -171,24 +280,30 @@ def target_for(config: PlanConfig, state: State | None = None, *, full: bool = F
             token=state.token(key) if state and not full else None,
             cache=state.objects(key) if state and not full else None,
         )
+    if isinstance(target, HomeAssistantTarget):
+        from calsync.adapters.homeassistant import HaCalendarTarget  # noqa: PLC0415
+
+        return HaCalendarTarget(target, config.id, config.zone, where=f"plan[{config.id}].target")
+    if isinstance(target, FeedTarget):
+        return IcsFileTarget(feed_path(config), config.id, config.zone)
     return IcsFileTarget(target.path, config.id, config.zone)
 
 
-def target_label(target: Target) -> str:
+def target_label(target: TargetAdapter) -> str:
     """The target's file or URL, for messages."""
-    return str(target.path) if isinstance(target, IcsFileTarget) else target.url
+    return target.label
 
 
-def save_target(target: Target, state: State | None) -> None:
-    """Keep a CalDAV target's sync token and listing for the next pass."""
-    if state is not None and not isinstance(target, IcsFileTarget):
-        state.save_sync(f"target:{target.url}", target.token, target.cache)
+def save_target(target: TargetAdapter, state: State | None) -> None:
+    """Keep a remote target's sync token and listing for the next pass."""
+    kept = target.sync_state()
+    if state is not None and kept is not None:
+        state.save_sync(*kept)
 
 
-def close_target(target: Target) -> None:
+def close_target(target: TargetAdapter) -> None:
     """Release a target's connection."""
-    if not isinstance(target, IcsFileTarget):
-        target.client.close()
+    target.close()
 
 
 def make_plan(
@@ -402,6 +517,10 @@ def state_key(config: PlanConfig) -> str:
         where = "-"
     elif isinstance(target, CaldavTarget):
         where = target.url
+    elif isinstance(target, HomeAssistantTarget):
+        where = f"{target.url}#{target.entity_id}"
+    elif isinstance(target, FeedTarget):
+        where = str(feed_path(config))
     else:
         where = str(target.path)
     return f"{config.id}@{where}"
@@ -415,34 +534,51 @@ def run_pass(
     force: bool,
     state: State | None = None,
     full: bool = False,
+    adapters: dict[str, SourceAdapter] | None = None,
+    stop: Stop | None = None,
 ) -> PassReport:
     """One pass for one plan: read, plan, reconcile, guard, apply, record. ``full`` (``rebuild``)
     reads every calendar in full; otherwise (``sync``) remote calendars are read incrementally.
 
     When a write meets a conflict (someone changed the event since it was read: a 412), nothing of
     theirs is overwritten: the target is read again and the plan redone once around their change.
+    ``adapters`` keeps source adapters between passes (the daemon); ``stop`` is asked between
+    writes (the daemon shutting down): the pass then ends with InterruptedPassError, its
+    confirmed writes recorded.
     """
     target = target_for(config, state, full=full)
     if target is None:
         raise TargetError(f"plan {config.id}: no [plan.target] configured, nothing to write to")
     try:
-        return _run_pass(config, target, now, dry_run=dry_run, force=force, state=state, full=full)
+        return _run_pass(
+            config,
+            target,
+            now,
+            dry_run=dry_run,
+            force=force,
+            state=state,
+            full=full,
+            adapters=adapters,
+            stop=stop,
+        )
     finally:
         close_target(target)
 
 
 def _run_pass(
     config: PlanConfig,
-    target: Target,
+    target: TargetAdapter,
     now: datetime,
     *,
     dry_run: bool,
     force: bool,
     state: State | None,
     full: bool,
+    adapters: dict[str, SourceAdapter] | None,
+    stop: Stop | None,
 ) -> PassReport:
     label = target_label(target)
-    read = read_sources(config, window_for(config, now), state, full=full)
+    read = read_sources(config, window_for(config, now), state, full=full, adapters=adapters)
     key = state_key(config)
     report = PassReport(config.id, label)
     for attempt in range(2):
@@ -480,9 +616,9 @@ def _run_pass(
             # state is saved must not make the next pass think a person deleted it
             state.record_written(key, [], forget=[a.previous.uid for a in actions if isinstance(a, Delete)])
         try:
-            outcome = target.apply(actions, now=now)
+            outcome = target.apply(actions, now=now, stop=stop)
         except CalsyncError:
-            if state is not None and not isinstance(target, IcsFileTarget):
+            if state is not None:
                 # record the writes the server confirmed before it failed
                 done = set(target.progress.created) | set(target.progress.updated)
                 _remember(
@@ -494,7 +630,7 @@ def _run_pass(
                     dismissed=dismissed,
                     zone=config.zone,
                     now=now,
-                    locate=_locator(target),
+                    locate=target.location,
                 )
             raise
         save_target(target, state)
@@ -509,7 +645,7 @@ def _run_pass(
                 dismissed=dismissed,
                 zone=config.zone,
                 now=now,
-                locate=_locator(target),
+                locate=target.location,
             )
         conflicts = outcome.conflicts
         if not conflicts:
@@ -518,15 +654,10 @@ def _run_pass(
             f"{len(conflicts)} session(s) changed by someone else while calsync wrote: kept theirs"
             + (", planned again around them" if attempt == 0 else "; the next pass plans around them")
         )
-    report.requests = read.requests + (target.client.requests if not isinstance(target, IcsFileTarget) else 0)
+    if not dry_run:
+        target.publish(result, now)
+    report.requests = read.requests + target.requests
     return report
-
-
-def _locator(target: Target) -> Callable[[str], tuple[str, str] | None]:
-    """How to find a written event's href and ETag in a target (remote targets only)."""
-    if not isinstance(target, IcsFileTarget):
-        return target.location
-    return lambda _uid: None
 
 
 def _remember(

@@ -44,8 +44,9 @@ from icalendar import Component
 
 from calsync.adapters import event_ics
 from calsync.adapters.ics_read import ReadResult, parse_ics
-from calsync.errors import CalsyncError, SourceError, TargetError
-from calsync.model import SourceEvent, When
+from calsync.errors import CalsyncError, InterruptedPassError, SourceError, TargetError
+from calsync.model import PlanResult, SourceEvent, When
+from calsync.ports import Stop, SyncState
 from calsync.reconcile import Action, ApplyResult, Conflict, Create, Delete, OwnedEvent, Update
 
 log = logging.getLogger(__name__)
@@ -659,6 +660,27 @@ class CaldavTarget:
         """The calendar collection's URL (without credentials)."""
         return self.client.url
 
+    @property
+    def label(self) -> str:
+        """The collection's URL, for messages."""
+        return redact_url(self.client.url)
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests made so far."""
+        return self.client.requests
+
+    def sync_state(self) -> SyncState | None:
+        """The sync token and listing to resume from next pass."""
+        return f"target:{self.client.url}", self.token, self.cache
+
+    def publish(self, result: PlanResult, now: datetime) -> None:
+        """A CalDAV calendar shows nothing but its events."""
+
+    def close(self) -> None:
+        """Close the HTTP connection."""
+        self.client.close()
+
     def _owned_components(self, data: bytes) -> list[Component]:
         if not data:
             return []
@@ -705,7 +727,7 @@ class CaldavTarget:
         """Where a new event goes: ``<collection>/<uid>.ics``."""
         return f"{self.client.path}{uid}.ics"
 
-    def apply(self, actions: Sequence[Action], *, now: datetime) -> ApplyResult:
+    def apply(self, actions: Sequence[Action], *, now: datetime, stop: Stop | None = None) -> ApplyResult:
         """Apply the actions with preconditions; a 412 is a :class:`Conflict`, never overwritten.
 
         Updates and deletes need :meth:`read_owned` first (it remembers each event's href and
@@ -718,6 +740,10 @@ class CaldavTarget:
         result = ApplyResult()
         self.progress = result  # what is done so far, for a caller whose apply fails part-way
         for action in actions:
+            if stop is not None and stop():
+                raise InterruptedPassError(
+                    f"plan {self.plan_id}: {self.label}: stopped after {result.written} writes"
+                )
             if isinstance(action, Create):
                 self._create(action, now, result)
             elif isinstance(action, Update):

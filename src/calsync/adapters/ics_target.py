@@ -27,6 +27,8 @@ from icalendar import Calendar, Component
 
 from calsync.adapters import event_ics
 from calsync.errors import TargetError
+from calsync.model import PlanResult
+from calsync.ports import Stop, SyncState
 from calsync.reconcile import Action, ApplyResult, Conflict, Create, OwnedEvent, Update
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,31 @@ class IcsFileTarget:
         self.path = path
         self.plan_id = plan_id
         self.zone = zone
+        self.progress = ApplyResult()
+
+    @property
+    def label(self) -> str:
+        """The file, for messages."""
+        return str(self.path)
+
+    @property
+    def requests(self) -> int:
+        """A file costs no HTTP requests."""
+        return 0
+
+    def location(self, uid: str) -> tuple[str, str] | None:  # noqa: ARG002 - the port's signature
+        """A file has no per-event href or ETag."""
+        return None
+
+    def sync_state(self) -> SyncState | None:
+        """A file is read whole every time: nothing to keep."""
+        return None
+
+    def publish(self, result: PlanResult, now: datetime) -> None:
+        """A file shows nothing but its events."""
+
+    def close(self) -> None:
+        """Nothing to release."""
 
     def __repr__(self) -> str:
         return f"IcsFileTarget({str(self.path)!r}, plan={self.plan_id!r})"
@@ -175,7 +202,13 @@ class IcsFileTarget:
         finally:
             os.close(fd)
 
-    def apply(self, actions: Sequence[Action], *, now: datetime) -> ApplyResult:
+    def apply(
+        self,
+        actions: Sequence[Action],
+        *,
+        now: datetime,
+        stop: Stop | None = None,  # noqa: ARG002 - one atomic write: nothing to stop between
+    ) -> ApplyResult:
         """Apply the actions to the file; write nothing when there are none (or all are skipped).
 
         ``now`` (aware) becomes the DTSTAMP / LAST-MODIFIED of what is written, so the output is
@@ -183,6 +216,7 @@ class IcsFileTarget:
         file since it was read (or appeared, or went) is not applied: it is a conflict.
         """
         result = ApplyResult()
+        self.progress = result
         if not actions:
             return result
         if now.tzinfo is None:

@@ -26,6 +26,9 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Component
 
 from calsync.adapters import event_ics
+from calsync.errors import InterruptedPassError
+from calsync.model import PlanResult
+from calsync.ports import Stop, SyncState
 from calsync.reconcile import Action, ApplyResult, Conflict, Create, Delete, OwnedEvent, Update
 
 log = logging.getLogger(__name__)
@@ -110,7 +113,32 @@ class MemoryTarget:
                 self._read[event.uid] = _Read(href, text)
         return owned
 
-    def apply(self, actions: Sequence[Action], *, now: datetime) -> ApplyResult:
+    @property
+    def label(self) -> str:
+        """For messages."""
+        return f"memory:{self.plan_id}"
+
+    @property
+    def requests(self) -> int:
+        """No HTTP."""
+        return 0
+
+    def location(self, uid: str) -> tuple[str, str] | None:
+        """The href of an owned event as last read (no ETag)."""
+        read = self._read.get(uid)
+        return (read.href, "") if read is not None else None
+
+    def sync_state(self) -> SyncState | None:
+        """Nothing to keep between passes."""
+        return None
+
+    def publish(self, result: PlanResult, now: datetime) -> None:
+        """Nothing but events."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def apply(self, actions: Sequence[Action], *, now: datetime, stop: Stop | None = None) -> ApplyResult:
         """Apply the actions with CalDAV's preconditions; what changed meanwhile is a conflict.
 
         Updates and deletes need :meth:`read_owned` first. ``now`` (aware) becomes DTSTAMP /
@@ -120,7 +148,12 @@ class MemoryTarget:
             raise ValueError("apply needs an aware 'now'")
         now = now.astimezone(UTC).replace(microsecond=0)
         result = ApplyResult()
+        self.progress = result
         for action in actions:
+            if stop is not None and stop():
+                raise InterruptedPassError(
+                    f"plan {self.plan_id}: memory: stopped after {result.written} writes"
+                )
             if isinstance(action, Create):
                 self._create(action, now, result)
             elif isinstance(action, Update):
