@@ -3,7 +3,9 @@
 A pytest plugin module: load it with ``pytest_plugins = ["http_feed"]`` in a test module (and
 ``from http_feed import HttpFeed`` under ``TYPE_CHECKING`` for the annotation).
 
-* ``http_feed`` (function scope): a fresh server on a free port, stopped after the test.
+* ``http_feed`` (function scope): a fresh server on a free port, stopped after the test;
+  ``https_feed`` the same over TLS with a self-signed certificate for 127.0.0.1 and localhost
+  (``feed.ca_file`` trusts it; needs the ``openssl`` command, else the test is skipped).
   ``feed.set(path, body, ...)`` serves a body (with ETag and Last-Modified, answering
   ``If-None-Match`` / ``If-Modified-Since`` with 304, optional basic/bearer auth and a delay);
   ``feed.redirect(path, to)`` answers with a redirect; ``feed.url(path)`` is the URL to fetch;
@@ -17,7 +19,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import shutil
 import socket
+import ssl
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -78,6 +85,8 @@ class Resource:
     """False: no Content-Length, the body ends when the connection closes."""
     location: str | None = None
     """Set for a redirect."""
+    trickle: float = 0.0
+    """Seconds to wait between 1 KiB pieces of the body (a slow server)."""
 
 
 def free_port() -> int:
@@ -107,10 +116,25 @@ def _etag_matches(header: str, etag: str) -> bool:
     return etag.removeprefix("W/") in wanted
 
 
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate and key for 127.0.0.1 and localhost, made by the ``openssl`` command."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
 class HttpFeed:
     """A running server: set what it serves, read what it was asked."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, tls: bool = False) -> None:
         self._resources: dict[str, Resource] = {}
         self._lock = threading.Lock()
         self.log: list[Request] = []
@@ -130,6 +154,17 @@ class HttpFeed:
                 """Quiet: the test reads ``feed.log`` instead."""
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.scheme = "https" if tls else "http"
+        self.ca_file: Path | None = None
+        """The certificate to trust (``https_feed`` only)."""
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        if tls:
+            self._folder = tempfile.TemporaryDirectory(prefix="http-feed-")
+            cert, key = self_signed_certificate(Path(self._folder.name))
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert, key)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self.ca_file = cert
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self.port = int(self._server.server_address[1])
@@ -137,9 +172,9 @@ class HttpFeed:
         self._thread.start()
 
     # -- what the test sets -------------------------------------------------------------------
-    def url(self, path: str = "/plan.ics", *, host: str = "127.0.0.1", scheme: str = "http") -> str:
+    def url(self, path: str = "/plan.ics", *, host: str = "127.0.0.1", scheme: str | None = None) -> str:
         """The URL of a path on this server (``host="localhost"`` for a second host name)."""
-        return f"{scheme}://{host}:{self.port}{path}"
+        return f"{scheme or self.scheme}://{host}:{self.port}{path}"
 
     def set(
         self,
@@ -154,13 +189,15 @@ class HttpFeed:
         headers: dict[str, str] | None = None,
         auth: Auth | None = None,
         content_length: bool = True,
+        trickle: float = 0.0,
     ) -> Resource:
         """Serve ``body`` at ``path`` (replacing what was there).
 
         ``etag``: True derives a strong ETag from the body, a string is used as is, False sends
         none (and ignores ``If-None-Match``). ``last_modified``: True is now (always later than
         what this path served before, so a change within one second is still newer), a datetime
-        is used as is, False sends none (and ignores ``If-Modified-Since``).
+        is used as is, False sends none (and ignores ``If-Modified-Since``). ``content_length``
+        False ends the body by closing the connection; ``trickle`` sends it slowly.
         """
         with self._lock:
             previous = self._resources.get(path)
@@ -188,6 +225,7 @@ class HttpFeed:
                 headers=dict(headers or {}),
                 auth=auth,
                 content_length=content_length,
+                trickle=trickle,
             )
             self._resources[path] = resource
             return resource
@@ -217,6 +255,8 @@ class HttpFeed:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+        if self._folder is not None:
+            self._folder.cleanup()
 
     # -- answering ------------------------------------------------------------------------------
     def _lookup(self, target: str) -> Resource | None:
@@ -245,7 +285,13 @@ class HttpFeed:
                 handler.send_header("Content-Length", str(len(body)))
             handler.end_headers()
             if send_body and status != 304:
-                handler.wfile.write(body)
+                if resource is not None and resource.trickle:
+                    for start in range(0, len(body), 1024):
+                        handler.wfile.write(body[start : start + 1024])
+                        handler.wfile.flush()
+                        time.sleep(resource.trickle)
+                else:
+                    handler.wfile.write(body)
             handler.wfile.flush()
 
     def _response(self, resource: Resource | None, headers: Headers) -> tuple[int, dict[str, str], bytes]:
@@ -293,6 +339,18 @@ def _authorized(auth: Auth, header: str) -> bool:
 def http_feed() -> Iterator[HttpFeed]:
     """A real HTTP server on 127.0.0.1 for one test."""
     feed = HttpFeed()
+    try:
+        yield feed
+    finally:
+        feed.close()
+
+
+@pytest.fixture
+def https_feed() -> Iterator[HttpFeed]:
+    """A real HTTPS server on 127.0.0.1 for one test (self-signed: trust ``feed.ca_file``)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    feed = HttpFeed(tls=True)
     try:
         yield feed
     finally:
