@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from calsync import __version__
+from calsync import __version__, logs
 from calsync.config import Config, PlanConfig, find_config, load_config
 from calsync.errors import CalsyncError, ConfigError
 from calsync.model import PlanResult
@@ -159,8 +159,17 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
                 print(f"  {record.summary}")
             if record.consecutive_failures:
                 print(f"  consecutive failures: {record.consecutive_failures}")
+            if record.next_pass:
+                print(f"  next pass (daemon): {record.next_pass}")
         print(f"state: {state.path}")
     return 0
+
+
+def cmd_daemon(args: argparse.Namespace, config: Config) -> int:  # noqa: ARG001 - the commands' signature
+    """Run the scheduled passes until SIGTERM."""
+    from calsync.daemon import run_daemon  # noqa: PLC0415 - only the daemon needs the scheduler
+
+    return run_daemon(config)
 
 
 def cmd_check(args: argparse.Namespace, config: Config) -> int:
@@ -191,7 +200,7 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
 def _error(err: BaseException, verbose: bool) -> None:
     if verbose:
         log.exception("%s", err)
-    print(f"calsync: {err}", file=sys.stderr)
+    print(f"calsync: {logs.mask(str(err))}", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -232,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     common(status, now=False)
     status.set_defaults(func=cmd_status)
 
+    daemon = commands.add_parser("daemon", help="run the scheduled passes until SIGTERM (SIGHUP reloads)")
+    daemon.set_defaults(func=cmd_daemon, plan=None)
+
     check = commands.add_parser("check", help="validate the config and reach every source and target")
     common(check)
     check.set_defaults(func=cmd_check)
@@ -242,10 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``calsync`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(verbose=args.verbose, level=logging.INFO if args.command == "daemon" else logging.WARNING)
     func: Callable[[argparse.Namespace, Config], int] = args.func
     try:
         config = load_config(find_config(args.config))

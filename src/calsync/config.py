@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from calsync.errors import ConfigError
+from calsync.logs import remember_secret, remember_url_secrets
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -280,17 +281,18 @@ def read_secret(env: str | None, file: Path | None, where: str, key: str) -> str
     ``where`` names the config table and ``key`` the secret's key (``password`` / ``token``), so
     an error says ``plan[me].source[0].token_env: ...``.
     """
+    value: str | None = None
     if env:
         value = os.environ.get(env)
         if value is None:
             raise ConfigError(f"{where}.{key}_env: the environment variable {env} is not set")
-        return value
-    if file:
+    elif file:
         try:
-            return file.read_text(encoding="utf-8").strip()
+            value = file.read_text(encoding="utf-8").strip()
         except OSError as err:
             raise ConfigError(f"{where}.{key}_file: cannot read {file}: {err.strerror}") from err
-    return None
+    remember_secret(value)
+    return value
 
 
 class CaldavSource(_Remote):
@@ -335,6 +337,11 @@ class IcsUrlSource(_Strict):
             raise ValueError("give one secret at most; got " + ", ".join(given))
         if self.username and not (self.password_env or self.password_file):
             raise ValueError("username needs password_env or password_file")
+        return self
+
+    @model_validator(mode="after")
+    def _mask_url_secrets(self) -> IcsUrlSource:
+        remember_url_secrets(self.url)  # a feed link is often itself the secret
         return self
 
     @property
@@ -585,8 +592,9 @@ def _describe(err: ValidationError, path: Path) -> str:
 
 
 def _beside(base: Path, path: Path) -> Path:
-    """A path from the config, taken relative to the config file's folder (``~`` expanded)."""
-    return Path(os.path.normpath(base / path.expanduser()))
+    """A path from the config, taken relative to the config file's folder (``~`` and environment
+    variables expanded: ``password_file = "${CREDENTIALS_DIRECTORY}/dav"`` under systemd)."""
+    return Path(os.path.normpath(base / Path(os.path.expandvars(str(path))).expanduser()))
 
 
 _Located = TypeVar("_Located", bound=_Strict)

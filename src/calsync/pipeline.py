@@ -384,6 +384,8 @@ class PassReport:
     notes: list[str] = field(default_factory=list)
     requests: int = 0
     """HTTP requests the pass made (remote calendars only)."""
+    result: PlanResult | None = None
+    """The plan the pass wrote (the daemon's all-plans feed serves it)."""
 
     def count(self, kind: type) -> int:
         """How many actions of one kind."""
@@ -654,6 +656,7 @@ def _run_pass(
             f"{len(conflicts)} session(s) changed by someone else while calsync wrote: kept theirs"
             + (", planned again around them" if attempt == 0 else "; the next pass plans around them")
         )
+    report.result = result
     if not dry_run:
         target.publish(result, now)
     report.requests = read.requests + target.requests

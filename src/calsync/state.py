@@ -87,6 +87,15 @@ class PassRecord:
     requests: int = 0
     seconds: float = 0.0
     consecutive_failures: int = 0
+    next_pass: str = ""
+    """When the daemon runs this plan next (ISO 8601; empty outside the daemon)."""
+
+    @classmethod
+    def from_json(cls, text: str) -> PassRecord:
+        """Read a stored record (keys this version does not know are ignored)."""
+        data = json.loads(text)
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
 
 
 class State:
@@ -200,7 +209,7 @@ class State:
     def last_pass(self, plan_id: str) -> PassRecord | None:
         """The last recorded pass of a plan."""
         row = self._db.execute("SELECT record FROM passes WHERE plan_id = ?", (plan_id,)).fetchone()
-        return PassRecord(**json.loads(row[0])) if row else None
+        return PassRecord.from_json(row[0]) if row else None
 
 
 def now_iso(moment: datetime) -> str:
