@@ -154,7 +154,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
                 print(f"{plan_config.id}: no pass yet (run `calsync rebuild`)")
                 continue
             result = "ok" if record.ok else f"FAILED: {record.error}"
-            print(f"{plan_config.id}: last pass {record.started} ({record.seconds:.1f} s) {result}")
+            print(f"{plan_config.id}: last pass {record.started} ({record.seconds:.2f} s) {result}")
             if record.ok:
                 print(f"  {record.summary}")
             if record.consecutive_failures:

@@ -121,7 +121,6 @@ class Daemon:
             ) from err
         self.server = server
         self._server_key = key
-        log.info("serving feeds on http://%s:%d/feeds/ (%d plan(s))", settings.host, server.port, len(paths))
 
     def _schedule(self, slot: PlanSlot, *, first_in: float = 0.0) -> None:
         plan = slot.config
@@ -212,14 +211,14 @@ class Daemon:
                 self._refresh_all_plans_feed()
                 for note in report.notes:
                     log.info("plan %s: note: %s", plan.id, note)
-                log.info("plan %s: %s ok in %.2f s: %s", plan.id, kind, seconds, report.summary())
+                log.info("plan %s: %s ok in %.2f s: %s", plan.id, kind, seconds, report.changes())
                 state.record_pass(
                     PassRecord(
                         plan.id,
                         now_iso(now),
                         now_iso(datetime.now(plan.zone)),
                         True,
-                        f"{kind}: {report.summary()}",
+                        f"{kind}: {report.changes()}",
                         requests=report.requests,
                         seconds=round(seconds, 3),
                         next_pass=self._next_pass(plan.id),

@@ -393,9 +393,13 @@ class PassReport:
 
     def summary(self) -> str:
         """One line for people."""
+        return f"{self.plan_id}: {self.changes()}"
+
+    def changes(self) -> str:
+        """What changed where, and what it cost (the summary without the plan id)."""
         verb = "" if self.applied or not self.actions else "would be "
         return (
-            f"{self.plan_id}: {self.count(Create)} {verb}created, {self.count(Update)} {verb}updated, "
+            f"{self.count(Create)} {verb}created, {self.count(Update)} {verb}updated, "
             f"{self.count(Delete)} {verb}deleted, {self.unchanged} unchanged -> {self.target}"
             + (f" ({self.requests} requests)" if self.requests else "")
         )

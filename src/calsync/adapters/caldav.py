@@ -755,7 +755,7 @@ class CaldavTarget:
             # them would, on some servers (Xandikos), never report an event we created that a
             # person deletes before the next pass, leaving it in the cache as a phantom.
             self.read_owned()
-        log.info(
+        log.debug(
             "plan %s: %s: %d created, %d updated, %d deleted, %d conflicts",
             self.plan_id,
             self.url,

@@ -270,11 +270,11 @@ class IcsFileTarget:
             else:
                 result.deleted.append(previous.uid)
         if not result.written:
-            log.info("plan %s: target %s: nothing to write", self.plan_id, self.path)
+            log.debug("plan %s: target %s: nothing to write", self.plan_id, self.path)
             return
         calendar.add_missing_timezones()
         write_atomic(self.path, calendar.to_ical())
-        log.info(
+        log.debug(
             "plan %s: wrote %s (%d created, %d updated, %d deleted)",
             self.plan_id,
             self.path,
