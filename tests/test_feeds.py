@@ -159,6 +159,21 @@ def test_an_unchanged_file_is_not_read_again(feed_file: Path) -> None:
     assert feeds("me") is first
 
 
+def test_an_unreadable_file_is_a_500_or_the_last_copy_read(
+    tmp_path: Path, feed_file: Path, serve: Callable[..., FeedServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "dir.ics").mkdir()
+    server = serve(FileFeeds({"me": feed_file, "broken": tmp_path / "dir.ics"}))
+    assert requests.get(server.url("broken"), timeout=5).status_code == 500
+    assert requests.get(server.url("me"), timeout=5).status_code == 200
+    feed_file.unlink()
+    feed_file.mkdir()  # e.g. a permission or disk problem after a good read
+    response = requests.get(server.url("me"), timeout=5)
+    assert response.status_code == 200
+    assert response.content == CALENDAR
+    assert "serving the last copy read" in caplog.text
+
+
 def test_head_has_the_headers_and_no_body(feed_file: Path, serve: Callable[..., FeedServer]) -> None:
     server = serve(FileFeeds({"me": feed_file}))
     get = requests.get(server.url("me"), timeout=5, headers={"Accept-Encoding": "identity"})
@@ -204,6 +219,7 @@ def test_token_in_the_path(feed_file: Path, serve: Callable[..., FeedServer]) ->
         f"/{TOKEN}/feeds/me.ics",
         f"/feeds/{TOKEN}/{TOKEN}/me.ics",
         f"/feeds/{TOKEN}/nobody.ics",  # right token, unknown plan: the same 404
+        f"/feeds/{TOKEN}%2Fme.ics",  # an encoded slash is not a path separator
     ):
         assert raw_get(server, target) == 404, target
     assert raw_get(server, f"/feeds/{TOKEN}/me.ics?x=1") == 200

@@ -175,7 +175,13 @@ class FileFeeds:
             return None
         if cached is not None and cached.path != path:
             cached = None
-        feed, key = self._read(name, path, cached)
+        try:
+            feed, key = self._read(name, path, cached)
+        except OSError as err:
+            if cached is None:
+                raise
+            log.warning("feed %s: cannot read %s (%s); serving the last copy read", name, path, err)
+            return cached.feed
         with self._lock:
             if self.paths.get(name) == path:
                 self._cache[name] = _Cached(path, key, feed)
@@ -356,7 +362,7 @@ class _Server(ThreadingHTTPServer):
     def route(self, target: str) -> str | None:
         """The feed name a request target asks for, or None (404) when it is not a feed path."""
         path = urlsplit(target).path if not target.startswith("/") else target.split("?", 1)[0]
-        parts = unquote(path).split("/")
+        parts = [unquote(part) for part in path.split("/")]  # an encoded "/" stays inside its segment
         # "", "feeds", [token,] "<name>.ics"
         if len(parts) not in (3, 4) or parts[0] != "" or parts[1] != "feeds":
             return None
@@ -504,8 +510,12 @@ class _Handler(BaseHTTPRequestHandler):
         name = server.route(self.path)
         try:
             feed = server.lookup(name) if name is not None else None
+        except OSError as err:
+            log.warning("feeds: cannot read the feed %s: %s", name, err)
+            self._plain(500, b"feed unavailable\n", with_body=with_body)
+            return
         except Exception:
-            log.exception("feeds: cannot read the feed %s", name)
+            log.exception("feeds: cannot build the feed %s", name)
             self._plain(500, b"feed unavailable\n", with_body=with_body)
             return
         if feed is None:
