@@ -413,6 +413,8 @@ def test_all_plans_feed_holds_every_plans_runs_and_sessions() -> None:
     assert {str(e["X-CALSYNC-PLAN"]) for e in sessions} == {"anna", "ben"}
     assert {str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")} == {"Europe/Berlin", "America/New_York"}
     assert str(calendar["X-WR-CALNAME"]) == "calsync: all plans"
+    assert b"\r\nREFRESH-INTERVAL;VALUE=DURATION:PT15M\r\n" in feed.body
+    assert b"\r\nX-PUBLISHED-TTL:PT15M\r\n" in feed.body
     long_ben = next(e for e in events if str(e["SUMMARY"]) == "ben: Long Run 30 km")
     assert long_ben["DTSTART"].dt == datetime(2026, 12, 5, 8, tzinfo=ZoneInfo("America/New_York"))
     race = next(e for e in events if str(e["SUMMARY"]) == "anna: Race: Lavaredo 120K")

@@ -271,7 +271,7 @@ def all_plans_feed(results: Sequence[PlanResult], *, now: datetime) -> Feed:
     calendar.add("version", "2.0")
     calendar.add("x-wr-calname", "calsync: all plans")
     calendar.add("refresh-interval", timedelta(minutes=15), parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", timedelta(minutes=15))
+    calendar.add("x-published-ttl", "PT15M")  # the same hint, as Outlook-style clients read it
     ordered = sorted(results, key=lambda r: r.plan_id)
     several = len(ordered) > 1
     for result in ordered:
