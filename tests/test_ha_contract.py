@@ -1,0 +1,276 @@
+"""The target contract suite (tests/test_target_contract.py) run on a Home Assistant Local Calendar.
+
+The contract's tests are imported as they are and run here with ``storage`` = a fresh Local
+Calendar on the real Home Assistant of ``ha_server``; "a person" edits it over the websocket API
+as HA's UI does. One contract test does not apply: HA assigns every event its own ``uid``, so no
+foreign event can squat a session's UID; its HA counterpart is a create meeting a copy another
+instance wrote meanwhile (below), plus duplicate copies collapsed to one.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import icalendar
+import pytest
+
+from calsync.adapters import ha_marker
+from calsync.adapters.homeassistant import HaCalendarTarget
+from calsync.config import HomeAssistantTarget
+from calsync.reconcile import Create, Update
+from test_target_contract import (
+    BY_UID,
+    FOREIGN_PERSON,
+    NOW,
+    PLAN,
+    PLANNED,
+    S1,
+    S2,
+    ZONE,
+    Handle,
+    Storage,
+    by_uid,
+    moved,
+    pending,
+    populated,
+    sync,
+    test_apply_with_no_actions_writes_nothing,
+    test_created_sessions_read_back_as_owned,
+    test_delete_removes_only_that_event,
+    test_empty_target_owns_nothing,
+    test_foreign_events_are_never_owned_nor_changed,
+    test_fresh_target_adopts_what_is_there,
+    test_persons_deletion_disappears_from_owned,
+    test_persons_edit_is_seen_and_kept,
+    test_second_reconcile_after_apply_has_no_actions,
+    test_stale_write_does_not_bring_back_the_persons_deletion,
+    test_stale_write_keeps_the_persons_edit,
+    test_update_in_place_keeps_uid_and_bumps_sequence,
+    test_update_keeps_what_a_person_added,
+)
+
+if TYPE_CHECKING:
+    from ha_server import HaServer
+
+pytest_plugins = ["ha_server"]
+
+CONTRACT = (
+    test_apply_with_no_actions_writes_nothing,
+    test_created_sessions_read_back_as_owned,
+    test_delete_removes_only_that_event,
+    test_empty_target_owns_nothing,
+    test_foreign_events_are_never_owned_nor_changed,
+    test_fresh_target_adopts_what_is_there,
+    test_persons_deletion_disappears_from_owned,
+    test_persons_edit_is_seen_and_kept,
+    test_second_reconcile_after_apply_has_no_actions,
+    test_stale_write_does_not_bring_back_the_persons_deletion,
+    test_stale_write_keeps_the_persons_edit,
+    test_update_in_place_keeps_uid_and_bumps_sequence,
+    test_update_keeps_what_a_person_added,
+)
+"""Collected in this module too (pytest collects the imported test functions)."""
+
+
+def _wire(when: object) -> str:
+    assert isinstance(when, date)
+    return when.isoformat()
+
+
+class HaStorage(Storage):
+    """A Local Calendar; a person uses HA's websocket API; events are keyed by calsync UID (from
+    the marker) or, for foreign ones, by the UID of the ``.ics`` they were made from."""
+
+    def __init__(self, server: HaServer, entity_id: str, token_file: Path) -> None:
+        self.server = server
+        self.entity_id = entity_id
+        self.token_file = token_file
+        self.names: dict[str, str] = {}
+        """HA uid -> the UID of the foreign ``.ics`` event it was created from."""
+
+    def config(self) -> HomeAssistantTarget:
+        return HomeAssistantTarget.model_validate(
+            {
+                "kind": "homeassistant",
+                "url": self.server.url,
+                "entity_id": self.entity_id,
+                "token_file": self.token_file,
+            }
+        )
+
+    def make_target(self) -> Handle:
+        return Handle(HaCalendarTarget(self.config(), PLAN, ZONE, where="test.target"))  # type: ignore[arg-type]
+
+    def items(self) -> list[dict[str, Any]]:
+        return self.server.events(self.entity_id)
+
+    def key(self, item: dict[str, Any]) -> str:
+        found = ha_marker.split(item.get("description") or "")
+        if found is not None:
+            return found[1].uid
+        return self.names.get(item["uid"], item["uid"])
+
+    def item(self, uid: str) -> dict[str, Any]:
+        (item,) = [i for i in self.items() if self.key(i) == uid]
+        return item
+
+    def edit(
+        self,
+        uid: str,
+        *,
+        summary: str | None = None,
+        start: datetime | None = None,
+        location: str | None = None,
+    ) -> None:
+        item = self.item(uid)
+        old_start = datetime.fromisoformat(item["start"]["dateTime"])
+        old_end = datetime.fromisoformat(item["end"]["dateTime"])
+        new_start = start or old_start
+        event: dict[str, Any] = {
+            "summary": summary if summary is not None else item["summary"],
+            "dtstart": new_start.isoformat(),
+            "dtend": (new_start + (old_end - old_start)).isoformat(),
+        }
+        if location is not None:
+            event["location"] = location
+        with self.server.person() as person:
+            person.update(self.entity_id, item["uid"], **event)
+
+    def delete(self, uid: str) -> None:
+        with self.server.person() as person:
+            person.delete(self.entity_id, self.item(uid)["uid"])
+
+    def add_foreign(self, ics: str) -> None:
+        (vevent,) = icalendar.Calendar.from_ical(ics).walk("VEVENT")
+        description = str(vevent.get("DESCRIPTION", ""))
+        if vevent.get("X-CALSYNC-PLAN"):  # another plan's session: its marker
+            marker = ha_marker.Marker(
+                str(vevent["X-CALSYNC-PLAN"]),
+                str(vevent["UID"]),
+                str(vevent["X-CALSYNC-KIND"]),
+                str(vevent["X-CALSYNC-WEEK"]),
+                str(vevent["X-CALSYNC-SLOT"]),
+                0,
+                str(vevent["X-CALSYNC-HASH"]),
+            )
+            description = ha_marker.with_marker(description, marker)
+        before = {i["uid"] for i in self.items()}
+        with self.server.person() as person:
+            person.create(
+                self.entity_id,
+                summary=str(vevent["SUMMARY"]),
+                dtstart=_wire(vevent["DTSTART"].dt),
+                dtend=_wire(vevent["DTEND"].dt),
+                description=description,
+            )
+        (new,) = [i["uid"] for i in self.items() if i["uid"] not in before]
+        self.names[new] = str(vevent["UID"])
+
+    def raw(self) -> list[tuple[str, str]]:
+        return [(self.key(i), json.dumps(i, sort_keys=True)) for i in self.items()]
+
+    def version(self) -> object:
+        return json.dumps(self.items(), sort_keys=True)
+
+
+@pytest.fixture
+def storage(ha_server: HaServer, tmp_path: Path) -> HaStorage:
+    """An empty Local Calendar on the real Home Assistant."""
+    token_file = tmp_path / "ha-token"
+    token_file.write_text(ha_server.token + "\n")
+    return HaStorage(ha_server, ha_server.calendar(), token_file)
+
+
+def test_create_meeting_another_instances_copy_is_a_conflict(storage: HaStorage) -> None:
+    """HA's counterpart of "a create of a UID already there": between this target's read and its
+    apply, another instance wrote the same session; the create is a conflict, not a second copy."""
+    target = storage.make_target()
+    actions = pending(target, PLANNED)
+    storage.make_target().apply([a for a in actions if isinstance(a, Create) and a.session.uid == S1])
+    outcome = target.apply(actions)
+    assert outcome.conflicts == [S1]
+    assert storage.uids().count(S1) == 1
+    assert pending(storage.make_target(), PLANNED) == []
+
+
+def housekeeping(handle: Handle) -> None:
+    """What a pass with nothing to write does after its listing: ``publish`` (sensors off here)."""
+    target = handle.target
+    assert isinstance(target, HaCalendarTarget)
+    target.target = target.target.model_copy(update={"sensors": False})
+    target.publish(None, NOW)  # type: ignore[arg-type]
+
+
+def copy_of(storage: HaStorage, uid: str) -> None:
+    """A second event with the same calsync UID and content: what two instances racing through
+    the moment between their last listing and their create leave behind."""
+    item = storage.item(uid)
+    with storage.server.person() as person:
+        person.create(
+            storage.entity_id,
+            summary=item["summary"],
+            dtstart=item["start"].get("dateTime") or item["start"]["date"],
+            dtend=item["end"].get("dateTime") or item["end"]["date"],
+            description=item["description"],
+        )
+
+
+def test_two_copies_of_one_session_collapse_to_one(storage: HaStorage) -> None:
+    """The next pass keeps one copy and deletes the other (in ``publish`` when it has nothing
+    else to write), whichever instance does it."""
+    populated(storage)
+    copy_of(storage, S1)
+    assert storage.uids().count(S1) == 2
+    target = storage.make_target()
+    owned = by_uid(target.read_owned())
+    assert sorted(owned) == sorted(s.uid for s in PLANNED)
+    assert not owned[S1].edited
+    assert pending(target, PLANNED) == []
+    housekeeping(target)
+    assert storage.uids() == sorted(s.uid for s in PLANNED)
+
+
+def test_copies_are_collapsed_before_writing(storage: HaStorage) -> None:
+    populated(storage)
+    copy_of(storage, S2)
+    plan = [moved(s) if s.uid == S2 else s for s in PLANNED]
+    actions, outcome = sync(storage.make_target(), plan)
+    assert [a.session.uid for a in actions if isinstance(a, Update)] == [S2]
+    assert not outcome.conflicts
+    assert storage.uids() == sorted(s.uid for s in PLANNED)
+    assert by_uid(storage.make_target().read_owned())[S2].start == moved(BY_UID[S2]).start
+
+
+def test_a_copy_a_person_edited_wins_over_an_unedited_one(storage: HaStorage) -> None:
+    populated(storage)
+    copy_of(storage, S1)
+    items = [i for i in storage.items() if storage.key(i) == S1]
+    chosen = max(items, key=lambda i: i["uid"])  # not the one kept when both are unedited
+    start = datetime.fromisoformat(chosen["start"]["dateTime"])
+    with storage.server.person() as person:
+        person.update(
+            storage.entity_id,
+            chosen["uid"],
+            summary="Squats with Anna",
+            dtstart=start.isoformat(),
+            dtend=(start + timedelta(minutes=45)).isoformat(),
+        )
+    target = storage.make_target()
+    owned = by_uid(target.read_owned())
+    assert owned[S1].edited
+    assert owned[S1].title == "Squats with Anna"
+    assert pending(target, PLANNED) == []
+    housekeeping(target)
+    (kept,) = [i for i in storage.items() if storage.key(i) == S1]
+    assert kept["summary"] == "Squats with Anna"
+
+
+def test_foreign_person_event_is_never_owned(storage: HaStorage) -> None:
+    storage.add_foreign(FOREIGN_PERSON)
+    assert storage.make_target().read_owned() == []
+    actions, _ = sync(storage.make_target(), PLANNED)
+    assert len(actions) == len(PLANNED)
+    assert storage.uids().count("dentist-1@example.org") == 1
