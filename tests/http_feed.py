@@ -168,7 +168,9 @@ class HttpFeed:
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, name="http-feed", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="http-feed", daemon=True
+        )
         self._thread.start()
 
     # -- what the test sets -------------------------------------------------------------------

@@ -1,36 +1,454 @@
-# ruff: noqa: ARG002 - a skeleton with the final signatures, filled in by its issue
-"""``ics_url`` source: an iCalendar feed over HTTP(S) / webcal (being built: issue 4)."""
+"""``ics_url`` source: the *read* step for an iCalendar feed over HTTP(S) or ``webcal://``.
+
+A coach's subscription link (TrainingPeaks, Final Surge, Google's secret address...) is read with
+one conditional GET per pass: the feed's validators (ETag, Last-Modified) and body are kept in
+the state, so an unchanged feed costs one request answered 304, also in a new process. The last
+parse is kept on the adapter (the daemon keeps it between passes): a 304 or an identical body
+for the same window is not parsed again.
+
+Anything but a readable calendar (an HTTP error, a timeout, a body over ``max_bytes``, an HTML
+login page, JSON, an empty body) is a :class:`SourceError`, a failed read that deletes nothing.
+Messages name the source and show the URL redacted (:func:`calsync.redact.redact_url`): a feed
+link is often a secret by itself; passwords and tokens never appear.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime
+from http import HTTPStatus
 from zoneinfo import ZoneInfo
 
-from calsync.adapters.ics_read import ReadResult
+import requests
+import urllib3.exceptions
+from requests import RequestException, Response, Session
+from requests.auth import HTTPBasicAuth
+
+from calsync import __version__
+from calsync.adapters.ics_read import ReadResult, parse_ics
 from calsync.config import IcsUrlSource
 from calsync.errors import SourceError
+from calsync.redact import redact_url, scrub, url_secrets, without_credentials
 from calsync.state import State
+
+log = logging.getLogger(__name__)
+
+MAX_REDIRECTS = 5
+"""Redirects followed per read (``Authorization`` is dropped when one leaves the host)."""
+TOTAL_TIME_FACTOR = 4
+"""A whole download may take this many times ``timeout_seconds`` (a server that trickles)."""
+CHUNK_BYTES = 64 * 1024
+STATE_OBJECT = "feed"
+"""The href under which the state keeps the feed's body (its validators in the etag column)."""
+_ACCEPT = "text/calendar, text/plain;q=0.5, */*;q=0.1"
+
+
+_Window = tuple[datetime, datetime, ZoneInfo]
+
+
+@dataclass(frozen=True)
+class _Copy:
+    """The feed as last read: its validators, a digest of its body, and the body itself unless
+    only the state holds it."""
+
+    validators: dict[str, str]
+    """``etag`` and ``last_modified`` as the server sent them (either may be missing)."""
+    digest: str
+    body: bytes | None
+    in_state: bool
+    """The state holds this body and these validators."""
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """One HTTP exchange: the final status, validators and body (None for a 304)."""
+
+    status: int
+    validators: dict[str, str]
+    body: bytes | None
+    content_type: str
+    redirects: int
+
+
+def _digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and what caused it (``__cause__``, ``__context__``, urllib3's ``reason``)."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo and len(seen) < 20:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo += [c for c in (current.__cause__, current.__context__) if c is not None]
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            todo.append(reason)
+        todo += [a for a in current.args if isinstance(a, BaseException)]
+
+
+def _what_it_is(body: bytes, content_type: str) -> str | None:
+    """A short description of a body that is clearly not a calendar, else None."""
+    head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:512].lower()
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if not head:
+        return f"an empty body ({len(body)} bytes)"
+    if b"begin:vcalendar" in body[:65536].lower() or b"begin:vevent" in head:
+        return None
+    if head.startswith((b"<!doctype html", b"<html")) or kind in ("text/html", "application/xhtml+xml"):
+        return f"an HTML page ({kind or 'no content type'}, {len(body)} bytes), not a calendar"
+    if head.startswith((b"{", b"[")) or kind.endswith("json"):
+        return f"JSON ({kind or 'no content type'}, {len(body)} bytes), not a calendar"
+    if head.startswith(b"<") or kind.endswith("xml"):
+        return f"XML ({kind or 'no content type'}, {len(body)} bytes), not a calendar"
+    return None
+
+
+def _validators(response: Response) -> dict[str, str]:
+    found = {"etag": response.headers.get("ETag"), "last_modified": response.headers.get("Last-Modified")}
+    return {key: value for key, value in found.items() if value}
+
+
+def _validators_from_json(text: str) -> dict[str, str]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if k in ("etag", "last_modified") and isinstance(v, str) and v}
+
+
+def _phrase(status: int) -> str:
+    """``HTTP 404 Not Found`` (the standard phrase, never the server's own text)."""
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
 
 
 class IcsUrlReader:
-    """Reads an ``.ics`` feed with a conditional GET."""
+    """Reads an ``.ics`` feed with a conditional GET (``webcal://`` is read as ``https://``)."""
 
     def __init__(self, source: IcsUrlSource, *, name: str, where: str) -> None:
         self.source = source
         self.name = name
         self.where = where
+        self.url = source.http_url
+        """What is fetched (never shown: see :attr:`label`)."""
+        self.label = redact_url(source.url)
+        """The feed's URL for messages and logs."""
+        self.state_key = "source:" + without_credentials(self.url)
+        self.parses = 0
+        """Parses so far: a 304 or an unchanged body for the same window is not parsed again."""
         self._requests = 0
+        self._session: Session | None = None
+        self._copy: _Copy | None = None
+        self._memo: tuple[tuple[str, datetime, datetime, str], ReadResult] | None = None
+        self._secrets: list[str] = url_secrets(source.url)
+
+    def __repr__(self) -> str:
+        return f"IcsUrlReader({self.label!r})"
 
     @property
     def requests(self) -> int:
-        """HTTP requests made so far."""
+        """HTTP requests made so far (each redirect followed counts)."""
         return self._requests
 
     def read(
         self, window_start: datetime, window_end: datetime, zone: ZoneInfo, state: State | None, *, full: bool
     ) -> ReadResult:
-        """The feed's occurrences in the window."""
-        raise SourceError(f"{self.name}: ics_url sources are not available yet")
+        """The feed's occurrences in the window. A conditional GET unless ``full``; a 304 re-uses
+        the kept body (and parse, for the same window). Raises SourceError when the feed cannot
+        be read; then nothing is kept."""
+        window = (window_start, window_end, zone)
+        before, parses = self._requests, self.parses
+        known = None if full else self._known(state)
+        answer = self._fetch(known)
+        if answer.status == 304 and known is not None:
+            result = self._not_modified(known, answer, window, state)
+            if result is not None:
+                self._log(answer, before, parses)
+                return result
+            answer = self._fetch(None)  # nothing kept to re-use after all: read it whole
+        if answer.body is None:
+            raise self._error(
+                "the server answered 304 Not Modified to a request that was not conditional; "
+                "check that the URL is the feed itself"
+            )
+        body = answer.body
+        copy = _Copy(answer.validators, _digest(body), body, in_state=False)
+        result = None if full else self._memoized(copy.digest, window)
+        if result is None:
+            result = self._parse(body, answer.content_type, window)
+        unchanged = (
+            known is not None
+            and known.in_state
+            and known.digest == copy.digest
+            and known.validators == copy.validators
+        )
+        self._keep(copy, body, state, write=not unchanged)
+        self._log(answer, before, parses)
+        return result
 
     def close(self) -> None:
         """Release the HTTP session."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    # -- what is kept between reads ---------------------------------------------------------
+    def _known(self, state: State | None) -> _Copy | None:
+        """The copy to send a conditional GET for: the one in memory, else the state's."""
+        if self._copy is not None:
+            return self._copy
+        if state is None:
+            return None
+        stored = state.objects(self.state_key).get(STATE_OBJECT)
+        if stored is None:
+            return None
+        return _Copy(_validators_from_json(stored[0]), _digest(stored[1]), stored[1], in_state=True)
+
+    def _not_modified(
+        self, known: _Copy, answer: _Answer, window: _Window, state: State | None
+    ) -> ReadResult | None:
+        """The result for a 304: the parse kept for this window, else the kept body parsed again;
+        None when no body is kept any more (the caller then reads the feed whole)."""
+        copy = replace(known, validators={**known.validators, **answer.validators})
+        result = self._memoized(copy.digest, window)
+        body = known.body
+        if result is None:
+            body = body if body is not None else self._body_from_state(state, known.digest)
+            if body is None:
+                return None
+            result = self._parse(body, "", window)
+        changed = copy.validators != known.validators or (state is not None and not known.in_state)
+        self._keep(copy, body, state, write=changed)
+        return result
+
+    def _body_from_state(self, state: State | None, digest: str) -> bytes | None:
+        """The state's copy of the body, if it is the one with this digest."""
+        stored = state.objects(self.state_key).get(STATE_OBJECT) if state is not None else None
+        if stored is None or _digest(stored[1]) != digest:
+            return None
+        return stored[1]
+
+    def _keep(self, copy: _Copy, body: bytes | None, state: State | None, *, write: bool) -> None:
+        """Remember a copy that was read and parsed: in the state (validators + body) when there
+        is one and something changed, in memory always (the body only when no state holds it)."""
+        in_state = copy.in_state
+        if state is not None and write and body is not None:
+            validators = json.dumps(copy.validators, sort_keys=True)
+            state.save_sync(self.state_key, None, {STATE_OBJECT: (validators, body)})
+            in_state = True
+        elif state is not None and not write:
+            in_state = True
+        self._copy = replace(copy, body=None if in_state else body, in_state=in_state)
+
+    def _memoized(self, digest: str, window: _Window) -> ReadResult | None:
+        if self._memo is None:
+            return None
+        key, result = self._memo
+        return result if key == (digest, window[0], window[1], window[2].key) else None
+
+    def _parse(self, body: bytes, content_type: str, window: _Window) -> ReadResult:
+        """Parse the feed (and keep the result for the next read of the same body and window)."""
+        self.parses += 1
+        start, end, zone = window
+        try:
+            result = parse_ics(body, name=self.name, zone=zone, window_start=start, window_end=end)
+        except SourceError as err:
+            got = f"{content_type}, " if content_type else ""
+            raise SourceError(self._scrub(f"{err} (from {self.label}: {got}{len(body)} bytes)")) from None
+        self._memo = ((_digest(body), start, end, zone.key), result)
+        return result
+
+    # -- HTTP ---------------------------------------------------------------------------------
+    def _fetch(self, known: _Copy | None) -> _Answer:
+        """One GET (conditional when ``known`` has validators); SourceError unless 200 or 304."""
+        headers: dict[str, str] = {}
+        if known is not None and "etag" in known.validators:
+            headers["If-None-Match"] = known.validators["etag"]
+        if known is not None and "last_modified" in known.validators:
+            headers["If-Modified-Since"] = known.validators["last_modified"]
+        auth = self._auth(headers)
+        timeout = self.source.timeout_seconds
+        deadline = time.monotonic() + TOTAL_TIME_FACTOR * timeout
+        verify: bool | str = str(self.source.ca_file) if self.source.ca_file else self.source.verify_tls
+        self._requests += 1
+        try:
+            response = self._http().get(
+                self.url,
+                headers=headers,
+                auth=auth,
+                timeout=(timeout, timeout),
+                verify=verify,
+                stream=True,
+                allow_redirects=True,
+            )
+        except requests.TooManyRedirects:
+            self._requests += MAX_REDIRECTS
+            raise self._error(f"more than {MAX_REDIRECTS} redirects; check the URL") from None
+        except requests.RequestException as exc:
+            raise self._network_error(exc) from None
+        with response:
+            self._requests += len(response.history)
+            status = response.status_code
+            content_type = response.headers.get("Content-Type", "")
+            answer = _Answer(status, _validators(response), None, content_type, len(response.history))
+            if status == 304:
+                return answer
+            if status not in (200, 203):
+                raise self._status_error(status)
+            body = self._download(response, deadline)
+        what = _what_it_is(body, content_type)
+        if what is not None:
+            hint = " and the credentials (a login page?)" if "HTML" in what else ""
+            raise self._error(f"{_phrase(200)} but got {what}; check the URL{hint}")
+        return replace(answer, body=body)
+
+    def _http(self) -> Session:
+        """The HTTP session (kept while the adapter lives: connections are re-used)."""
+        if self._session is None:
+            session = requests.Session()
+            session.max_redirects = MAX_REDIRECTS
+            session.headers["User-Agent"] = f"calsync/{__version__}"
+            session.headers["Accept"] = _ACCEPT
+            self._session = session
+        return self._session
+
+    def _auth(self, headers: dict[str, str]) -> HTTPBasicAuth | None:
+        """Basic auth, or a bearer token put in ``headers``; secrets are read now (rotated ones
+        are picked up). ``requests`` drops them on a redirect to another host."""
+        token = self.source.token(self.where)
+        if token is not None:
+            if not token:
+                raise self._error("the bearer token is empty; check token_env / token_file")
+            self._secrets.append(token)
+            headers["Authorization"] = f"Bearer {token}"
+            return None
+        password = self.source.password(self.where)
+        if password is None:
+            return None
+        self._secrets.append(password)
+        return HTTPBasicAuth(self.source.username or "", password)
+
+    def _download(self, response: Response, deadline: float) -> bytes:
+        """The body, streamed: refused once it passes ``max_bytes`` or takes too long."""
+        limit, timeout = self.source.max_bytes, self.source.timeout_seconds
+        too_big = (
+            f"the feed is larger than max_bytes ({limit} bytes); check the URL, or raise max_bytes "
+            "in [[plan.source]] if the feed really is that big"
+        )
+        announced = response.headers.get("Content-Length", "")
+        if announced.isdigit() and int(announced) > limit:
+            raise self._error(too_big.replace("larger than", f"{int(announced)} bytes, larger than"))
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(CHUNK_BYTES):
+                size += len(chunk)
+                if size > limit:
+                    raise self._error(too_big)
+                if time.monotonic() > deadline:
+                    raise self._error(
+                        f"the download took longer than {TOTAL_TIME_FACTOR * timeout:g} s "
+                        f"({TOTAL_TIME_FACTOR} x timeout_seconds); the server is too slow, "
+                        "calsync tries again on the next pass"
+                    )
+                chunks.append(chunk)
+        except requests.RequestException as exc:
+            raise self._network_error(exc, received=size) from None
+        return b"".join(chunks)
+
+    # -- errors ---------------------------------------------------------------------------------
+    def _scrub(self, text: str) -> str:
+        return scrub(text, self._secrets)
+
+    def _error(self, text: str) -> SourceError:
+        """A SourceError naming the source and the (redacted) URL, with every secret scrubbed."""
+        return SourceError(self._scrub(f"{self.name}: {self.label}: {text}"))
+
+    def _status_error(self, status: int) -> SourceError:
+        phrase = _phrase(status)
+        has_credentials = any(
+            (
+                self.source.password_env,
+                self.source.password_file,
+                self.source.token_env,
+                self.source.token_file,
+            )
+        )
+        if status in (401, 403) and has_credentials:
+            return self._error(
+                f"{phrase}: the server refused the credentials; check username and "
+                "password_env / password_file, or token_env / token_file"
+            )
+        if status in (401, 403):
+            return self._error(
+                f"{phrase}: the feed needs credentials (or a fresh link); set username + "
+                "password_env / password_file, or token_env / token_file"
+            )
+        if status in (404, 410):
+            return self._error(f"{phrase}: check the URL (the feed may have moved or its link been renewed)")
+        if status == 429:
+            return self._error(f"{phrase}: the server asks to poll less often; calsync tries again later")
+        if status >= 500:
+            return self._error(f"{phrase}: the server failed; nothing was changed, calsync tries again later")
+        return self._error(f"{phrase}: not a feed answer; check the URL")
+
+    def _network_error(self, exc: RequestException, *, received: int | None = None) -> SourceError:
+        """One line for a failed connection, without the library's text (it holds the URL)."""
+        timeout = self.source.timeout_seconds
+        causes = list(_causes(exc))
+        if isinstance(exc, requests.exceptions.SSLError):
+            for cause in causes:
+                if isinstance(cause, ssl.SSLCertVerificationError):
+                    return self._error(
+                        f"the server's TLS certificate is not trusted ({cause.verify_message}); set "
+                        "ca_file to the CA that signed it (verify_tls = false only on a network you trust)"
+                    )
+            return self._error("the TLS handshake failed; check the URL (https:// on a plain-HTTP port?)")
+        if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
+            return self._error("connection refused; check the host and port (is the server running?)")
+        unresolved = (socket.gaierror, urllib3.exceptions.NameResolutionError)
+        if any(isinstance(cause, unresolved) for cause in causes):
+            return self._error("the host name cannot be resolved; check the URL and the network")
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return self._error(f"no connection within {timeout:g} s; check the host and the network")
+        # (urllib3's NewConnectionError is a ConnectTimeoutError too: not a sign of a timeout)
+        timed_out = (requests.exceptions.Timeout, urllib3.exceptions.ReadTimeoutError, TimeoutError)
+        if any(isinstance(cause, timed_out) for cause in causes):
+            return self._error(
+                f"no answer within {timeout:g} s (timeout_seconds); the server is slow or down, "
+                "calsync tries again later"
+            )
+        if received is not None:
+            return self._error(f"the download broke off after {received} bytes; calsync tries again later")
+        if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema)):
+            return self._error("the URL is not valid; check it")
+        if isinstance(exc, requests.ConnectionError):
+            return self._error(f"cannot connect ({type(exc).__name__}); check the URL and the network")
+        return self._error(f"the request failed ({type(exc).__name__}); check the URL")
+
+    def _log(self, answer: _Answer, requests_before: int, parses_before: int) -> None:
+        log.debug(
+            "%s: GET %s: %s, %d bytes, %s, %d request(s)",
+            self.name,
+            self.label,
+            "304 not modified" if answer.status == 304 else f"HTTP {answer.status}",
+            len(answer.body or b""),
+            "parsed" if self.parses > parses_before else "parse re-used",
+            self._requests - requests_before,
+        )
