@@ -528,6 +528,10 @@ class Config(_Strict):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"plan ids must be unique; repeated: {', '.join(dupes)}")
+        if self.daemon.feeds.all_plans and "all" in ids:
+            raise ValueError(
+                'plan id "all" is the all-plans feed\'s name ([daemon.feeds] all_plans): rename it'
+            )
         return self
 
     def find_plan(self, plan_id: str) -> PlanConfig:

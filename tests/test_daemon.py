@@ -1,0 +1,330 @@
+"""``calsync daemon`` as a real process with short intervals, against a real local HTTP server
+serving the run plan, a real Radicale, and its own feed server (issue 4's proof)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import requests
+
+from calsync.daemon import backoff_seconds
+from daemon_helpers import CALSYNC, DaemonProcess, free_port, rolling_plan, wait_for
+from test_caldav_cli import events_in
+
+if TYPE_CHECKING:
+    from caldav_servers import DavServer
+    from http_feed import HttpFeed
+
+pytest_plugins = ["caldav_servers", "http_feed"]
+
+POLL = 2.0
+"""The daemon's poll interval in these tests (seconds; no jitter)."""
+
+
+def daemon_table(*, poll: float = POLL, extra: str = "") -> str:
+    """A ``[daemon]`` table with a short poll, no jitter and no nightly rebuild."""
+    return f'[daemon]\npoll_seconds = {poll}\njitter_seconds = 0\nrebuild_at = "off"\n{extra}\n'
+
+
+def plan_table(plan_id: str, source: str, target: str, *, horizon: int = 8) -> str:
+    """One ``[[plan]]`` with an ``ics_url`` or ``ics_file`` source and any target."""
+    return f"""
+[[plan]]
+id = "{plan_id}"
+timezone = "Europe/Berlin"
+horizon_weeks = {horizon}
+
+[[plan.source]]
+{source}
+
+[plan.target]
+{target}
+"""
+
+
+def url_source(url: str) -> str:
+    """An ``ics_url`` source with a short timeout."""
+    return f'kind = "ics_url"\nurl = "{url}"\ntimeout_seconds = 1'
+
+
+def file_target(path: Path) -> str:
+    """An ``ics_file`` target."""
+    return f'kind = "ics_file"\npath = "{path}"'
+
+
+def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A one-off calsync command against the daemon's config and state."""
+    return subprocess.run(
+        [*CALSYNC, "--config", str(config), *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.fixture
+def daemons() -> list[DaemonProcess]:
+    """Daemons a test starts; killed afterwards whatever happened."""
+    started: list[DaemonProcess] = []
+    yield started  # type: ignore[misc]
+    for daemon in started:
+        daemon.kill()
+
+
+def start(daemons: list[DaemonProcess], config: Path) -> DaemonProcess:
+    """Start a daemon on ``config`` (its log next to the config)."""
+    daemon = DaemonProcess(config, config.with_suffix(f".{len(daemons)}.log"))
+    daemons.append(daemon)
+    return daemon
+
+
+def sessions_at(calendar_url: str, server: DavServer) -> dict[str, str]:
+    """UID -> DTSTART of every event in a CalDAV calendar (a duplicate UID fails the test)."""
+    from caldav_servers import DavCalendar
+
+    return {
+        uid: event.decoded("DTSTART").isoformat()
+        for uid, event in events_in(DavCalendar(server, calendar_url)).items()
+    }
+
+
+def test_a_run_moved_in_the_feed_is_moved_in_the_caldav_target_within_two_intervals(
+    http_feed: HttpFeed,
+    radicale_server: DavServer,
+    tmp_path: Path,
+    daemons: list[DaemonProcess],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    http_feed.set("/plan.ics", rolling_plan())
+    calendar = radicale_server.make_calendar()
+    monkeypatch.setenv("CALSYNC_TEST_DAV_PASSWORD", radicale_server.password or "")
+    target = (
+        f'kind = "caldav"\nurl = "{calendar}"\nusername = "{radicale_server.username}"\n'
+        'password_env = "CALSYNC_TEST_DAV_PASSWORD"'
+    )
+    config = tmp_path / "calsync.toml"
+    config.write_text(daemon_table() + plan_table("me", url_source(http_feed.url("/plan.ics")), target))
+    daemon = start(daemons, config)
+    daemon.wait_log("plan me: sync ok")
+    before = sessions_at(calendar, radicale_server)
+    assert len(before) > 10
+
+    http_feed.set("/plan.ics", rolling_plan(moved_week=2))
+    moved_at = time.monotonic()
+    after = wait_for(
+        "the moved run's sessions in the CalDAV target",
+        lambda: s if (s := sessions_at(calendar, radicale_server)) != before else None,
+        timeout=4 * POLL + 10,
+        every=0.2,
+    )
+    took = time.monotonic() - moved_at
+    assert took <= 2 * POLL + 2.0, f"the move reached the target after {took:.1f} s"
+    assert set(after) == set(before), "sessions are updated in place (same UIDs), none created or deleted"
+    dry = run(config, "sync", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "0 would be created" in dry.stdout or "0 created, 0 updated, 0 deleted" in dry.stdout, dry.stdout
+    assert daemon.stop() == 0
+
+
+def test_the_served_feed_returns_the_sessions_then_304(
+    http_feed: HttpFeed, tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    http_feed.set("/plan.ics", rolling_plan())
+    port = free_port()
+    feed_file = tmp_path / "feeds" / "me.ics"
+    config = tmp_path / "calsync.toml"
+    config.write_text(
+        daemon_table(extra=f"[daemon.feeds]\nport = {port}\n")
+        + plan_table("me", url_source(http_feed.url("/plan.ics")), f'kind = "feed"\npath = "{feed_file}"')
+    )
+    daemon = start(daemons, config)
+    daemon.wait_log("plan me: sync ok")
+    url = f"http://127.0.0.1:{port}/feeds/me.ics"
+    first = requests.get(url, timeout=5)
+    assert first.status_code == 200
+    assert first.headers["Content-Type"].startswith("text/calendar")
+    assert first.text.count("BEGIN:VEVENT") > 10
+    assert "X-CALSYNC-PLAN:me" in first.text
+    again = requests.get(url, headers={"If-None-Match": first.headers["ETag"]}, timeout=5)
+    assert again.status_code == 304
+    assert again.content == b""
+    assert requests.get(f"http://127.0.0.1:{port}/feeds/nobody.ics", timeout=5).status_code == 404
+    assert daemon.stop() == 0
+
+
+@pytest.mark.parametrize("failure", ["500", "garbage", "timeout"])
+def test_a_failing_source_leaves_its_target_untouched_and_the_other_plan_syncing(
+    failure: str, http_feed: HttpFeed, tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    http_feed.set("/a.ics", rolling_plan())
+    http_feed.set("/b.ics", rolling_plan())
+    target_a, target_b = tmp_path / "a.ics", tmp_path / "b.ics"
+    config = tmp_path / "calsync.toml"
+    config.write_text(
+        daemon_table(poll=1.0)
+        + plan_table("a", url_source(http_feed.url("/a.ics")), file_target(target_a))
+        + plan_table("b", url_source(http_feed.url("/b.ics")), file_target(target_b))
+    )
+    daemon = start(daemons, config)
+    daemon.wait_log("plan a: sync ok")
+    daemon.wait_log("plan b: sync ok")
+    kept = target_a.read_bytes()
+    before_b = target_b.read_bytes()
+
+    if failure == "500":
+        http_feed.set("/a.ics", b"internal error", status=500, content_type="text/plain")
+    elif failure == "garbage":
+        http_feed.set("/a.ics", b"<html><body>Maintenance</body></html>", content_type="text/html")
+    else:
+        http_feed.set("/a.ics", rolling_plan(moved_week=1), delay=3.0)
+    http_feed.set("/b.ics", rolling_plan(moved_week=1))
+
+    wait_for("plan b's target to follow its moved run", lambda: target_b.read_bytes() != before_b, timeout=20)
+    log = daemon.wait_log("plan a: sync failed (2 in a row)", timeout=30)
+    assert target_a.read_bytes() == kept, "a failed read must not touch the target"
+    assert "retrying in" in log
+    status = run(config, "status")
+    assert status.returncode == 0, status.stderr
+    assert "a: last pass" in status.stdout, status.stdout
+    assert "FAILED" in status.stdout
+    assert "consecutive failures" in status.stdout
+    assert "next pass (daemon)" in status.stdout
+
+    http_feed.set("/a.ics", rolling_plan())  # the source recovers: plan a syncs again
+    daemon.wait_log("plan a: back to normal", timeout=40)
+    assert daemon.stop() == 0
+
+
+def test_sigterm_mid_pass_exits_0_and_the_next_start_finishes_without_duplicates(
+    http_feed: HttpFeed,
+    radicale_server: DavServer,
+    tmp_path: Path,
+    daemons: list[DaemonProcess],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    http_feed.set("/plan.ics", rolling_plan(weeks=26))
+    calendar = radicale_server.make_calendar()
+    monkeypatch.setenv("CALSYNC_TEST_DAV_PASSWORD", radicale_server.password or "")
+    target = (
+        f'kind = "caldav"\nurl = "{calendar}"\nusername = "{radicale_server.username}"\n'
+        'password_env = "CALSYNC_TEST_DAV_PASSWORD"'
+    )
+    config = tmp_path / "calsync.toml"
+    config.write_text(
+        daemon_table(poll=30) + plan_table("me", url_source(http_feed.url("/plan.ics")), target, horizon=26)
+    )
+    daemon = start(daemons, config)
+    wait_for(
+        "the first writes", lambda: len(sessions_at(calendar, radicale_server)) >= 3, timeout=60, every=0.05
+    )
+    stopped_at = time.monotonic()
+    daemon.signal(signal.SIGTERM)
+    assert daemon.stop(timeout=15) == 0
+    assert time.monotonic() - stopped_at < 10, "SIGTERM must end the daemon within seconds"
+    partial = sessions_at(calendar, radicale_server)
+
+    restarted = start(daemons, config)
+    restarted.wait_log("plan me: sync ok", timeout=90)
+    final = sessions_at(calendar, radicale_server)  # events_in fails on any duplicate UID
+    assert set(partial) <= set(final)
+    dry = run(config, "sync", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "0 created, 0 updated, 0 deleted" in dry.stdout or "0 would be created" in dry.stdout, dry.stdout
+    assert restarted.stop() == 0
+
+
+def test_sighup_with_a_broken_config_keeps_the_old_one_running(
+    tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    plan = tmp_path / "plan.ics"
+    plan.write_bytes(rolling_plan())
+    target = tmp_path / "out.ics"
+    config = tmp_path / "calsync.toml"
+    good = daemon_table(poll=1.0) + plan_table(
+        "me", f'kind = "ics_file"\npath = "{plan}"', file_target(target)
+    )
+    config.write_text(good)
+    daemon = start(daemons, config)
+    daemon.wait_log("plan me: sync ok")
+    before = target.read_bytes()
+
+    config.write_text(good.replace("horizon_weeks = 8", "horizon_weeks = banana"))
+    daemon.signal(signal.SIGHUP)
+    daemon.wait_log("new config refused, the old one keeps running")
+    plan.write_bytes(rolling_plan(moved_week=1))
+    wait_for("the old config to keep syncing", lambda: target.read_bytes() != before, timeout=15)
+
+    second = tmp_path / "second.ics"
+    config.write_text(good + plan_table("two", f'kind = "ics_file"\npath = "{plan}"', file_target(second)))
+    daemon.signal(signal.SIGHUP)
+    daemon.wait_log("config reloaded: 2 plan(s)")
+    wait_for("the new plan's target", second.exists, timeout=15)
+    assert daemon.stop() == 0
+
+
+def test_a_bad_config_at_start_exits_2(tmp_path: Path) -> None:
+    config = tmp_path / "calsync.toml"
+    config.write_text(
+        '[[plan]]\nid = "me"\ntimezone = "Mars/Olympus"\n[[plan.source]]\nkind = "ics_file"\npath = "x.ics"\n'
+    )
+    proc = subprocess.run(
+        [*CALSYNC, "--config", str(config), "daemon"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 2
+    assert "timezone" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+    config.write_text(
+        daemon_table()
+        + '[daemon.feeds]\ntoken_env = "CALSYNC_TEST_UNSET_FEED_TOKEN"\n'
+        + plan_table("me", 'kind = "ics_file"\npath = "x.ics"', 'kind = "feed"')
+    )
+    proc = subprocess.run(
+        [*CALSYNC, "--config", str(config), "daemon"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 2
+    assert "CALSYNC_TEST_UNSET_FEED_TOKEN is not set" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("failures", "poll", "cap", "wait"),
+    [
+        (0, 300, 3600, 300),
+        (1, 300, 3600, 300),
+        (2, 300, 3600, 600),
+        (3, 300, 3600, 1200),
+        (5, 300, 3600, 3600),
+        (50, 300, 3600, 3600),
+        (4, 2, 5, 5),
+    ],
+)
+def test_backoff_doubles_per_failure_up_to_the_cap(
+    failures: int, poll: float, cap: float, wait: float
+) -> None:
+    assert backoff_seconds(failures, poll, cap) == wait
+
+
+def test_the_daemon_log_never_shows_a_secret(
+    tmp_path: Path, http_feed: HttpFeed, daemons: list[DaemonProcess]
+) -> None:
+    secret = "s3cr3t-T0ken-that-must-never-show"
+    http_feed.set("/plan.ics", rolling_plan(), auth=("bearer", "another-token-entirely"))
+    config = tmp_path / "calsync.toml"
+    config.write_text(
+        daemon_table(poll=1.0)
+        + plan_table(
+            "me",
+            url_source(http_feed.url("/plan.ics")) + '\ntoken_env = "CALSYNC_TEST_FEED_TOKEN"',
+            file_target(tmp_path / "out.ics"),
+        )
+    )
+    daemon = DaemonProcess(config, tmp_path / "d.log", env={"CALSYNC_TEST_FEED_TOKEN": secret})
+    daemons.append(daemon)
+    log = daemon.wait_log("plan me: sync failed (2 in a row)", timeout=30)
+    assert secret not in log
+    assert daemon.stop() == 0
+    record = json.dumps(run(config, "status").stdout)
+    assert secret not in record
