@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from http import HTTPStatus
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import requests
@@ -191,7 +192,7 @@ class IcsUrlReader:
         copy = _Copy(answer.validators, _digest(body), body, in_state=False)
         result = None if full else self._memoized(copy.digest, window)
         if result is None:
-            result = self._parse(body, answer.content_type, window)
+            result = self._parse(body, copy.digest, answer.content_type, window)
         unchanged = (
             known is not None
             and known.in_state
@@ -232,7 +233,7 @@ class IcsUrlReader:
             body = body if body is not None else self._body_from_state(state, known.digest)
             if body is None:
                 return None
-            result = self._parse(body, "", window)
+            result = self._parse(body, known.digest, "", window)
         changed = copy.validators != known.validators or (state is not None and not known.in_state)
         self._keep(copy, body, state, write=changed)
         return result
@@ -262,7 +263,7 @@ class IcsUrlReader:
         key, result = self._memo
         return result if key == (digest, window[0], window[1], window[2].key) else None
 
-    def _parse(self, body: bytes, content_type: str, window: _Window) -> ReadResult:
+    def _parse(self, body: bytes, digest: str, content_type: str, window: _Window) -> ReadResult:
         """Parse the feed (and keep the result for the next read of the same body and window)."""
         self.parses += 1
         start, end, zone = window
@@ -271,7 +272,7 @@ class IcsUrlReader:
         except SourceError as err:
             got = f"{content_type}, " if content_type else ""
             raise SourceError(self._scrub(f"{err} (from {self.label}: {got}{len(body)} bytes)")) from None
-        self._memo = ((_digest(body), start, end, zone.key), result)
+        self._memo = ((digest, start, end, zone.key), result)
         return result
 
     # -- HTTP ---------------------------------------------------------------------------------
@@ -382,14 +383,9 @@ class IcsUrlReader:
 
     def _status_error(self, status: int) -> SourceError:
         phrase = _phrase(status)
-        has_credentials = any(
-            (
-                self.source.password_env,
-                self.source.password_file,
-                self.source.token_env,
-                self.source.token_file,
-            )
-        )
+        source = self.source
+        keys = (source.password_env, source.password_file, source.token_env, source.token_file)
+        has_credentials = any(keys) or "@" in urlsplit(self.url).netloc
         if status in (401, 403) and has_credentials:
             return self._error(
                 f"{phrase}: the server refused the credentials; check username and "
