@@ -100,7 +100,7 @@ def password(monkeypatch: pytest.MonkeyPatch, caldav_calendar: DavCalendar) -> N
 
 def requests_of(out: str) -> int:
     """The request count a pass printed (0 when it printed none)."""
-    match = re.search(r"\((\d+) requests\)", out)
+    match = re.search(r"\((\d+) requests?\)", out)
     return int(match.group(1)) if match else 0
 
 

@@ -236,7 +236,7 @@ class Daemon:
         delay = self._reschedule_poll(slot)
         message = (
             str(err) if isinstance(err, CalsyncError) else f"internal error: {type(err).__name__}: {err}"
-        )
+        ).removeprefix(f"plan {plan.id}: ")
         log.warning(
             "plan %s: %s failed (%d in a row), retrying in %s: %s",
             plan.id,

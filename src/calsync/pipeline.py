@@ -401,7 +401,7 @@ class PassReport:
         return (
             f"{self.count(Create)} {verb}created, {self.count(Update)} {verb}updated, "
             f"{self.count(Delete)} {verb}deleted, {self.unchanged} unchanged -> {self.target}"
-            + (f" ({self.requests} requests)" if self.requests else "")
+            + (f" ({self.requests} request{'s' if self.requests != 1 else ''})" if self.requests else "")
         )
 
 
