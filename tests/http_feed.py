@@ -87,6 +87,8 @@ class Resource:
     """Set for a redirect."""
     trickle: float = 0.0
     """Seconds to wait between 1 KiB pieces of the body (a slow server)."""
+    cut_after: int | None = None
+    """Announce the whole body, send this many bytes of it, then drop the connection."""
 
 
 def free_port() -> int:
@@ -193,6 +195,7 @@ class HttpFeed:
         auth: Auth | None = None,
         content_length: bool = True,
         trickle: float = 0.0,
+        cut_after: int | None = None,
     ) -> Resource:
         """Serve ``body`` at ``path`` (replacing what was there).
 
@@ -200,7 +203,8 @@ class HttpFeed:
         none (and ignores ``If-None-Match``). ``last_modified``: True is now (always later than
         what this path served before, so a change within one second is still newer), a datetime
         is used as is, False sends none (and ignores ``If-Modified-Since``). ``content_length``
-        False ends the body by closing the connection; ``trickle`` sends it slowly.
+        False ends the body by closing the connection; ``trickle`` sends it slowly; ``cut_after``
+        drops the connection part-way through it (a download that breaks off).
         """
         with self._lock:
             previous = self._resources.get(path)
@@ -229,6 +233,7 @@ class HttpFeed:
                 auth=auth,
                 content_length=content_length,
                 trickle=trickle,
+                cut_after=cut_after,
             )
             self._resources[path] = resource
             return resource
@@ -288,7 +293,11 @@ class HttpFeed:
                 handler.send_header("Content-Length", str(len(body)))
             handler.end_headers()
             if send_body and status != 304:
-                if resource is not None and resource.trickle:
+                if resource is not None and resource.cut_after is not None and status == 200:
+                    handler.wfile.write(body[: resource.cut_after])
+                    handler.wfile.flush()
+                    handler.close_connection = True
+                elif resource is not None and resource.trickle:
                     for start in range(0, len(body), 1024):
                         handler.wfile.write(body[start : start + 1024])
                         handler.wfile.flush()

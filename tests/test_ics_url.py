@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -89,8 +90,14 @@ def test_second_read_is_one_conditional_request_answered_304_without_a_parse(
 ) -> None:
     http_feed.set("/plan.ics", PLAN)
     adapter = reader(http_feed.url())
+    watcher = sqlite3.connect(state.path)  # sees every commit of another connection
+    version = watcher.execute("PRAGMA data_version").fetchone()
     first = adapter.read(*WINDOW, ZONE, state, full=False)
+    assert watcher.execute("PRAGMA data_version").fetchone() != version  # validators + body stored
+    version = watcher.execute("PRAGMA data_version").fetchone()
     second = adapter.read(*WINDOW, ZONE, state, full=False)
+    assert watcher.execute("PRAGMA data_version").fetchone() == version  # the 304 wrote nothing
+    watcher.close()
 
     assert [e.summary for e in first.events] == ["Long Run 25 km", "Easy Run 40 min"]
     assert second is first  # the parse kept on the adapter, not a new one
@@ -131,7 +138,12 @@ def test_server_without_validators_gets_plain_gets_and_an_unchanged_body_is_not_
 ) -> None:
     http_feed.set("/plan.ics", PLAN, etag=False, last_modified=False)
     adapter = reader(http_feed.url())
-    assert read(adapter, state) == read(adapter, state)
+    first = read(adapter, state)
+    watcher = sqlite3.connect(state.path)
+    version = watcher.execute("PRAGMA data_version").fetchone()
+    assert read(adapter, state) == first
+    assert watcher.execute("PRAGMA data_version").fetchone() == version  # same body: not stored again
+    watcher.close()
     assert [r.status for r in http_feed.log] == [200, 200]
     assert all(conditional(r.headers) == (None, None) for r in http_feed.log)
     assert adapter.parses == 1
@@ -435,6 +447,14 @@ def test_a_feed_that_fails_or_is_not_a_calendar_is_a_failed_read_and_nothing_is_
     http_feed.set("/plan.ics", PLAN)
     assert read(adapter, state) == ["Long Run 25 km", "Easy Run 40 min"]
     assert http_feed.log[-1].status == 304
+
+
+def test_a_download_that_breaks_off_is_a_failed_read(http_feed: HttpFeed) -> None:
+    """The server announces the whole feed and drops the connection part-way: never a short plan."""
+    body = EXAMPLE_PLAN.read_bytes()
+    http_feed.set("/plan.ics", body, cut_after=len(body) // 2)
+    with pytest.raises(SourceError, match=r"the download broke off after \d+ bytes"):
+        read(reader(http_feed.url()))
 
 
 def test_connection_refused() -> None:

@@ -157,7 +157,8 @@ class IcsUrlReader:
         self._session: Session | None = None
         self._copy: _Copy | None = None
         self._memo: tuple[tuple[str, datetime, datetime, str], ReadResult] | None = None
-        self._secrets: list[str] = url_secrets(source.url)
+        self._secrets: set[str] = set(url_secrets(source.url))
+        """What messages must never show: the link's secrets, and each password or token used."""
 
     def __repr__(self) -> str:
         return f"IcsUrlReader({self.label!r})"
@@ -189,16 +190,17 @@ class IcsUrlReader:
                 "check that the URL is the feed itself"
             )
         body = answer.body
-        copy = _Copy(answer.validators, _digest(body), body, in_state=False)
-        result = None if full else self._memoized(copy.digest, window)
-        if result is None:
-            result = self._parse(body, copy.digest, answer.content_type, window)
+        digest = _digest(body)
         unchanged = (
             known is not None
             and known.in_state
-            and known.digest == copy.digest
-            and known.validators == copy.validators
+            and known.digest == digest
+            and known.validators == answer.validators
         )
+        copy = _Copy(answer.validators, digest, body, in_state=unchanged)
+        result = None if full else self._memoized(digest, window)
+        if result is None:
+            result = self._parse(body, digest, answer.content_type, window)
         self._keep(copy, body, state, write=not unchanged)
         self._log(answer, before, parses)
         return result
@@ -252,8 +254,6 @@ class IcsUrlReader:
         if state is not None and write and body is not None:
             validators = json.dumps(copy.validators, sort_keys=True)
             state.save_sync(self.state_key, None, {STATE_OBJECT: (validators, body)})
-            in_state = True
-        elif state is not None and not write:
             in_state = True
         self._copy = replace(copy, body=None if in_state else body, in_state=in_state)
 
@@ -336,13 +336,13 @@ class IcsUrlReader:
         if token is not None:
             if not token:
                 raise self._error("the bearer token is empty; check token_env / token_file")
-            self._secrets.append(token)
+            self._secrets.add(token)
             headers["Authorization"] = f"Bearer {token}"
             return None
         password = self.source.password(self.where)
         if password is None:
             return None
-        self._secrets.append(password)
+        self._secrets.add(password)
         return HTTPBasicAuth(self.source.username or "", password)
 
     def _download(self, response: Response, deadline: float) -> bytes:
