@@ -82,5 +82,5 @@ def split(description: str) -> tuple[str, Marker] | None:
     if not after and before.endswith("\n\n"):
         body = before[:-2]
     else:
-        body = (before.rstrip("\n") + ("\n" + after.lstrip("\n") if after.strip() else "")).rstrip("\n")
+        body = "\n\n".join(part for part in (before.rstrip("\n"), after.strip("\n")) if part)
     return body, marker
