@@ -679,3 +679,11 @@ def test_without_credentials_and_scrub() -> None:
     assert without_credentials("https://me:pw@h:1/a?b=c") == "https://h:1/a?b=c"
     assert without_credentials("https://h/a") == "https://h/a"
     assert scrub("a hunter2 b abc", ["hunter2", "abc", None, ""]) == "a *** b abc"
+
+
+def test_redact_docstring_example() -> None:
+    import doctest
+
+    import calsync.redact
+
+    assert doctest.testmod(calsync.redact).failed == 0

@@ -65,7 +65,7 @@ def redact_url(url: str) -> str:
     """The URL for messages and logs: scheme, host and port kept; user information dropped;
     query values, fragments and token-like path segments replaced by ``***``.
 
-    >>> redact_url("webcal://me:pw@example.org/feed/3f9a8c51e0b2d2.ics?token=abc&lang=de")
+    >>> redact_url("webcal://me:pw@example.org/feed/3f9a8c51e0b2d2c4.ics?token=abc&lang=de")
     'webcal://example.org/feed/***.ics?token=***&lang=***'
     """
     try:
