@@ -131,6 +131,11 @@ class HaClient:
         status = response.status_code
         if status < 300:
             return
+        if status == 401 and method == "POST" and path.startswith("/api/states/"):
+            raise self.fail(
+                f"Home Assistant refused to set {path.rsplit('/', 1)[-1]} (401 Unauthorized)",
+                "sensors need the token of an administrator user (or set sensors = false in [plan.target])",
+            )
         if status == 401:
             raise self.fail(
                 "Home Assistant rejected the access token (401 Unauthorized)",
