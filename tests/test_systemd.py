@@ -15,6 +15,7 @@ which cannot use the mount-namespace options (docs/systemd.md says why).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -381,7 +382,8 @@ def exec_start(name: str, config_dir: Path, instance: str = "smoke") -> list[str
     return argv
 
 
-def syscall_group(analyze: str, group: str) -> set[str]:
+@functools.cache
+def syscall_group(analyze: str, group: str) -> frozenset[str]:
     """The system calls of a `@group`, nested groups expanded."""
     out = subprocess.run(
         [analyze, "syscall-filter", group], capture_output=True, text=True, check=True, timeout=60
@@ -392,7 +394,7 @@ def syscall_group(analyze: str, group: str) -> set[str]:
         if not line or line.startswith("#"):
             continue
         names |= syscall_group(analyze, line) if line.startswith("@") else {line}
-    return names
+    return frozenset(names)
 
 
 def sandbox_spec(analyze: str, name: str) -> dict[str, object]:
@@ -401,7 +403,7 @@ def sandbox_spec(analyze: str, name: str) -> dict[str, object]:
     allow: set[str] = set()
     for entry in service["SystemCallFilter"]:
         deny = entry.startswith("~")
-        groups = set()
+        groups: set[str] = set()
         for item in entry.removeprefix("~").split():
             groups |= syscall_group(analyze, item) if item.startswith("@") else {item}
         allow = allow - groups if deny else allow | groups
