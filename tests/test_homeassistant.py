@@ -12,7 +12,8 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from dataclasses import replace
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -638,4 +639,48 @@ def test_sensor_payloads_without_any_session() -> None:
         "sensor.calsync_me_next_session": "unknown",
         "sensor.calsync_me_week": "unknown",
     }
-    assert date(2026, 11, 27) - timedelta(days=0) == date(2026, 11, 27)
+
+
+def test_check_reaches_an_ha_source_and_target(
+    ha_server: HaServer, plan_entity: str, token_file: Path, tmp_path: Path
+) -> None:
+    target = ha_server.calendar()
+    config = ha_to_ha(ha_server, plan_entity, target, token_file, tmp_path)
+    done = calsync("--config", str(config), "check")
+    assert done.returncode == 0, done.stderr
+    assert "me: sources ok" in done.stdout
+    assert "me: target ok, 0 events owned by calsync" in done.stdout
+    assert ha_server.token not in done.stdout + done.stderr
+
+
+def test_unchanged_sensors_are_not_posted_again_by_the_same_process(
+    ha_server: HaServer, token_file: Path
+) -> None:
+    from calsync.adapters.homeassistant import HaCalendarTarget
+    from calsync.config import HomeAssistantTarget
+    from calsync.model import Phase, PlanResult, WeekPlan
+
+    config = HomeAssistantTarget.model_validate(
+        {
+            "kind": "homeassistant",
+            "url": ha_server.url,
+            "entity_id": ha_server.calendar(),
+            "token_file": token_file,
+        }
+    )
+    week = WeekPlan("2026-W48", date(2026, 11, 23), Phase.BASE, 240, date(2026, 11, 29), 90, 0.5, 120)
+    result = PlanResult("cache-test", "Europe/Berlin", (), (week,), ())
+    now = datetime.fromisoformat(NOW)
+    target = HaCalendarTarget(config, "cache-test", ZONE, where="test")
+    target.publish(result, now)
+    assert target.requests == 2
+    target.publish(result, now)
+    assert target.requests == 2  # nothing changed: nothing posted
+    changed = PlanResult("cache-test", "Europe/Berlin", (), (replace(week, phase=Phase.BUILD),), ())
+    target.publish(changed, now)
+    assert target.requests == 3  # only the week sensor changed
+    target.close()
+    state = ha_server.state("sensor.calsync_cache_test_week")
+    assert state is not None
+    assert state["state"] == "build"
+    assert state["attributes"]["rest_weekday"] == "Sun"
