@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 import threading
+
+from calsync.redact import url_secrets
 
 MASK = "***"
 _MIN_SECRET_LENGTH = 4
 _secrets: set[str] = set()
 _lock = threading.Lock()
-_TOKENISH = re.compile(r"[A-Za-z0-9_\-.~%]{16,}")
 
 
 def remember_secret(value: str | None) -> None:
@@ -28,15 +28,11 @@ def remember_secret(value: str | None) -> None:
 
 
 def remember_url_secrets(url: str) -> None:
-    """Mask what in a URL is likely a secret: token-like path segments and query values."""
-    rest = url.split("://", 1)[-1]
-    path = rest.split("/", 1)[1] if "/" in rest else ""
-    path, _, query = path.partition("?")
-    for segment in path.split("/"):
-        if _TOKENISH.fullmatch(segment.removesuffix(".ics")):
-            remember_secret(segment.removesuffix(".ics"))
-    for pair in query.split("&"):
-        remember_secret(pair.partition("=")[2])
+    """Mask what in a URL is likely a secret (:func:`calsync.redact.url_secrets`: user information,
+    query values, token-like path segments)."""
+    for secret in url_secrets(url):
+        remember_secret(secret)
+        remember_secret(secret.rsplit(".", 1)[0])  # "3f9a...d2.ics" as logged without its suffix
 
 
 def mask(text: str) -> str:

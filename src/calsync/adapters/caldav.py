@@ -48,6 +48,7 @@ from calsync.errors import CalsyncError, InterruptedPassError, SourceError, Targ
 from calsync.model import PlanResult, SourceEvent, When
 from calsync.ports import Stop, SyncState
 from calsync.reconcile import Action, ApplyResult, Conflict, Create, Delete, OwnedEvent, Update
+from calsync.redact import without_credentials
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +73,8 @@ _RETRY_STATUS = (500, 502, 503, 504)
 _ICS_TYPE = "text/calendar; charset=utf-8"
 
 
-def redact_url(url: str) -> str:
-    """The URL without user name and password (for messages and logs)."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+redact_url = without_credentials
+"""The URL without user name and password (for messages and logs)."""
 
 
 def _href_key(href: str) -> str:
