@@ -134,15 +134,20 @@ def test_the_served_feed_returns_the_sessions_then_304(
 ) -> None:
     http_feed.set("/plan.ics", rolling_plan())
     port = free_port()
+    token = "feed-token-0123456789abcdef"
     feed_file = tmp_path / "feeds" / "me.ics"
     config = tmp_path / "calsync.toml"
     config.write_text(
-        daemon_table(extra=f"[daemon.feeds]\nport = {port}\n")
+        daemon_table(
+            extra=f"[daemon.feeds]\nport = {port}\nall_plans = true\n"
+            'token_env = "CALSYNC_TEST_FEED_PATH_TOKEN"\n'
+        )
         + plan_table("me", url_source(http_feed.url("/plan.ics")), f'kind = "feed"\npath = "{feed_file}"')
     )
-    daemon = start(daemons, config)
+    daemon = DaemonProcess(config, tmp_path / "d.log", env={"CALSYNC_TEST_FEED_PATH_TOKEN": token})
+    daemons.append(daemon)
     daemon.wait_log("plan me: sync ok")
-    url = f"http://127.0.0.1:{port}/feeds/me.ics"
+    url = f"http://127.0.0.1:{port}/feeds/{token}/me.ics"
     first = requests.get(url, timeout=5)
     assert first.status_code == 200
     assert first.headers["Content-Type"].startswith("text/calendar")
@@ -151,7 +156,13 @@ def test_the_served_feed_returns_the_sessions_then_304(
     again = requests.get(url, headers={"If-None-Match": first.headers["ETag"]}, timeout=5)
     assert again.status_code == 304
     assert again.content == b""
-    assert requests.get(f"http://127.0.0.1:{port}/feeds/nobody.ics", timeout=5).status_code == 404
+    assert requests.get(f"http://127.0.0.1:{port}/feeds/me.ics", timeout=5).status_code == 404, "token needed"
+    assert requests.get(f"http://127.0.0.1:{port}/feeds/{token}/nobody.ics", timeout=5).status_code == 404
+    everything = requests.get(f"http://127.0.0.1:{port}/feeds/{token}/all.ics", timeout=5)
+    assert everything.status_code == 200
+    assert "Long Run 20 km" in everything.text, "the all-plans feed carries the runs"
+    assert everything.text.count("BEGIN:VEVENT") > first.text.count("BEGIN:VEVENT"), "runs and sessions"
+    assert token not in daemon.log
     assert daemon.stop() == 0
 
 
