@@ -4,6 +4,7 @@ written into another (or into the same one), moves updated in place, idle passes
 from __future__ import annotations
 
 import re
+import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 import icalendar
 import pytest
 
+from calsync.state import default_state_dir
 from test_cli import NOW, run_cli
 
 if TYPE_CHECKING:
@@ -98,6 +100,12 @@ def password(monkeypatch: pytest.MonkeyPatch, caldav_calendar: DavCalendar) -> N
         monkeypatch.setenv(PASSWORD_ENV, caldav_calendar.server.password)
 
 
+def _stored_objects() -> list[tuple[int, str, str]]:
+    """(rowid, key, href) of every object cached in the state: a rewrite changes the rowids."""
+    with sqlite3.connect(default_state_dir() / "state.sqlite") as db:
+        return sorted(db.execute("SELECT rowid, key, href FROM objects"))
+
+
 def requests_of(out: str) -> int:
     """The request count a pass printed (0 when it printed none)."""
     match = re.search(r"\((\d+) requests?\)", out)
@@ -120,10 +128,14 @@ def test_rebuild_into_caldav_then_idle_then_move(
     out = capsys.readouterr().out
     assert requests_of(out) <= 4 + len(sessions), f"one write per session plus a few reads: {out}"
 
+    assert run_cli("--config", str(config), "sync", "--now", LATER) == 0  # tokens settle
+    capsys.readouterr()
+    stored = _stored_objects()
     assert run_cli("--config", str(config), "sync", "--now", LATER) == 0
     out = capsys.readouterr().out
     assert "0 created, 0 updated, 0 deleted" in out
     assert requests_of(out) <= 2, f"an idle pass costs one request per calendar: {out}"
+    assert _stored_objects() == stored, "an idle pass rewrites no cached object in the state"
 
     upload(source, {"long2": run_events(6, moved_week=2)["long2"]})
     assert run_cli("--config", str(config), "sync", "--now", LATER) == 0

@@ -175,19 +175,15 @@ class CaldavReader:
         if self._reader is None:
             self._reader = CaldavSource_(client, name=self.name)
         self._reader.client = client
+        token = state.token(key) if state and not full else None
+        cache = state.objects(key) if state and not full else {}
         try:
-            read = self._reader.read(
-                window_start,
-                window_end,
-                zone,
-                token=state.token(key) if state and not full else None,
-                cache=state.objects(key) if state and not full else {},
-            )
+            read = self._reader.read(window_start, window_end, zone, token=token, cache=cache)
         finally:
             self._requests += client.requests
             client.close()
-        if state is not None:
-            state.save_sync(key, read.token, read.cache)
+        if state is not None and (full or read.token != token or read.cache != cache):
+            state.save_sync(key, read.token, read.cache)  # an idle pass writes nothing to disk
         return read.result
 
     def close(self) -> None:

@@ -640,6 +640,8 @@ class CaldavTarget:
         self.zone = zone
         self.token = token
         self.cache: Cache = dict(cache or {})
+        self._saved: tuple[str | None, Cache] = (token, dict(self.cache))
+        """What the state holds already (nothing to save while the listing stays the same)."""
         """This plan's objects by href; foreign objects are kept as ``(etag, b"")``."""
         self._where: dict[str, _Where] = {}
         self.progress = ApplyResult()
@@ -664,7 +666,11 @@ class CaldavTarget:
         return self.client.requests
 
     def sync_state(self) -> SyncState | None:
-        """The sync token and listing to resume from next pass."""
+        """The sync token and listing to resume from next pass; None when the state already
+        holds them (an idle pass writes nothing to disk: SD cards on a Raspberry Pi last longer)."""
+        if (self.token, self.cache) == self._saved:
+            return None
+        self._saved = (self.token, dict(self.cache))
         return f"target:{self.client.url}", self.token, self.cache
 
     def publish(self, result: PlanResult, now: datetime) -> None:
