@@ -191,3 +191,29 @@ def test_plan_preview_leaves_out_what_a_person_deleted(
     out = capsys.readouterr().out
     assert victim not in out
     assert victim.replace("-s2", "-s1") in out
+
+
+def test_status_without_a_state_says_where_it_looked_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "no-state-here"
+    empty.mkdir()
+    monkeypatch.setenv("STATE_DIRECTORY", str(empty))
+    config = tmp_path / "calsync.toml"
+    config.write_text(
+        '[[plan]]\nid = "me"\ntimezone = "UTC"\n[[plan.source]]\nkind = "ics_file"\npath = "x.ics"\n'
+    )
+    assert run_cli("--config", str(config), "status") == 1
+    assert f"no state at {empty / 'state.sqlite'}" in capsys.readouterr().err
+    assert list(empty.iterdir()) == [], "status reads; it must not create the state"
+
+
+def test_status_leaves_the_state_file_unchanged(
+    planned: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, _ = planned
+    state = default_state_dir() / "state.sqlite"
+    before = {p.name: p.stat().st_mtime_ns for p in state.parent.iterdir()}
+    assert run_cli("--config", str(config), "status") == 0
+    assert "me: last pass" in capsys.readouterr().out
+    assert {p.name: p.stat().st_mtime_ns for p in state.parent.iterdir()} == before

@@ -146,8 +146,8 @@ def cmd_rebuild(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
-    """When each plan last synced, what it did, what failed."""
-    with State.open_default() as state:
+    """When each plan last synced, what it did, what failed (reads the state, changes nothing)."""
+    with State.open_default(readonly=True) as state:
         for plan_config in _plans(config, args.plan):
             record = state.last_pass(plan_config.id)
             if record is None:

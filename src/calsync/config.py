@@ -604,13 +604,23 @@ def _beside(base: Path, path: Path) -> Path:
 _Located = TypeVar("_Located", bound=_Strict)
 
 
-def _resolve_paths(item: _Located, base: Path) -> _Located:
+_UNSET_VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+
+
+def _resolve_paths(item: _Located, base: Path, where: str) -> _Located:
     """Paths of a source or target, taken relative to the config file's folder."""
     updates: dict[str, Path] = {}
     for key in ("path", "password_file", "token_file", "ca_file"):
         value = getattr(item, key, None)
         if isinstance(value, Path):
             updates[key] = _beside(base, value)
+            unset = _UNSET_VARIABLE.search(str(updates[key]))
+            if unset:
+                raise ConfigError(
+                    f"{where}.{key}: the environment variable {unset.group(1) or unset.group(2)} in "
+                    f"{str(value)!r} is not set (under systemd, CREDENTIALS_DIRECTORY is set for the "
+                    "service only: run one-off commands with `systemd-run`, see docs/systemd.md)"
+                )
     return item.model_copy(update=updates)
 
 
@@ -629,10 +639,12 @@ def parse_config(text: str, path: Path) -> Config:
     base = path.parent
     plans = []
     for plan in config.plan:
-        sources = [_resolve_paths(s, base) for s in plan.source]
-        target = _resolve_paths(plan.target, base) if plan.target else None
+        sources = [
+            _resolve_paths(s, base, f"{path}: plan[{plan.id}].source[{i}]") for i, s in enumerate(plan.source)
+        ]
+        target = _resolve_paths(plan.target, base, f"{path}: plan[{plan.id}].target") if plan.target else None
         plans.append(plan.model_copy(update={"source": sources, "target": target}))
-    feeds = _resolve_paths(config.daemon.feeds, base)
+    feeds = _resolve_paths(config.daemon.feeds, base, f"{path}: daemon.feeds")
     daemon = config.daemon.model_copy(update={"feeds": feeds})
     return config.model_copy(update={"plan": plans, "daemon": daemon})
 

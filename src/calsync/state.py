@@ -101,8 +101,11 @@ class PassRecord:
 class State:
     """The state file. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
+        if readonly:
+            self._open_readonly(path)
+            return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
@@ -116,10 +119,29 @@ class State:
                 "(or set STATE_DIRECTORY)"
             ) from err
 
+    def _open_readonly(self, path: Path) -> None:
+        """Open without creating or changing anything (``calsync status`` run as another user
+        must not leave files the service cannot write)."""
+        if not path.is_file():
+            raise StateError(
+                f"no state at {path}: no pass has run with this state folder yet "
+                "(set STATE_DIRECTORY to the service's, e.g. /var/lib/calsync)"
+            )
+        # Without a -wal file nobody is writing now: open it immutable, which creates no -wal or
+        # -shm file (a root-owned -shm left behind would lock the service out). While the daemon
+        # writes, its -wal and -shm exist already and a plain read-only open shares them.
+        live = path.with_name(path.name + "-wal").exists()
+        mode = "mode=ro" if live else "mode=ro&immutable=1"
+        try:
+            self._db = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True, timeout=30)
+            self._db.execute("SELECT count(*) FROM passes").fetchone()
+        except sqlite3.Error as err:
+            raise StateError(f"cannot read the state file {path}: {err}") from err
+
     @classmethod
-    def open_default(cls) -> State:
+    def open_default(cls, *, readonly: bool = False) -> State:
         """The state file in :func:`default_state_dir`."""
-        return cls(default_state_dir() / "state.sqlite")
+        return cls(default_state_dir() / "state.sqlite", readonly=readonly)
 
     def close(self) -> None:
         """Close the database."""
