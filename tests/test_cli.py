@@ -314,3 +314,26 @@ def test_check_reaches_source_and_target(tmp_path: Path, capsys: pytest.CaptureF
     assert "sources ok" in out
     assert "target ok" in out
     assert not (tmp_path / "out").exists(), "check is read-only"
+
+
+def test_an_unset_variable_in_a_secret_path_is_a_clear_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    config = tmp_path / "calsync.toml"
+    config.write_text(
+        '[[plan]]\nid = "me"\ntimezone = "UTC"\n[[plan.source]]\nkind = "caldav"\n'
+        'url = "https://dav.example.org/cal/"\nusername = "me"\n'
+        'password_file = "${CREDENTIALS_DIRECTORY}/dav"\n'
+    )
+    assert run_cli("--config", str(config), "check") == 2
+    err = capsys.readouterr().err
+    assert "plan[me].source[0].password_file" in err
+    assert "CREDENTIALS_DIRECTORY" in err
+    assert "is not set" in err
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    (tmp_path / "dav").write_text("pw\n")
+    from calsync.config import load_config
+
+    source = load_config(config).plan[0].source[0]
+    assert source.password("here") == "pw"  # type: ignore[union-attr]
