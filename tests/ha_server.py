@@ -435,11 +435,12 @@ def ha_python() -> Path:
     try:
         return ensure_installed()
     except InstallError as err:
-        pytest.fail(
-            f"Home Assistant {release()} could not be installed into {cache_dir()} ({err}); "
-            "these tests need the package registry once (set CALSYNC_SKIP_HA=1 to skip them)",
-            pytrace=False,
-        )
+        failure = str(err)
+    pytest.fail(
+        f"Home Assistant {release()} could not be installed into {cache_dir()}: {failure}\n"
+        "These tests need the package registry once (CALSYNC_SKIP_HA=1 skips them).",
+        pytrace=False,
+    )
 
 
 @pytest.fixture(scope="session")
