@@ -684,3 +684,20 @@ def test_unchanged_sensors_are_not_posted_again_by_the_same_process(
     assert state is not None
     assert state["state"] == "build"
     assert state["attributes"]["rest_weekday"] == "Sun"
+
+
+def test_one_calendar_as_source_and_target(ha_server: HaServer, plan_entity: str, token_file: Path) -> None:
+    """The sessions go into the plan's own calendar: the source leaves them out (they are not
+    runs, nor busy time), so the second pass has nothing to do and the runs stay as they were."""
+    config = ha_to_ha(ha_server, plan_entity, plan_entity, token_file, token_file.parent / "same")
+    before = plan_json(config)
+    runs_before = foreign(ha_server, plan_entity)
+    first = calsync("--config", str(config), "rebuild", "--now", NOW)
+    assert first.returncode == 0, first.stderr
+    assert sessions_by_uid(ha_server, plan_entity)
+    after = plan_json(config)
+    assert after["runs"] == before["runs"]
+    assert after["sessions"] == before["sessions"]
+    again = calsync("--config", str(config), "sync", "--now", NOW)
+    assert "0 created, 0 updated, 0 deleted" in again.stdout, again.stdout
+    assert foreign(ha_server, plan_entity) == runs_before  # the runs are untouched

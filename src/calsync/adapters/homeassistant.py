@@ -6,6 +6,8 @@ The *read* and *apply* steps for Home Assistant (PRODUCT.md sections 1, 4 and 6)
   recurring events itself (each occurrence its own item, a moved occurrence at its new time,
   cancelled ones absent), so the runs match what the ``.ics`` reader gives for the same plan.
   What HA does not expose (categories, ``TRANSP``) is absent: every event counts as busy.
+  Sessions calsync wrote (any plan: they carry the marker) are left out, so a calendar can be both
+  a plan's source and its target.
 * :class:`HaCalendarTarget` lists the entity once per pass (``read_owned``) and writes through the
   websocket API (``calendar/event/create`` / ``update`` / ``delete``, by HA's own ``uid``).
   Owned events are recognised by the marker line at the end of their description
@@ -159,6 +161,8 @@ class HaCalendarSource:
         events: list[SourceEvent] = []
         problems: list[str] = []
         for item in items:
+            if isinstance(item, dict) and ha_marker.split(str(item.get("description") or "")) is not None:
+                continue  # a session calsync wrote (any plan): not part of the run plan, not busy time
             try:
                 events.append(self._event(item, zone))
             except (ValueError, TypeError, KeyError, AttributeError) as err:
