@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -83,12 +83,14 @@ def wait_for(what: str, check: Callable[[], _T | None], *, timeout: float, every
 class DaemonProcess:
     """``calsync --config FILE daemon`` running in the background, its log in a file."""
 
-    def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, config: Path, log: Path, env: dict[str, str] | None = None, *, verbose: bool = False
+    ) -> None:
         self.config = config
         self.log_path = log
         self._log = log.open("ab")
         self.process = subprocess.Popen(
-            [*CALSYNC, "--config", str(config), "daemon"],
+            [*CALSYNC, "--config", str(config), *(["-v"] if verbose else []), "daemon"],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
@@ -112,6 +114,15 @@ class DaemonProcess:
             return wait_for(f"{text!r} in the daemon's log", seen, timeout=timeout)
         except AssertionError as err:
             raise AssertionError(f"{err}\n--- daemon log ---\n{self.log}") from None
+
+    def times_of(self, text: str) -> list[float]:
+        """When each log line holding ``text`` was written (seconds, from the log's timestamps)."""
+        stamps = []
+        for line in self.log.splitlines():
+            if text in line:
+                stamp = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+                stamps.append(stamp.timestamp())
+        return stamps
 
     def signal(self, signum: int) -> None:
         """Send a signal to the daemon."""

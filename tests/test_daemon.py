@@ -3,8 +3,9 @@ serving the run plan, a real Radicale, and its own feed server (issue 4's proof)
 
 from __future__ import annotations
 
-import json
+import itertools
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -13,7 +14,8 @@ from typing import TYPE_CHECKING
 import pytest
 import requests
 
-from calsync.daemon import backoff_seconds
+from calsync.config import load_config
+from calsync.daemon import Daemon, backoff_seconds
 from daemon_helpers import CALSYNC, DaemonProcess, free_port, rolling_plan, wait_for
 from test_caldav_cli import events_in
 
@@ -235,12 +237,13 @@ def test_sigterm_mid_pass_exits_0_and_the_next_start_finishes_without_duplicates
     daemon.signal(signal.SIGTERM)
     assert daemon.stop(timeout=15) == 0
     assert time.monotonic() - stopped_at < 10, "SIGTERM must end the daemon within seconds"
+    assert "sync stopped for shutdown" in daemon.log, "the pass stops at a write boundary, not at its end"
     partial = sessions_at(calendar, radicale_server)
 
     restarted = start(daemons, config)
     restarted.wait_log("plan me: sync ok", timeout=90)
     final = sessions_at(calendar, radicale_server)  # events_in fails on any duplicate UID
-    assert set(partial) <= set(final)
+    assert set(partial) < set(final), "the restart wrote what the stopped pass left"
     dry = run(config, "sync", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "0 created, 0 updated, 0 deleted" in dry.stdout or "0 would be created" in dry.stdout, dry.stdout
@@ -321,21 +324,144 @@ def test_backoff_doubles_per_failure_up_to_the_cap(
 def test_the_daemon_log_never_shows_a_secret(
     tmp_path: Path, http_feed: HttpFeed, daemons: list[DaemonProcess]
 ) -> None:
+    """Even with -v (urllib3 logs every request line): neither the bearer token nor the secret
+    part of the feed's link appears."""
     secret = "s3cr3t-T0ken-that-must-never-show"
-    http_feed.set("/plan.ics", rolling_plan(), auth=("bearer", "another-token-entirely"))
+    link = "/feed/9f8e7d6c5b4a39281706f5e4d3c2b1a0.ics"
+    http_feed.set(link, rolling_plan(), auth=("bearer", "another-token-entirely"))
     config = tmp_path / "calsync.toml"
     config.write_text(
         daemon_table(poll=1.0)
         + plan_table(
             "me",
-            url_source(http_feed.url("/plan.ics")) + '\ntoken_env = "CALSYNC_TEST_FEED_TOKEN"',
+            url_source(http_feed.url(link)) + '\ntoken_env = "CALSYNC_TEST_FEED_TOKEN"',
             file_target(tmp_path / "out.ics"),
         )
     )
-    daemon = DaemonProcess(config, tmp_path / "d.log", env={"CALSYNC_TEST_FEED_TOKEN": secret})
+    daemon = DaemonProcess(config, tmp_path / "d.log", env={"CALSYNC_TEST_FEED_TOKEN": secret}, verbose=True)
     daemons.append(daemon)
     log = daemon.wait_log("plan me: sync failed (2 in a row)", timeout=30)
+    assert "GET /feed/" in log, "the debug log has the request lines (the test can see a leak)"
     assert secret not in log
+    assert "9f8e7d6c5b4a39281706f5e4d3c2b1a0" not in log
     assert daemon.stop() == 0
-    record = json.dumps(run(config, "status").stdout)
-    assert secret not in record
+    status = run(config, "status").stdout
+    assert secret not in status
+    assert "9f8e7d6c5b4a39281706f5e4d3c2b1a0" not in status
+    assert "not running" in status, "status tells a stopped daemon schedules nothing"
+
+
+def test_a_failing_plan_really_backs_off(
+    tmp_path: Path, http_feed: HttpFeed, daemons: list[DaemonProcess]
+) -> None:
+    http_feed.set("/plan.ics", b"down", status=503, content_type="text/plain")
+    config = tmp_path / "calsync.toml"
+    config.write_text(
+        daemon_table(poll=1.0, extra="max_backoff_seconds = 4\n")
+        + plan_table("me", url_source(http_feed.url("/plan.ics")), file_target(tmp_path / "out.ics"))
+    )
+    daemon = start(daemons, config)
+    daemon.wait_log("sync failed (5 in a row)", timeout=40)
+    failed = [daemon.times_of(f"sync failed ({n} in a row)")[0] for n in range(1, 6)]
+    gaps = [b - a for a, b in itertools.pairwise(failed)]
+    assert gaps[0] < 1.9, gaps  # 1 poll
+    assert gaps[1] >= 1.8, gaps  # 2 polls
+    assert gaps[2] >= 3.6, gaps  # 4 polls
+    assert gaps[3] >= 3.6, gaps  # capped at 4 s
+    assert gaps[3] < 6.0, gaps
+    assert daemon.stop() == 0
+
+
+def test_ready_for_systemd_once_signals_are_handled(tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+    """Under Type=notify, systemd sends ExecReload's SIGHUP only after READY=1: the daemon says
+    READY=1 once its handlers are in place, so a reload right then does not kill it."""
+    plan = tmp_path / "plan.ics"
+    plan.write_bytes(rolling_plan())
+    config = tmp_path / "calsync.toml"
+    config.write_text(daemon_table(poll=1.0) + file_plan("me", plan, tmp_path / "o.ics"))
+    notify = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind(str(notify))
+        listener.settimeout(30)
+        daemon = DaemonProcess(config, tmp_path / "d.log", env={"NOTIFY_SOCKET": str(notify)})
+        daemons.append(daemon)
+        assert listener.recv(4096) == b"READY=1"
+        daemon.signal(signal.SIGHUP)
+        assert listener.recv(4096).startswith(b"RELOADING=1")
+        assert listener.recv(4096) == b"READY=1"
+        daemon.wait_log("config reloaded")
+        daemon.wait_log("plan me: sync ok")
+        daemon.signal(signal.SIGTERM)
+        assert listener.recv(4096) == b"STOPPING=1"
+    assert daemon.stop() == 0
+
+
+def test_a_missing_secret_of_a_plan_stops_the_daemon_at_start(tmp_path: Path) -> None:
+    config = tmp_path / "calsync.toml"
+    config.write_text(
+        daemon_table()
+        + plan_table(
+            "me",
+            url_source("https://coach.example.org/plan.ics") + '\ntoken_env = "CALSYNC_TEST_UNSET_TOKEN"',
+            file_target(tmp_path / "o.ics"),
+        )
+    )
+    proc = subprocess.run(
+        [*CALSYNC, "--config", str(config), "daemon"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 2
+    assert "CALSYNC_TEST_UNSET_TOKEN is not set" in proc.stderr
+
+
+def _daemon_for(config_text: str, folder: Path) -> Daemon:
+    config = folder / "calsync.toml"
+    config.write_text(config_text)
+    return Daemon(load_config(config))
+
+
+def file_plan(plan_id: str, source: Path, target: Path | None, *, horizon: int = 8) -> str:
+    """A plan reading an .ics file (and writing one, unless ``target`` is None)."""
+    text = plan_table(plan_id, f'kind = "ics_file"\npath = "{source}"', "", horizon=horizon)
+    if target is None:
+        return text.replace("[plan.target]\n", "")
+    return text.replace("[plan.target]\n", f"[plan.target]\n{file_target(target)}")
+
+
+def test_reload_applies_rebuild_off_and_leaves_unchanged_plans_alone(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.ics"
+    plan.write_bytes(rolling_plan())
+    config = tmp_path / "calsync.toml"
+    nightly = '[daemon]\nrebuild_at = "03:30"\n'
+    config.write_text(
+        nightly + file_plan("a", plan, tmp_path / "a.ics") + file_plan("b", plan, tmp_path / "b.ics")
+    )
+    daemon = Daemon(load_config(config))
+    for slot in daemon.slots.values():
+        daemon._schedule(slot)
+    assert daemon.scheduler.get_job("rebuild:a") is not None
+    kept = daemon.slots["a"]
+    kept.adapters["a/0"] = object()  # type: ignore[assignment]
+    kept.failures = 3
+
+    config.write_text(
+        nightly
+        + file_plan("a", plan, tmp_path / "a.ics")
+        + file_plan("b", plan, tmp_path / "b.ics", horizon=9)
+    )
+    assert daemon.reload(lambda: load_config(config))
+    assert daemon.slots["a"].adapters, "an unchanged plan keeps its adapters"
+    assert daemon.slots["a"].failures == 3, "... and its backoff"
+    assert daemon.slots["b"].config.horizon_weeks == 9
+
+    config.write_text(
+        '[daemon]\nrebuild_at = "off"\n'
+        + file_plan("a", plan, tmp_path / "a.ics")
+        + file_plan("b", plan, tmp_path / "b.ics")
+    )
+    assert daemon.reload(lambda: load_config(config))
+    assert daemon.scheduler.get_job("rebuild:a") is None, "rebuild_at = off removes the nightly rebuild"
+    assert daemon.scheduler.get_job("poll:a") is not None
+
+    config.write_text(file_plan("a", plan, tmp_path / "a.ics") + file_plan("b", plan, None))
+    assert not daemon.reload(lambda: load_config(config)), "a plan without a target is refused"
+    assert daemon.slots["b"].config.target is not None

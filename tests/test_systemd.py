@@ -264,6 +264,8 @@ def test_system_services_need_the_network(name: str) -> None:
 def test_daemon_services_restart_reload_and_stop(name: str) -> None:
     service = parse_unit(source(name).read_text(encoding="utf-8"))["Service"]
     assert service["ExecStart"][0].split()[-1] == "daemon"
+    assert service["Type"] == ["notify"], "started once the daemon says READY=1 (its handlers set)"
+    assert service["NotifyAccess"] == ["main"]
     assert service["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
     assert service["Restart"] == ["on-failure"]
     assert service["RestartSec"] == ["30s"]

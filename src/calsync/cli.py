@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from calsync import __version__, logs
 from calsync.config import Config, PlanConfig, find_config, load_config
@@ -159,17 +161,35 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
                 print(f"  {record.summary}")
             if record.consecutive_failures:
                 print(f"  consecutive failures: {record.consecutive_failures}")
-            if record.next_pass:
-                print(f"  next pass (daemon): {record.next_pass}")
+            if record.daemon_pid:
+                print(f"  {_daemon_line(record)}")
         print(f"state: {state.path}")
     return 0
 
 
-def cmd_daemon(args: argparse.Namespace, config: Config) -> int:  # noqa: ARG001 - the commands' signature
+def cmd_daemon(args: argparse.Namespace, config: Config) -> int:
     """Run the scheduled passes until SIGTERM."""
     from calsync.daemon import run_daemon  # noqa: PLC0415 - only the daemon needs the scheduler
 
-    return run_daemon(config)
+    return run_daemon(config, args.early_signals)
+
+
+def _daemon_line(record: PassRecord) -> str:
+    """What ``status`` says of the daemon that recorded a pass."""
+    try:
+        os.kill(record.daemon_pid, 0)
+        running = True
+    except PermissionError:  # someone else's process (the service's user): it runs
+        running = True
+    except OSError:
+        running = False
+    if not running:
+        return f"daemon (pid {record.daemon_pid}) not running: no pass is scheduled"
+    every = f"polls every {record.poll_seconds:g} s" if record.poll_seconds else "running"
+    upcoming = record.next_pass
+    if upcoming and datetime.fromisoformat(upcoming) < datetime.now(UTC):
+        upcoming = "due (idle passes are recorded every 10 min)"
+    return f"daemon (pid {record.daemon_pid}) {every}; next pass (daemon): {upcoming or 'not scheduled'}"
 
 
 def cmd_check(args: argparse.Namespace, config: Config) -> int:
@@ -256,6 +276,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logs.configure(verbose=args.verbose, level=logging.INFO if args.command == "daemon" else logging.WARNING)
     func: Callable[[argparse.Namespace, Config], int] = args.func
+    if args.command == "daemon":
+        # systemd may send SIGHUP (reload) or SIGTERM while the config and libraries load: note
+        # them now, the daemon acts on them once its own handlers are in place
+        args.early_signals = []
+        for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda received, _frame: args.early_signals.append(received))
     try:
         config = load_config(find_config(args.config))
         return func(args, config)

@@ -16,10 +16,11 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -32,6 +33,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from calsync.config import Config, FeedTarget, PlanConfig, load_config
 from calsync.errors import CalsyncError, ConfigError, InterruptedPassError
 from calsync.feeds import FeedServer, FileFeeds, all_plans_feed
+from calsync.logs import mask
 from calsync.model import PlanResult
 from calsync.pipeline import feed_path, run_pass
 from calsync.ports import SourceAdapter
@@ -39,6 +41,12 @@ from calsync.state import PassRecord, State, now_iso
 
 log = logging.getLogger("calsync.daemon")
 
+HEARTBEAT_SECONDS = 600.0
+"""An idle pass whose outcome did not change is recorded in the state at most this often (so an
+idle daemon writes nothing to disk between: SD cards last longer)."""
+WAKE_SECONDS = 60.0
+"""The scheduler wakes at least this often: its timers run on a clock that stops during a
+laptop's suspend, so a pass due meanwhile starts at most this long after resume."""
 STOP_GRACE_SECONDS = 8.0
 """How long SIGTERM waits for a pass to reach its next write boundary before exiting anyway (the
 state is transactional and every write idempotent, so even then the next start repairs it)."""
@@ -57,14 +65,41 @@ class PlanSlot:
     """What the daemon keeps per plan between passes."""
 
     config: PlanConfig
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Lock
+    """Shared by every pass of this plan id, across reloads: never two passes of one plan."""
     adapters: dict[str, SourceAdapter] = field(default_factory=dict)
     failures: int = 0
     result: PlanResult | None = None
+    rebuild_pending: bool = False
+    """A nightly rebuild came while a pass ran: it runs right after that pass."""
+    recorded: tuple[bool, str, str] | None = None
+    recorded_at: float = 0.0
 
     def poll_seconds(self, default: float) -> float:
         """This plan's poll interval."""
         return self.config.poll_seconds or default
+
+
+def check_for_daemon(config: Config) -> None:
+    """What the daemon needs that a one-off command may not: a target for every plan and every
+    secret readable now (else a plan would only fail, pass after pass). Raises ConfigError."""
+    for plan in config.plan:
+        if plan.target is None:
+            raise ConfigError(
+                f"{config.path}: plan {plan.id} has no [plan.target]; the daemon needs one for every plan"
+            )
+        for index, source in enumerate(plan.source):
+            _read_secrets(source, f"{config.path}: plan[{plan.id}].source[{index}]")
+        _read_secrets(plan.target, f"{config.path}: plan[{plan.id}].target")
+    if config.daemon.feeds.token_env or config.daemon.feeds.token_file:
+        config.daemon.feeds.token()
+
+
+def _read_secrets(item: object, where: str) -> None:
+    for reader in ("password", "token"):
+        method = getattr(item, reader, None)
+        if callable(method):
+            method(where)
 
 
 class Daemon:
@@ -72,12 +107,16 @@ class Daemon:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.slots: dict[str, PlanSlot] = {p.id: PlanSlot(p) for p in config.plan}
+        self._locks: dict[str, threading.Lock] = {}
+        self.slots: dict[str, PlanSlot] = {p.id: self._slot(p) for p in config.plan}
         self.stopping = threading.Event()
         self._wake = threading.Event()
-        self._reload_requested = False
-        self._running: set[str] = set()
+        self._signals: list[int] = []
+        self._running = 0
         self._running_lock = threading.Condition()
+        self._feed_lock = threading.Lock()
+        self._states = threading.local()
+        self._opened: list[State] = []
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(max_workers=max(1, min(4, len(config.plan))))},
@@ -87,12 +126,16 @@ class Daemon:
         self.server: FeedServer | None = None
         self._server_key: tuple[str, int, str | None] | None = None
 
+    def _slot(self, plan: PlanConfig) -> PlanSlot:
+        return PlanSlot(plan, self._locks.setdefault(plan.id, threading.Lock()))
+
     # -- set-up ----------------------------------------------------------------------------
     def _feed_paths(self, config: Config) -> dict[str, Path]:
         return {p.id: feed_path(p) for p in config.plan if isinstance(p.target, FeedTarget)}
 
     def _serve_feeds(self, config: Config) -> None:
-        """Start (or re-point, or restart) the feed server for the config's feed targets."""
+        """Start, re-point or move the feed server for the config's feed targets. Moving to a
+        port that cannot be had keeps the old server running (and raises)."""
         paths = self._feed_paths(config)
         settings = config.daemon.feeds
         wanted = bool(paths) or settings.all_plans
@@ -105,22 +148,28 @@ class Daemon:
             self.feeds.set_feed("all", None)
         if key == self._server_key:
             return
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-        self._server_key = None
+        old = self.server
         if key is None:
+            if old is not None:
+                old.stop()
+            self.server, self._server_key = None, None
             return
+        same_address = self._server_key is not None and self._server_key[:2] == key[:2]
+        if old is not None and same_address:
+            old.stop()  # the same address: the old server must let go of it first
         server = FeedServer(settings.host, settings.port, token=key[2], lookup=self.feeds)
         try:
             server.start()
         except OSError as err:
+            if old is not None and same_address:
+                self.server, self._server_key = None, None
             raise CalsyncError(
                 f"daemon.feeds: cannot serve feeds on {settings.host}:{settings.port}: "
                 f"{err.strerror or err}; is another program using that port? Set [daemon.feeds] port"
             ) from err
-        self.server = server
-        self._server_key = key
+        if old is not None and not same_address:
+            old.stop()
+        self.server, self._server_key = server, key
 
     def _schedule(self, slot: PlanSlot, *, first_in: float = 0.0) -> None:
         plan = slot.config
@@ -135,25 +184,39 @@ class Daemon:
             next_run_time=datetime.now(UTC) + timedelta(seconds=first_in),
             replace_existing=True,
         )
-        if daemon.rebuild_at is not None:
-            self.scheduler.add_job(
-                self._pass,
-                CronTrigger(
-                    hour=daemon.rebuild_at.hour,
-                    minute=daemon.rebuild_at.minute,
-                    timezone=plan.zone,
-                    jitter=daemon.jitter_seconds or None,
-                ),
-                args=(plan.id, True),
-                id=f"rebuild:{plan.id}",
-                name=f"rebuild {plan.id}",
-                replace_existing=True,
-            )
+        if daemon.rebuild_at is None:
+            if self.scheduler.get_job(f"rebuild:{plan.id}") is not None:
+                self.scheduler.remove_job(f"rebuild:{plan.id}")
+            return
+        self.scheduler.add_job(
+            self._pass,
+            CronTrigger(
+                hour=daemon.rebuild_at.hour,
+                minute=daemon.rebuild_at.minute,
+                timezone=plan.zone,
+                jitter=daemon.jitter_seconds or None,
+            ),
+            args=(plan.id, True),
+            id=f"rebuild:{plan.id}",
+            name=f"rebuild {plan.id}",
+            replace_existing=True,
+        )
 
     def _unschedule(self, plan_id: str) -> None:
         for job_id in (f"poll:{plan_id}", f"rebuild:{plan_id}"):
             if self.scheduler.get_job(job_id) is not None:
                 self.scheduler.remove_job(job_id)
+
+    def _state(self) -> State:
+        """This worker thread's connection to the state, kept for the daemon's life (opening and
+        closing per pass would checkpoint and delete the WAL each time)."""
+        state: State | None = getattr(self._states, "state", None)
+        if state is None:
+            state = State.open_default()
+            self._states.state = state
+            with self._running_lock:
+                self._opened.append(state)
+        return state
 
     # -- one pass --------------------------------------------------------------------------
     def _pass(self, plan_id: str, full: bool) -> None:
@@ -161,92 +224,127 @@ class Daemon:
         slot = self.slots.get(plan_id)
         if slot is None or self.stopping.is_set():
             return
-        if not slot.lock.acquire(blocking=full):  # a poll finding a pass running skips its turn
-            log.debug("plan %s: a pass is still running; this poll is skipped", plan_id)
+        if not slot.lock.acquire(blocking=False):
+            if full:  # never hold a worker waiting: the running pass starts the rebuild after it
+                slot.rebuild_pending = True
+            log.debug(
+                "plan %s: a pass is still running; this %s waits for it",
+                plan_id,
+                "rebuild" if full else "poll",
+            )
             return
         with self._running_lock:
-            self._running.add(plan_id)
+            self._running += 1
+        run_full, slot.rebuild_pending = full or slot.rebuild_pending, False
         try:
-            self._run_locked(slot, full)
+            if not self.stopping.is_set():
+                self._run_locked(slot, run_full)
         finally:
-            slot.lock.release()
             with self._running_lock:
-                self._running.discard(plan_id)
+                self._running -= 1
                 self._running_lock.notify_all()
+            slot.lock.release()
+        if slot.rebuild_pending and not self.stopping.is_set():
+            slot.rebuild_pending = False
+            self.scheduler.add_job(
+                self._pass, args=(plan_id, True), id=f"rebuild-now:{plan_id}", replace_existing=True
+            )
 
     def _run_locked(self, slot: PlanSlot, full: bool) -> None:
         plan = slot.config
         kind = "rebuild" if full else "sync"
         started = time.monotonic()
         now = datetime.now(plan.zone)
+        state: State | None = None
         try:
-            with State.open_default() as state:
-                try:
-                    report = run_pass(
-                        plan,
-                        now,
-                        dry_run=False,
-                        force=False,
-                        state=state,
-                        full=full,
-                        adapters=slot.adapters,
-                        stop=self.stopping.is_set,
-                    )
-                except InterruptedPassError as err:
-                    log.info("plan %s: %s stopped for shutdown: %s", plan.id, kind, err)
-                    return
-                except CalsyncError as err:
-                    self._failed(slot, state, kind, now, started=started, err=err)
-                    return
-                except Exception as err:  # a bug must not stop the other plans, nor this one's retries
-                    log.exception("plan %s: %s failed with an internal error", plan.id, kind)
-                    self._failed(slot, state, kind, now, started=started, err=err)
-                    return
-                seconds = time.monotonic() - started
-                if slot.failures:
-                    log.info("plan %s: back to normal after %d failed pass(es)", plan.id, slot.failures)
-                    slot.failures = 0
-                    self._reschedule_poll(slot)
-                slot.result = report.result
-                self._refresh_all_plans_feed()
-                for note in report.notes:
-                    log.info("plan %s: note: %s", plan.id, note)
-                log.info("plan %s: %s ok in %.2f s: %s", plan.id, kind, seconds, report.changes())
-                state.record_pass(
-                    PassRecord(
-                        plan.id,
-                        now_iso(now),
-                        now_iso(datetime.now(plan.zone)),
-                        True,
-                        f"{kind}: {report.changes()}",
-                        requests=report.requests,
-                        seconds=round(seconds, 3),
-                        next_pass=self._next_pass(plan.id),
-                    )
-                )
-        except CalsyncError as err:  # the state itself cannot be opened or written
-            log.error("plan %s: %s failed: %s", plan.id, kind, err)
+            state = self._state()
+            report = run_pass(
+                plan,
+                now,
+                dry_run=False,
+                force=False,
+                state=state,
+                full=full,
+                adapters=slot.adapters,
+                stop=self.stopping.is_set,
+            )
+        except InterruptedPassError as err:
+            log.info("plan %s: %s stopped for shutdown: %s", plan.id, kind, _without_plan(err, plan.id))
+            return
+        except CalsyncError as err:
+            self._failed(slot, state, kind, now, started=started, err=err)
+            return
+        except Exception as err:  # a bug must not stop the other plans, nor this one's retries
+            log.exception("plan %s: %s failed with an internal error", plan.id, kind)
+            self._failed(slot, state, kind, now, started=started, err=err)
+            return
+        seconds = time.monotonic() - started
+        if slot.failures:
+            log.info("plan %s: back to normal after %d failed pass(es)", plan.id, slot.failures)
+            slot.failures = 0
+            self._reschedule_poll(slot)
+        slot.result = report.result
+        self._refresh_all_plans_feed()
+        for note in report.notes:
+            log.info("plan %s: note: %s", plan.id, note)
+        log.info("plan %s: %s ok in %.2f s: %s", plan.id, kind, seconds, report.changes())
+        outcome = (True, report.changes() if report.actions else "idle", "")
+        if outcome == slot.recorded and time.monotonic() - slot.recorded_at < HEARTBEAT_SECONDS:
+            return  # an idle pass like the last one: nothing new to record
+        self._record(
+            slot,
+            state,
+            PassRecord(
+                plan.id,
+                now_iso(now),
+                now_iso(datetime.now(plan.zone)),
+                True,
+                f"{kind}: {report.changes()}",
+                requests=report.requests,
+                seconds=round(seconds, 3),
+            ),
+            outcome,
+        )
+
+    def _record(
+        self, slot: PlanSlot, state: State, record: PassRecord, outcome: tuple[bool, str, str]
+    ) -> int:
+        """Store a pass for ``calsync status``; returns the consecutive failures recorded."""
+        plan_id = slot.config.id
+        record = replace(
+            record,
+            next_pass=self._next_pass(plan_id),
+            daemon_pid=os.getpid(),
+            poll_seconds=slot.poll_seconds(self.config.daemon.poll_seconds),
+        )
+        try:
+            stored = state.record_pass(record)
+        except CalsyncError as err:
+            log.error("plan %s: cannot record the pass: %s", plan_id, err)
+            return slot.failures
+        slot.recorded, slot.recorded_at = outcome, time.monotonic()
+        return stored.consecutive_failures
 
     def _failed(
-        self, slot: PlanSlot, state: State, kind: str, now: datetime, *, started: float, err: BaseException
+        self,
+        slot: PlanSlot,
+        state: State | None,
+        kind: str,
+        now: datetime,
+        *,
+        started: float,
+        err: BaseException,
     ) -> None:
         plan = slot.config
         slot.failures += 1
-        slot.adapters.clear()  # start afresh: a broken connection or cache is not kept
+        slot.adapters = {}  # start afresh: a broken connection or cache is not kept
         delay = self._reschedule_poll(slot)
-        message = (
+        message = mask(
             str(err) if isinstance(err, CalsyncError) else f"internal error: {type(err).__name__}: {err}"
         ).removeprefix(f"plan {plan.id}: ")
-        log.warning(
-            "plan %s: %s failed (%d in a row), retrying in %s: %s",
-            plan.id,
-            kind,
-            slot.failures,
-            _duration(delay),
-            message,
-        )
-        state.record_pass(
-            PassRecord(
+        in_a_row = slot.failures
+        if state is not None:
+            record = PassRecord(
                 plan.id,
                 now_iso(now),
                 now_iso(datetime.now(plan.zone)),
@@ -254,8 +352,15 @@ class Daemon:
                 f"{kind} failed",
                 error=message,
                 seconds=round(time.monotonic() - started, 3),
-                next_pass=self._next_pass(plan.id),
             )
+            in_a_row = self._record(slot, state, record, (False, "", message))
+        log.warning(
+            "plan %s: %s failed (%d in a row), retrying in %s: %s",
+            plan.id,
+            kind,
+            in_a_row,
+            _duration(delay),
+            message,
         )
 
     def _reschedule_poll(self, slot: PlanSlot) -> float:
@@ -275,104 +380,148 @@ class Daemon:
             for job_id in (f"poll:{plan_id}", f"rebuild:{plan_id}")
             if (job := self.scheduler.get_job(job_id)) is not None and job.next_run_time is not None
         ]
-        return (
-            min(times).astimezone(self.slots[plan_id].config.zone).isoformat(timespec="seconds")
-            if times
-            else ""
-        )
+        zone = self.slots[plan_id].config.zone
+        return min(times).astimezone(zone).isoformat(timespec="seconds") if times else ""
 
     def _refresh_all_plans_feed(self) -> None:
         if self.feeds is None or not self.config.daemon.feeds.all_plans:
             return
-        results = [s.result for s in self.slots.values() if s.result is not None]
-        self.feeds.set_feed("all", all_plans_feed(results, now=datetime.now(UTC)))
+        with self._feed_lock:
+            results = [s.result for s in self.slots.values() if s.result is not None]
+            self.feeds.set_feed("all", all_plans_feed(results, now=datetime.now(UTC)))
 
     # -- signals and the main loop ---------------------------------------------------------
-    def request_stop(self, signum: int = signal.SIGTERM, _frame: FrameType | None = None) -> None:
-        """SIGTERM / SIGINT: finish the write in flight and exit."""
-        log.info("%s received: finishing the write in flight, then stopping", signal.Signals(signum).name)
-        self.stopping.set()
-        self._wake.set()
-
-    def request_reload(self, _signum: int = signal.SIGHUP, _frame: FrameType | None = None) -> None:
-        """SIGHUP: read the config again (in the main loop, not in the handler)."""
-        self._reload_requested = True
+    def on_signal(self, signum: int, _frame: FrameType | None = None) -> None:
+        """Signal handler: only notes the signal (the main loop acts on it). A second SIGTERM
+        or SIGINT while stopping exits at once."""
+        if signum != signal.SIGHUP and self.stopping.is_set():
+            os.write(2, b"calsync: second stop signal: exiting now\n")
+            os._exit(0)
+        if signum != signal.SIGHUP:
+            self.stopping.set()
+        self._signals.append(signum)
         self._wake.set()
 
     def reload(self, load: Callable[[], Config]) -> bool:
-        """Apply a new config; a config that does not load is refused and the old one kept."""
+        """Apply a new config; a config that does not load, or lacks a target or a secret, is
+        refused and the old one kept. Plans whose config did not change are left alone."""
         try:
             config = load()
-            if config.daemon.feeds.token_env or config.daemon.feeds.token_file:
-                config.daemon.feeds.token()  # a missing secret is a bad config too
+            check_for_daemon(config)
         except CalsyncError as err:
             log.error("SIGHUP: new config refused, the old one keeps running: %s", err)
             return False
-        old = set(self.slots)
+        schedule_changed = config.daemon != self.config.daemon
         self.config = config
-        for plan_id in old - {p.id for p in config.plan}:
+        for plan_id in set(self.slots) - {p.id for p in config.plan}:
             self._unschedule(plan_id)
             self.slots.pop(plan_id, None)
+        changed = 0
         for plan in config.plan:
             slot = self.slots.get(plan.id)
+            if slot is not None and slot.config == plan and not schedule_changed:
+                continue
+            changed += 1
             if slot is None:
-                self.slots[plan.id] = slot = PlanSlot(plan)
+                self.slots[plan.id] = slot = self._slot(plan)
             else:
                 slot.config = plan
-                slot.adapters.clear()
+                slot.adapters = {}  # a pass still running fills the old dict, which nobody reads
                 slot.failures = 0
             self._schedule(slot)
         try:
             self._serve_feeds(config)
         except CalsyncError as err:
-            log.error("SIGHUP: %s (feeds not served until the next reload)", err)
-        log.info("SIGHUP: config reloaded: %d plan(s)", len(config.plan))
+            log.error("SIGHUP: %s (feeds are served as before)", err)
+        log.info("SIGHUP: config reloaded: %d plan(s), %d changed", len(config.plan), changed)
         return True
 
-    def run(self, load: Callable[[], Config]) -> int:
-        """Serve until SIGTERM / SIGINT; returns the exit code."""
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self.request_stop)
-        signal.signal(signal.SIGHUP, self.request_reload)
+    def run(self, load: Callable[[], Config], early_signals: Sequence[int] = ()) -> int:
+        """Serve until SIGTERM / SIGINT; returns the exit code. ``early_signals`` are those that
+        came before the handlers were in place (while the config loaded)."""
+        for handled in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(handled, self.on_signal)
+        for early in early_signals:
+            self.on_signal(early)
+        if self.stopping.is_set():
+            log.info("stop signal before the daemon started: exiting")
+            return 0
+        self._state()  # fails here (exit 1) when the state folder is unusable
         self._serve_feeds(self.config)
         self.scheduler.start()
+        self.scheduler.add_job(_keep_awake, IntervalTrigger(seconds=WAKE_SECONDS), id="wake")
         plans = list(self.slots.values())
         for index, slot in enumerate(plans):  # spread the first passes of many plans a little
             self._schedule(slot, first_in=min(index * 0.2, 30.0))
         log.info(
-            "calsync daemon started (pid %d): %d plan(s), poll every %s, nightly rebuild %s",
+            "calsync daemon started (pid %d): %d plan(s), poll every %s, nightly rebuild %s%s",
             os.getpid(),
             len(plans),
             _duration(self.config.daemon.poll_seconds),
             f"{self.config.daemon.rebuild_at:%H:%M}" if self.config.daemon.rebuild_at else "off",
+            f", feeds on {self.server.base_url}" if self.server is not None else "",
         )
-        while not self.stopping.is_set():
+        notify_systemd("READY=1")
+        while True:
             self._wake.wait()
             self._wake.clear()
-            if self._reload_requested and not self.stopping.is_set():
-                self._reload_requested = False
-                self.reload(load)
-        return self._shutdown()
+            while self._signals:
+                received = self._signals.pop(0)
+                if received == signal.SIGHUP and not self.stopping.is_set():
+                    notify_systemd(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
+                    self.reload(load)
+                    notify_systemd("READY=1")
+                elif received != signal.SIGHUP:
+                    log.info(
+                        "%s received: finishing the write in flight, then stopping",
+                        signal.Signals(received).name,
+                    )
+            if self.stopping.is_set():
+                return self._shutdown()
 
     def _shutdown(self) -> int:
+        notify_systemd("STOPPING=1")
         self.scheduler.shutdown(wait=False)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         with self._running_lock:
             while self._running and time.monotonic() < deadline:
                 self._running_lock.wait(timeout=max(0.0, deadline - time.monotonic()))
-            unfinished = sorted(self._running)
+            unfinished = self._running
         if self.server is not None:
             self.server.stop()
         if unfinished:
             log.warning(
-                "stopping with pass(es) of %s still waiting on the network; the next start repairs them",
-                ", ".join(unfinished),
+                "stopping with %d pass(es) still waiting on the network; the next start repairs them",
+                unfinished,
             )
         log.info("calsync daemon stopped")
         logging.shutdown()
         if unfinished:
             os._exit(0)  # the pool's threads would otherwise hold the exit until their timeouts
         return 0
+
+
+def _keep_awake() -> None:
+    """Nothing: its schedule makes the scheduler look at the wall clock at least every minute."""
+
+
+def _without_plan(err: BaseException, plan_id: str) -> str:
+    return str(err).removeprefix(f"plan {plan_id}: ")
+
+
+def notify_systemd(message: str) -> None:
+    """Tell systemd (``Type=notify``) about the daemon's state; nothing outside systemd."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.connect(address)
+            sock.sendall(message.encode())
+    except OSError as err:
+        log.debug("cannot notify systemd: %s", err)
 
 
 def _duration(seconds: float) -> str:
@@ -383,15 +532,9 @@ def _duration(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
-def run_daemon(config: Config) -> int:
+def run_daemon(config: Config, early_signals: Sequence[int] = ()) -> int:
     """``calsync daemon``: checks what the config needs at start (a missing secret or target is a
     ConfigError: exit 2), then serves until SIGTERM, reloading ``config.path`` on SIGHUP."""
-    if config.daemon.feeds.token_env or config.daemon.feeds.token_file:
-        config.daemon.feeds.token()
-    for plan in config.plan:
-        if plan.target is None:
-            raise ConfigError(
-                f"{config.path}: plan {plan.id} has no [plan.target]; the daemon needs one for every plan"
-            )
+    check_for_daemon(config)
     path = config.path
-    return Daemon(config).run(lambda: load_config(path))
+    return Daemon(config).run(lambda: load_config(path), early_signals)

@@ -89,6 +89,10 @@ class PassRecord:
     consecutive_failures: int = 0
     next_pass: str = ""
     """When the daemon runs this plan next (ISO 8601; empty outside the daemon)."""
+    daemon_pid: int = 0
+    """The daemon that recorded it (0: a one-off command)."""
+    poll_seconds: float = 0.0
+    """The daemon's poll interval for this plan."""
 
     @classmethod
     def from_json(cls, text: str) -> PassRecord:
