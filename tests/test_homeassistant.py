@@ -701,3 +701,26 @@ def test_one_calendar_as_source_and_target(ha_server: HaServer, plan_entity: str
     again = calsync("--config", str(config), "sync", "--now", NOW)
     assert "0 created, 0 updated, 0 deleted" in again.stdout, again.stdout
     assert foreign(ha_server, plan_entity) == runs_before  # the runs are untouched
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_racing_instances_leave_one_copy_of_each_session(
+    ha_server: HaServer, plan_entity: str, token_file: Path, round_: int
+) -> None:
+    """Two ``calsync rebuild`` at once into an empty calendar: whatever they both created is
+    collapsed to one copy by the next pass, which then has nothing else to do."""
+    target = ha_server.calendar()
+    config = ha_to_ha(ha_server, plan_entity, target, token_file, token_file.parent / f"race{round_}")
+    args = [sys.executable, "-m", "calsync", "--config", str(config), "rebuild", "--now", NOW]
+    racers = [
+        subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
+    for racer in racers:
+        _out, err = racer.communicate(timeout=120)
+        assert racer.returncode == 0, err
+    follow_up = calsync("--config", str(config), "sync", "--now", NOW)
+    assert follow_up.returncode == 0, follow_up.stderr
+    planned = {s["uid"] for s in plan_json(config)["sessions"]}
+    assert set(sessions_by_uid(ha_server, target)) == planned  # fails on any duplicate
+    last = calsync("--config", str(config), "sync", "--now", NOW)
+    assert "0 created, 0 updated, 0 deleted" in last.stdout
