@@ -724,3 +724,23 @@ def test_racing_instances_leave_one_copy_of_each_session(
     assert set(sessions_by_uid(ha_server, target)) == planned  # fails on any duplicate
     last = calsync("--config", str(config), "sync", "--now", NOW)
     assert "0 created, 0 updated, 0 deleted" in last.stdout
+
+
+def test_an_idle_pass_in_a_long_running_process_costs_two_requests(
+    ha_server: HaServer, plan_entity: str, token_file: Path, tmp_path: Path
+) -> None:
+    """The daemon's case: one read of the source, one listing of the target, no writes, and the
+    sensors not posted again while their content is the same."""
+    from calsync.config import load_config
+    from calsync.pipeline import run_pass
+    from calsync.state import State
+
+    target = ha_server.calendar()
+    (plan_config,) = load_config(ha_to_ha(ha_server, plan_entity, target, token_file, tmp_path)).plan
+    now = datetime.fromisoformat(NOW)
+    with State(tmp_path / "state.sqlite") as state:
+        first = run_pass(plan_config, now, dry_run=False, force=False, state=state, full=True)
+        assert first.applied
+        idle = run_pass(plan_config, now, dry_run=False, force=False, state=state)
+        assert idle.actions == []
+        assert idle.requests == 2
