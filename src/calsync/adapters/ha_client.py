@@ -162,7 +162,10 @@ class HaClient:
             names = sorted(str(c["entity_id"]) for c in listed)
         except Exception:  # only advice: the error itself is already known
             return "check entity_id"
-        return "check entity_id; HA has " + (", ".join(names) if names else "no calendars")
+        if not names:
+            return "check entity_id; HA has no calendars"
+        more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+        return "check entity_id; HA has " + ", ".join(names[:10]) + more
 
     # -- websocket -------------------------------------------------------------------------------
 
