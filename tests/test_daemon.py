@@ -60,6 +60,18 @@ def file_target(path: Path) -> str:
     return f'kind = "ics_file"\npath = "{path}"'
 
 
+def caldav_target(server: DavServer, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    """A new calendar on ``server`` and a ``[plan.target]`` body writing to it (password from
+    the environment)."""
+    calendar = server.make_calendar()
+    monkeypatch.setenv("CALSYNC_TEST_DAV_PASSWORD", server.password or "")
+    target = (
+        f'kind = "caldav"\nurl = "{calendar}"\nusername = "{server.username}"\n'
+        'password_env = "CALSYNC_TEST_DAV_PASSWORD"'
+    )
+    return calendar, target
+
+
 def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """A one-off calsync command against the daemon's config and state."""
     return subprocess.run(
@@ -101,12 +113,7 @@ def test_a_run_moved_in_the_feed_is_moved_in_the_caldav_target_within_two_interv
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     http_feed.set("/plan.ics", rolling_plan())
-    calendar = radicale_server.make_calendar()
-    monkeypatch.setenv("CALSYNC_TEST_DAV_PASSWORD", radicale_server.password or "")
-    target = (
-        f'kind = "caldav"\nurl = "{calendar}"\nusername = "{radicale_server.username}"\n'
-        'password_env = "CALSYNC_TEST_DAV_PASSWORD"'
-    )
+    calendar, target = caldav_target(radicale_server, monkeypatch)
     config = tmp_path / "calsync.toml"
     config.write_text(daemon_table() + plan_table("me", url_source(http_feed.url("/plan.ics")), target))
     daemon = start(daemons, config)
@@ -219,12 +226,7 @@ def test_sigterm_mid_pass_exits_0_and_the_next_start_finishes_without_duplicates
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     http_feed.set("/plan.ics", rolling_plan(weeks=26))
-    calendar = radicale_server.make_calendar()
-    monkeypatch.setenv("CALSYNC_TEST_DAV_PASSWORD", radicale_server.password or "")
-    target = (
-        f'kind = "caldav"\nurl = "{calendar}"\nusername = "{radicale_server.username}"\n'
-        'password_env = "CALSYNC_TEST_DAV_PASSWORD"'
-    )
+    calendar, target = caldav_target(radicale_server, monkeypatch)
     config = tmp_path / "calsync.toml"
     config.write_text(
         daemon_table(poll=30) + plan_table("me", url_source(http_feed.url("/plan.ics")), target, horizon=26)
