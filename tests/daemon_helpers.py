@@ -128,9 +128,10 @@ class DaemonProcess:
         """Send a signal to the daemon."""
         self.process.send_signal(signum)
 
-    def stop(self, timeout: float = 15.0) -> int:
-        """SIGTERM, and the exit code (SIGKILL and a failure if it takes longer than ``timeout``)."""
-        if self.process.poll() is None:
+    def stop(self, timeout: float = 15.0, *, send: bool = True) -> int:
+        """SIGTERM (unless ``send`` is false: one was sent already; a second would mean "now"),
+        and the exit code (SIGKILL and a failure if it takes longer than ``timeout``)."""
+        if send and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.wait(timeout=timeout)
