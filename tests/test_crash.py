@@ -403,6 +403,8 @@ TARGET_KINDS: dict[str, Callable[[Path, pytest.FixtureRequest], Target]] = {
 """Every target kind the crash test runs against: a file, a calendar on Radicale (and on Xandikos
 with ``CALSYNC_CRASH_ALL_SERVERS=1``)."""
 KILLS_OF = {"ics_file": KILLS, "radicale": 12, "xandikos": 12}
+MIN_INSIDE = 3
+"""Kills that must land inside the write window for the loop to prove anything."""
 """Rebuilds killed per target kind (a CalDAV kill also costs a dry run: fewer)."""
 CHECK_EVERY_OF = {"ics_file": CHECK_EVERY, "radicale": 6, "xandikos": 6}
 """A clean pass after this many kills, per target kind."""
@@ -751,7 +753,14 @@ def crash_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     span = rebuild_seconds(cli)
     run = CrashRun(kind)
     with reaped() as processes:
-        for index in range(KILLS_OF[kind]):
+        index = -1
+        while True:
+            index += 1
+            inside = sum(1 for k in run.kills if k.in_write)
+            # a loaded machine can make the kills miss the write window: go on (up to three
+            # times as long) until at least three landed inside it
+            if index >= KILLS_OF[kind] and (inside >= MIN_INSIDE or index >= 3 * KILLS_OF[kind]):
+                break
             bench.source.mutate(rng)
             old = target.snapshot()
             before = target.progress()
@@ -792,7 +801,7 @@ def test_kills_land_before_inside_and_after_the_write(crash_run: CrashRun) -> No
         f"\n[{crash_run.kind}] {len(crash_run.kills)} rebuilds, {len(killed)} killed, "
         f"{len(inside)} inside the write window; {tally}; {crash_run.seconds:.1f} s"
     )
-    assert len(inside) >= 3, [(k.mode, k.returncode) for k in crash_run.kills]
+    assert len(inside) >= MIN_INSIDE, [(k.mode, k.returncode) for k in crash_run.kills]
     assert len(killed) - len(inside) >= 3
     finished = [k for k in crash_run.kills if k.returncode != -signal.SIGKILL]
     assert all(k.returncode == 0 for k in finished), [(k.index, k.returncode, k.stderr) for k in finished]
