@@ -337,3 +337,23 @@ def test_an_unset_variable_in_a_secret_path_is_a_clear_config_error(
 
     source = load_config(config).plan[0].source[0]
     assert source.password("here") == "pw"  # type: ignore[union-attr]
+
+
+def test_one_file_as_source_and_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The sessions calsync writes into the runner's own calendar file are not read back as busy
+    time or runs: the second pass changes nothing."""
+    calendar = tmp_path / "calendar.ics"
+    calendar.write_bytes(EXAMPLE_PLAN.read_bytes())
+    config = tmp_path / "calsync.toml"
+    config.write_text(
+        '[[plan]]\nid = "me"\ntimezone = "Europe/Berlin"\nhorizon_weeks = 8\n'
+        '[[plan.source]]\nkind = "ics_file"\npath = "calendar.ics"\n'
+        '[plan.target]\nkind = "ics_file"\npath = "calendar.ics"\n'
+    )
+    assert run_cli("--config", str(config), "rebuild", "--now", NOW) == 0
+    first = capsys.readouterr().out
+    assert " 0 created" not in first
+    written = calendar.read_bytes()
+    assert run_cli("--config", str(config), "rebuild", "--now", NOW) == 0
+    assert "0 created, 0 updated, 0 deleted" in capsys.readouterr().out
+    assert calendar.read_bytes() == written

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from calsync.adapters.event_ics import UID_SCHEME
 from calsync.adapters.ics_read import ReadResult, read_ics_file
 from calsync.adapters.ics_target import IcsFileTarget
 from calsync.catalogue import Catalogue
@@ -240,10 +241,19 @@ def read_sources(
             requests += adapter.requests - before
             if adapters is None:
                 adapter.close()
-        log.debug("%s: %d events, %d problems", adapter.name, len(result.events), len(result.problems))
-        events.extend(result.events)
+        mine = [e for e in result.events if UID_SCHEME.match(e.uid)]
+        log.debug(
+            "%s: %d events (%d written by calsync, left out), %d problems",
+            adapter.name,
+            len(result.events),
+            len(mine),
+            len(result.problems),
+        )
+        # sessions calsync wrote are never runs nor busy time: a calendar (or file) may be both
+        # a plan's source and its target
+        events.extend(e for e in result.events if not UID_SCHEME.match(e.uid))
         warnings.extend(PlanWarning("SKIPPED_EVENT", problem) for problem in result.problems)
-        if not result.events:
+        if len(mine) == len(result.events):  # nothing but calsync's own sessions: empty
             empty.append(adapter.name)
     return SourceRead(events, warnings, empty, requests)
 
