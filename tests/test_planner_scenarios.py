@@ -14,7 +14,7 @@ import itertools
 import random
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -710,3 +710,49 @@ def test_no_lower_body_on_the_morning_of_the_long_run() -> None:
     result = plan_week([all_day(LONG, d(0, "sat"), minutes=150)], busy=busy, **BASE)
     assert not [s for s in strength(result) if s.kind.is_lower and s.day == d(0, "sat")]
     assert_clean(result)
+
+
+def test_no_rest_day_when_a_persons_session_holds_the_only_run_free_day() -> None:
+    """R14 is hard: a person's own strength session on the week's only run-free day leaves no day
+    for the rest day (none on a strength day), so the week gets NO_REST_DAY instead of a silently
+    missing rest day, and nothing else is planned on that day (the edit wins, PRODUCT.md s. 4)."""
+    kept = _fixed("s2", SessionKind.CORE, at(d(0, "mon"), 6), 30)
+    result = plan_week(ONLY_MONDAY_FREE, fixed=[kept], **BASE)
+    assert rest_days(result) == []
+    assert result.weeks[0].rest_day is None
+    warning = next(w for w in result.warnings if w.code == "NO_REST_DAY")
+    assert warning.week == "2026-W49"
+    assert "Mon 30 Nov" in warning.message
+    assert [s for s in result.sessions if s.day == d(0, "mon")] == [kept]
+
+
+def test_no_rest_day_warning_only_for_days_ahead() -> None:
+    """Run-free days that are all in the past (now is Tuesday) give no rest day and no warning."""
+    now = at(d(0, "tue"), 12)
+    result = plan_week(ONLY_MONDAY_FREE, now=now, **BASE)
+    assert rest_days(result) == []
+    assert "NO_REST_DAY" not in codes(result)
+
+
+def test_a_run_ending_in_the_spring_forward_gap_is_read_as_the_instant() -> None:
+    """A run from Saturday 22:30 to the wall time 02:00 of the night Berlin skips 02:00-03:00 (as a
+    floating time or a careless feed gives it) ends at 03:00+02:00 and lasts 210 minutes; the
+    same run written in UTC gives the same plan, to the last field."""
+    start = at(date(2026, 3, 28), 22, 30)
+    local = Run(uid="late@test", title="Late run", kind=EASY, start=start, end=start + timedelta(minutes=210))
+    utc = Run(
+        uid="late@test",
+        title="Late run",
+        kind=EASY,
+        start=start.astimezone(UTC),
+        end=datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
+    )
+    now = at(date(2026, 3, 23), 5)
+    runs = [all_day(LONG, date(2026, 3, 21), minutes=150), local]
+    result = plan_week(runs, now=now)
+    assert result == plan_week([runs[0], utc], now=now)
+    run = next(r for r in result.runs if r.uid == "late@test")
+    assert isinstance(run.end, datetime)
+    assert run.end.isoformat() == "2026-03-29T03:00:00+02:00"
+    assert result.weeks[0].run_minutes == 210
+    assert_clean(result, now)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from calsync.config import Rules
 from calsync.model import Phase, Run, RunKind, week_start
@@ -27,7 +27,8 @@ def run_minutes(run: Run, rules: Rules) -> int:
     if run.minutes is not None:
         return run.minutes
     if isinstance(run.start, datetime) and isinstance(run.end, datetime):
-        length = int((run.end - run.start).total_seconds() // 60)
+        # as instants: two times in one zone subtract as wall times, an hour off across DST
+        length = int((run.end.astimezone(UTC) - run.start.astimezone(UTC)).total_seconds() // 60)
         if length > 0:
             return length
     if run.distance_km is not None:

@@ -21,7 +21,7 @@ import math
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from calsync.catalogue import UPPER_ADD_ON, Catalogue
@@ -117,18 +117,33 @@ def _spacing(a: date, a_lower: bool, b: date, b_lower: bool, weight: float) -> f
     return 0.0
 
 
+def _in_zone(moment: datetime, zone: ZoneInfo) -> datetime:
+    """The instant as a wall time in ``zone``, the same whatever zone it was written in.
+
+    Through UTC: ``astimezone`` into the zone a time already has returns it unchanged, so a wall
+    time the zone skips (02:30 on a spring-forward night) would stay as written, and differ from
+    the same instant written in another zone (03:30 after the switch).
+    """
+    return moment.astimezone(UTC).astimezone(zone)
+
+
 def _run_in_zone(run: Run, zone: ZoneInfo) -> Run:
     """The run with its times in the plan's zone, so its days are the plan's days."""
     if isinstance(run.start, datetime) and isinstance(run.end, datetime):
-        return replace(run, start=run.start.astimezone(zone), end=run.end.astimezone(zone))
+        return replace(run, start=_in_zone(run.start, zone), end=_in_zone(run.end, zone))
     return run
 
 
 def _session_in_zone(session: Session, zone: ZoneInfo) -> Session:
     """The session with its times in the plan's zone."""
     if isinstance(session.start, datetime) and isinstance(session.end, datetime):
-        return replace(session, start=session.start.astimezone(zone), end=session.end.astimezone(zone))
+        return replace(session, start=_in_zone(session.start, zone), end=_in_zone(session.end, zone))
     return session
+
+
+def _not_after(end: datetime, start: datetime) -> bool:
+    """``end <= start`` as instants (times in one zone compare as wall times, fold ignored)."""
+    return end.astimezone(UTC) <= start.astimezone(UTC)
 
 
 def _run_order(run: Run) -> tuple[object, ...]:
@@ -201,11 +216,9 @@ class _Days:
     def _add_run(self, run: Run) -> None:
         minutes = run_minutes(run, self.rules)
         if isinstance(run.start, datetime) and isinstance(run.end, datetime):
-            start = run.start.astimezone(self.zone)
-            end = max(
-                run.end.astimezone(self.zone),
-                start + timedelta(minutes=minutes if run.end <= run.start else 0),
-            )
+            start, end = _in_zone(run.start, self.zone), _in_zone(run.end, self.zone)
+            if _not_after(end, start):
+                end = start + timedelta(minutes=minutes)
             self._add_interval(start, end, self.run_times)
             self._add_interval(start, end, self.blocked)
             days = {start.date(), (end - timedelta(microseconds=1)).date()}
@@ -223,12 +236,12 @@ class _Days:
             self.runs_on.setdefault(day, []).append(run)
 
     def _add_busy(self, start: datetime, end: datetime) -> None:
-        self._add_interval(start.astimezone(self.zone), end.astimezone(self.zone), self.blocked)
+        self._add_interval(_in_zone(start, self.zone), _in_zone(end, self.zone), self.blocked)
 
     def _add_interval(
         self, start: datetime, end: datetime, table: dict[date, list[tuple[datetime, datetime]]]
     ) -> None:
-        if end <= start:
+        if _not_after(end, start):
             return
         day = max(start.date(), self.first - timedelta(days=1))
         last = min((end - timedelta(microseconds=1)).date(), self.last + timedelta(days=1))
@@ -392,7 +405,7 @@ class _Days:
     def _start_of(self, run: Run) -> datetime:
         """When a run starts: its own time, or the default run time for an all-day run."""
         if isinstance(run.start, datetime):
-            return run.start.astimezone(self.zone)
+            return _in_zone(run.start, self.zone)
         return datetime.combine(run.first_day, self.rules.default_run_time, self.zone)
 
     def heavy_too_close(self, end: datetime) -> bool:
@@ -422,14 +435,14 @@ class _Planner:
     def __init__(self, inp: PlanInput) -> None:
         self.inp = inp
         self.rules = inp.rules
-        self.now = inp.now.astimezone(inp.zone)
+        self.now = _in_zone(inp.now, inp.zone)
         self.today = self.now.date()
         self.first_week = week_start(self.today)
         self.horizon_end = self.first_week + timedelta(weeks=inp.horizon_weeks)
         zone = inp.zone
         self.runs = sorted((_run_in_zone(r, zone) for r in inp.runs), key=_run_order)
         busy = sorted(
-            (Busy(b.start.astimezone(zone), b.end.astimezone(zone), b.title) for b in inp.busy),
+            (Busy(_in_zone(b.start, zone), _in_zone(b.end, zone), b.title) for b in inp.busy),
             key=lambda b: (b.start, b.end, b.title),
         )
         self.races = races_of(self.runs, self.rules)
@@ -647,8 +660,24 @@ class _Planner:
                     )
                 )
             return None, None
-        candidates = [d for d in run_free if d >= self.today and d not in taken]
-        if not candidates or not rules.rest_days_per_week:
+        if not rules.rest_days_per_week:
+            return None, None
+        ahead = [d for d in run_free if d >= self.today]
+        candidates = [d for d in ahead if d not in taken]
+        if ahead and not candidates:
+            # R14 is hard: a rest day has no strength, and a person's own session wins its day
+            held = ", ".join(_day_label(d) for d in ahead)
+            where = (
+                f"your own strength session is on the only run-free day left ({held})"
+                if len(ahead) == 1
+                else f"your own strength sessions are on every run-free day left ({held})"
+            )
+            self.warnings.append(
+                PlanWarning(
+                    "NO_REST_DAY", f"{label}: {where}, so there is no rest day this week (R14)", label
+                )
+            )
+        if not candidates:
             return None, None
 
         def score(day: date) -> tuple[int, int]:
