@@ -765,3 +765,17 @@ def test_description_duration_still_counts_for_an_all_day_run_without_distance()
     run = classify_event(event, Classification(), pace_min_per_km=6.0)
     assert run is not None
     assert run.minutes == 45
+
+
+def test_a_timed_run_across_the_autumn_clock_change_lasts_its_real_hours() -> None:
+    """An overnight ultra from 20:00 to 08:00 on the night clocks go back lasts 13 hours, not 12."""
+    berlin = ZoneInfo("Europe/Berlin")
+    event = SourceEvent(
+        uid="night",
+        summary="Race: Night Trail 100 mi (A)",
+        start=datetime(2026, 10, 24, 20, 0, tzinfo=berlin),
+        end=datetime(2026, 10, 25, 8, 0, tzinfo=berlin),
+    )
+    run = classify_event(event, Classification(), pace_min_per_km=6.0)
+    assert run is not None
+    assert run.minutes == 13 * 60

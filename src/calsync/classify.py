@@ -51,7 +51,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from itertools import groupby
 from zoneinfo import ZoneInfo
@@ -691,7 +691,7 @@ def _run_minutes(summary: str, description: str) -> int | None:
 
 def _timed_minutes(event: SourceEvent) -> int | None:
     if isinstance(event.start, datetime) and isinstance(event.end, datetime):
-        seconds = (event.end - event.start).total_seconds()
+        seconds = (event.end.astimezone(UTC) - event.start.astimezone(UTC)).total_seconds()
         if seconds > 0:
             return round(seconds / 60)
     return None

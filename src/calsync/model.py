@@ -7,7 +7,7 @@ Plain frozen dataclasses: no I/O, no iCalendar objects. Times are either timezon
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
 
@@ -205,7 +205,7 @@ class Session:
     def minutes(self) -> int:
         """Length in minutes (0 for all-day)."""
         if isinstance(self.start, datetime) and isinstance(self.end, datetime):
-            return int((self.end - self.start).total_seconds() // 60)
+            return int((self.end.astimezone(UTC) - self.start.astimezone(UTC)).total_seconds() // 60)
         return 0
 
 

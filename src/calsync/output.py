@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -186,7 +186,7 @@ def _run_detail(run: Run, zone: ZoneInfo) -> str:
         parts.append(f"{run.distance_km:g} km")
     minutes = run.minutes
     if minutes is None and isinstance(run.start, datetime) and isinstance(run.end, datetime):
-        minutes = int((run.end - run.start).total_seconds() // 60)
+        minutes = int((run.end.astimezone(UTC) - run.start.astimezone(UTC)).total_seconds() // 60)
     if minutes:
         parts.append(f"{minutes} min" if minutes < 120 else _hours(minutes))
     end_day = _local_last_day(run.start, run.end, zone)

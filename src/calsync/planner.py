@@ -93,7 +93,7 @@ class _Option:
     @property
     def minutes(self) -> int:
         """Length of the placed session."""
-        return int((self.end - self.start).total_seconds() // 60)
+        return int((self.end.astimezone(UTC) - self.start.astimezone(UTC)).total_seconds() // 60)
 
 
 def session_uid(plan_id: str, week: str, slot: str) -> str:
