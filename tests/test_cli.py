@@ -357,3 +357,22 @@ def test_one_file_as_source_and_target(tmp_path: Path, capsys: pytest.CaptureFix
     assert run_cli("--config", str(config), "rebuild", "--now", NOW) == 0
     assert "0 created, 0 updated, 0 deleted" in capsys.readouterr().out
     assert calendar.read_bytes() == written
+
+
+def test_a_target_that_cannot_show_its_extras_still_gets_its_sessions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What a target shows besides events (Home Assistant's sensors) failing is a note, not a
+    failed pass: the sessions are written and the exit code is 0."""
+    from calsync.adapters.ics_target import IcsFileTarget
+    from calsync.errors import TargetError
+
+    def refuse(self: IcsFileTarget, result: object, now: object) -> None:
+        raise TargetError("plan me: sensors refused: the token is not an administrator's")
+
+    monkeypatch.setattr(IcsFileTarget, "publish", refuse)
+    config = write_config(tmp_path, EXAMPLE_PLAN)
+    assert run_cli("--config", str(config), "rebuild", "--now", NOW) == 0
+    out = capsys.readouterr().out
+    assert "the calendar is up to date, but plan me: sensors refused" in out
+    assert (tmp_path / "out" / "me.ics").read_text().count("BEGIN:VEVENT") > 10

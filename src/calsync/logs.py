@@ -112,7 +112,10 @@ def configure(*, verbose: bool, level: int = logging.WARNING) -> None:
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
     logging.getLogger("calsync").setLevel(logging.DEBUG if verbose else level)
-    for noisy in ("urllib3", "websockets", "caldav"):
+    for noisy in ("urllib3", "caldav"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # websockets logs frames at DEBUG, the auth frame shortened: a shortened token is no longer
+    # the secret the mask knows, so its frames are never logged
+    logging.getLogger("websockets").setLevel(logging.INFO if verbose else logging.WARNING)
     # APScheduler warns about every poll skipped while a slow pass runs: the daemon reports those
     logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.ERROR)

@@ -530,7 +530,7 @@ def state_key(config: PlanConfig) -> str:
     elif isinstance(target, CaldavTarget):
         where = target.url
     elif isinstance(target, HomeAssistantTarget):
-        where = f"{target.url}#{target.entity_id}"
+        where = f"{target.url.rstrip('/')}#{target.entity_id}"
     elif isinstance(target, FeedTarget):
         where = str(feed_path(config))
     else:
@@ -668,7 +668,11 @@ def _run_pass(
         )
     report.result = result
     if not dry_run:
-        target.publish(result, now)
+        try:
+            target.publish(result, now)
+        except CalsyncError as err:  # the calendar is written: what the dashboard shows waits
+            report.notes.append(f"the calendar is up to date, but {err}")
+            log.warning("plan %s: %s", config.id, err)
     report.requests = read.requests + target.requests
     return report
 
