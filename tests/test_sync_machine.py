@@ -118,10 +118,23 @@ class Injector:
         self.seen = 0
         self.fired = 0
         self.person_edits: Callable[[str], None] | None = None
+        self.methods: tuple[str, ...] | None = None
+        self.limit: int | None = None
 
-    def arm(self, mode: str, after: int, sticky: bool, person_edits: Callable[[str], None]) -> None:
-        """Inject ``mode`` into the next pass."""
+    def arm(
+        self,
+        mode: str,
+        after: int,
+        sticky: bool,
+        person_edits: Callable[[str], None],
+        *,
+        methods: tuple[str, ...] | None = None,
+        limit: int | None = None,
+    ) -> None:
+        """Inject ``mode`` into the next pass (only into requests of ``methods``, when given;
+        at most ``limit`` failures, when given: then the server is back)."""
         self.mode, self.after, self.sticky, self.person_edits = mode, after, sticky, person_edits
+        self.methods, self.limit = methods, limit
         self.seen = self.fired = 0
 
     def disarm(self) -> None:
@@ -133,9 +146,12 @@ class Injector:
         """``send`` (a session's ``request``) with the failures injected."""
 
         def request(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            if self.methods is not None and method not in self.methods:
+                return send(method, url, *args, **kwargs)
             self.seen += 1
             mode = self.mode
-            if mode is None or self.seen <= self.after or (self.fired and not self.sticky):
+            spent = self.limit is not None and self.fired >= self.limit
+            if mode is None or self.seen <= self.after or (self.fired and not self.sticky) or spent:
                 return send(method, url, *args, **kwargs)
             if mode == "412":
                 headers = kwargs.get("headers") or {}
@@ -585,3 +601,32 @@ def test_sync_machine(machine_server: DavServer) -> None:
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
+
+
+@pytest.mark.parametrize("machine_server", ["radicale", "xandikos"], indirect=True)
+def test_a_create_whose_answers_were_lost_is_recorded(machine_server: DavServer) -> None:
+    """The server created the session but calsync heard no answer, not even to its retries: the
+    pass fails, yet the state learns the session exists (one listing), so a person who deletes it
+    before the next pass does not see it put back."""
+    machine = type("LostAnswerOn", (SyncMachine,), {"server": machine_server})()
+    try:
+        machine.make_calendars(
+            same_calendar=False, runs=[(0, 2, "Long Run 25 km"), (1, 5, "Easy run 45 min")]
+        )
+        INJECTOR.arm("lost_answer", 1, True, machine._edit_behind_calsyncs_back, methods=("PUT",), limit=3)
+        with pytest.raises(TargetError, match="3 tries"):
+            machine._pass()
+        INJECTOR.disarm()
+        assert machine.config is not None
+        known = machine.state.written(pipeline.state_key(machine.config))
+        written = set(machine._owned_now())
+        assert len(written) == 2, "the first create went through; the second's answers were lost"
+        assert written <= set(known), "every session in the target is known to the state"
+        lost = sorted(written)[-1]
+        for href, _ in machine._owned_now()[lost]:
+            delete(machine.server, href)
+        machine.deleted.add(lost)
+        machine._pass()
+        assert lost not in machine._owned_now(), "the person's deletion stands"
+    finally:
+        machine.teardown()

@@ -738,17 +738,22 @@ class CaldavTarget:
         now = now.astimezone(UTC).replace(microsecond=0)
         result = ApplyResult()
         self.progress = result  # what is done so far, for a caller whose apply fails part-way
-        for action in actions:
-            if stop is not None and stop():
-                raise InterruptedPassError(
-                    f"plan {self.plan_id}: {self.label}: stopped after {result.written} writes"
-                )
-            if isinstance(action, Create):
-                self._create(action, now, result)
-            elif isinstance(action, Update):
-                self._update(action, now, result)
-            elif isinstance(action, Delete):
-                self._delete(action, result)
+        try:
+            for action in actions:
+                if stop is not None and stop():
+                    raise InterruptedPassError(
+                        f"plan {self.plan_id}: {self.label}: stopped after {result.written} writes"
+                    )
+                if isinstance(action, Create):
+                    self._create(action, now, result)
+                elif isinstance(action, Update):
+                    self._update(action, now, result)
+                elif isinstance(action, Delete):
+                    self._delete(action, result)
+        except CalsyncError as err:
+            if not isinstance(err, InterruptedPassError):
+                self._settle_creates(actions, result)
+            raise
         if result.written:
             # Move the sync token past our own writes now (one request): a token from before
             # them would, on some servers (Xandikos), never report an event we created that a
@@ -764,6 +769,22 @@ class CaldavTarget:
             len(result.conflicts),
         )
         return result
+
+    def _settle_creates(self, actions: Sequence[Action], result: ApplyResult) -> None:
+        """After a failed write whose answer may have been lost (the server may have acted):
+        list once, and count every planned create that is there as done, so the state records it
+        and a person deleting it before the next pass is not overridden. Best effort: a listing
+        that fails too leaves the pass as it was."""
+        pending = {a.session.uid for a in actions if isinstance(a, Create)} - set(result.created)
+        if not pending:
+            return
+        try:
+            present = {event.uid for event in self.read_owned()}
+        except CalsyncError:
+            return
+        for uid in sorted(pending & present):
+            log.info("plan %s: %s: %s was written though its answer was lost", self.plan_id, self.url, uid)
+            result.created.append(uid)
 
     def _put(self, href: str, data: bytes, headers: dict[str, str]) -> tuple[int, str | None]:
         response = self.client.request(
