@@ -244,7 +244,9 @@ def test_copies_are_collapsed_before_writing(storage: HaStorage) -> None:
     assert by_uid(storage.make_target().read_owned())[S2].start == moved(BY_UID[S2]).start
 
 
-def test_a_copy_a_person_edited_wins_over_an_unedited_one(storage: HaStorage) -> None:
+def test_a_copy_a_person_edited_is_theirs_and_the_unedited_one_stays_owned(storage: HaStorage) -> None:
+    """Two copies, one changed by a person: only unedited copies are collapsed, so the unedited
+    one stays the session and the edited one is the person's own (never touched)."""
     populated(storage)
     copy_of(storage, S1)
     items = [i for i in storage.items() if storage.key(i) == S1]
@@ -258,14 +260,43 @@ def test_a_copy_a_person_edited_wins_over_an_unedited_one(storage: HaStorage) ->
             dtstart=start.isoformat(),
             dtend=(start + timedelta(minutes=45)).isoformat(),
         )
+    theirs = json.dumps(next(i for i in storage.items() if i["uid"] == chosen["uid"]), sort_keys=True)
     target = storage.make_target()
     owned = by_uid(target.read_owned())
-    assert owned[S1].edited
-    assert owned[S1].title == "Squats with Anna"
+    assert not owned[S1].edited
+    assert owned[S1].title == BY_UID[S1].title
     assert pending(target, PLANNED) == []
     housekeeping(target)
-    (kept,) = [i for i in storage.items() if storage.key(i) == S1]
-    assert kept["summary"] == "Squats with Anna"
+    copies = {i["uid"]: json.dumps(i, sort_keys=True) for i in storage.items() if storage.key(i) == S1}
+    assert len(copies) == 2
+    assert copies[chosen["uid"]] == theirs
+
+
+def test_a_description_pasted_into_a_persons_event_does_not_take_the_session(storage: HaStorage) -> None:
+    """A person pastes a session's description (marker included) into a new event of their own,
+    days later: the session is kept (not deleted as a "duplicate"), their event is not touched."""
+    populated(storage)
+    original = storage.item(S1)
+    start = datetime.fromisoformat(original["start"]["dateTime"]) + timedelta(days=4)
+    with storage.server.person() as person:
+        person.create(
+            storage.entity_id,
+            summary=original["summary"] + " (again)",
+            dtstart=start.isoformat(),
+            dtend=(start + timedelta(hours=1)).isoformat(),
+            description=original["description"],
+        )
+    (pasted,) = [i for i in storage.items() if storage.key(i) == S1 and i["uid"] != original["uid"]]
+    target = storage.make_target()
+    assert by_uid(target.read_owned())[S1].start == BY_UID[S1].start
+    plan = [moved(s) if s.uid == S1 else s for s in PLANNED]
+    actions, outcome = sync(target, plan)
+    assert [a.session.uid for a in actions] == [S1]
+    assert not outcome.conflicts
+    housekeeping(storage.make_target())
+    now = {i["uid"]: i for i in storage.items() if storage.key(i) == S1}
+    assert now[pasted["uid"]] == pasted  # theirs: untouched
+    assert datetime.fromisoformat(now[original["uid"]]["start"]["dateTime"]) == moved(BY_UID[S1]).start
 
 
 def test_foreign_person_event_is_never_owned(storage: HaStorage) -> None:

@@ -8,6 +8,7 @@ and the sensors are read back with ``GET /api/states``. Every pass is a real ``c
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -358,7 +359,8 @@ def test_sessions_written_moved_edited_deleted_with_foreign_events_untouched(
 
     third = calsync("--config", str(config), "sync", "--now", NOW)
     assert third.returncode == 0, third.stderr
-    assert "updated" in third.stdout
+    counts = re.search(r"(\d+) created, (\d+) updated, (\d+) deleted", third.stdout)
+    assert counts is not None, third.stdout
     after = sessions_by_uid(ha_server, target)
     assert deleted not in after  # a person's deletion is not put back
     assert json.dumps(after[edited], sort_keys=True) == kept_edit  # a person's edit is kept
@@ -368,6 +370,9 @@ def test_sessions_written_moved_edited_deleted_with_foreign_events_untouched(
     assert len(changed) == len([u for u in after if u in ha_uids])  # updated in place: same HA event
     moved = [uid for uid, item in after.items() if uid in written and item != written[uid] and uid != edited]
     assert moved, "the moved long run moved no session"
+    assert int(counts[2]) == len(moved), third.stdout  # the moved sessions, updated in place
+    created = set(after) - set(written)
+    assert int(counts[1]) == len(created), third.stdout
     for uid in moved:
         marker = ha_marker.split(after[uid]["description"])
         assert marker is not None
@@ -580,6 +585,82 @@ def test_websocket_dropped_mid_pass_loses_nothing_and_the_next_pass_finishes(
         assert set(sessions_by_uid(ha_server, target)) == planned  # no duplicates, none missing
         idle = run_pass(plan_config, now, dry_run=False, force=False, state=state)
         assert idle.actions == []
+
+
+def test_a_session_created_while_the_answer_was_lost_is_recorded(
+    ha_server: HaServer, plan_entity: str, token_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HA created a session but its answer never came ("may or may not be done"): the failed
+    pass lists the calendar once and records it, so a person who deletes it before the next
+    pass has it stay deleted."""
+    from calsync.adapters import ha_client
+    from calsync.config import load_config
+    from calsync.errors import TargetError
+    from calsync.pipeline import run_pass, state_key
+    from calsync.state import State
+
+    target = ha_server.calendar()
+    (plan_config,) = load_config(ha_to_ha(ha_server, plan_entity, target, token_file, tmp_path)).plan
+    now = datetime.fromisoformat(NOW)
+    real: Callable[..., Any] = ha_client.HaClient.command
+    creates = 0
+    lost = ""
+
+    def command(client: Any, kind: str, **fields: Any) -> Any:
+        nonlocal creates, lost
+        answer = real(client, kind, **fields)
+        if kind == "calendar/event/create":
+            creates += 1
+            if creates == 2:
+                marker = ha_marker.split(fields["event"]["description"])
+                assert marker is not None
+                lost = marker[1].uid
+                raise client.fail(f"the websocket connection to Home Assistant dropped during {kind}")
+        return answer
+
+    monkeypatch.setattr(ha_client.HaClient, "command", command)
+    with State(tmp_path / "state.sqlite") as state:
+        with pytest.raises(TargetError):
+            run_pass(plan_config, now, dry_run=False, force=False, state=state, full=True)
+        monkeypatch.setattr(ha_client.HaClient, "command", real)
+        assert lost in state.written(state_key(plan_config))
+        assert len(state.written(state_key(plan_config))) == 2
+        with ha_server.person() as person:
+            person.delete(target, sessions_by_uid(ha_server, target)[lost]["uid"])
+        run_pass(plan_config, now, dry_run=False, force=False, state=state)
+        assert lost not in sessions_by_uid(ha_server, target)  # the person's deletion stays
+
+
+def test_no_websocket_frame_is_logged_even_at_debug(
+    ha_server: HaServer, token_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``-v`` sets DEBUG: the websockets library must not log frames (the auth frame holds the
+    token)."""
+    import logging
+
+    from calsync.adapters.ha_client import HaClient
+    from calsync.errors import TargetError
+
+    caplog.set_level(logging.DEBUG)
+    client = HaClient(
+        ha_server.url, ha_server.token, entity_id=ha_server.calendar(), label="plan me", error=TargetError
+    )
+    try:
+        client.command(
+            "calendar/event/create",
+            entity_id=client.entity_id,
+            event={
+                "summary": "x",
+                "dtstart": "2026-12-01T07:00:00+01:00",
+                "dtend": "2026-12-01T08:00:00+01:00",
+            },
+        )
+    finally:
+        client.close()
+    text = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records)
+    assert ha_server.token[:12] not in text
+    assert not [r for r in caplog.records if r.levelno < logging.INFO and "websocket" in r.name], text
+    assert "access_token" not in text
 
 
 def test_crash_after_create_is_adopted_not_duplicated(

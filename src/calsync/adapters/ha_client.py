@@ -28,6 +28,24 @@ log = logging.getLogger(__name__)
 RETRY = "nothing was lost; the next pass tries again"
 
 
+class _QuietLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """What the websockets library logs through: never below INFO, so no frame (the auth frame
+    holds the access token) is ever logged, whatever level ``-v`` sets."""
+
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - logging's name
+        return level >= logging.INFO and self.logger.isEnabledFor(level)
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if level >= logging.INFO:
+            super().log(level, msg, *args, **kwargs)
+
+    def debug(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        """Dropped."""
+
+
+_WS_LOG = _QuietLogger(logging.getLogger(__name__ + ".websocket"), {})
+
+
 def _reason(err: BaseException) -> str:
     """A short cause of a connection failure (no URLs, no headers)."""
     text = str(err)
@@ -186,7 +204,14 @@ class HaClient:
         try:
             # as a context manager: websockets >= 17.1 deprecates connecting without one
             ws = stack.enter_context(
-                connect(ws_url, ssl=context, open_timeout=self.timeout, close_timeout=2, max_size=None)
+                connect(
+                    ws_url,
+                    ssl=context,
+                    open_timeout=self.timeout,
+                    close_timeout=2,
+                    max_size=None,
+                    logger=_WS_LOG,
+                )
             )
         except InvalidStatus as err:
             raise self.fail(f"the websocket API answered {err.response.status_code}") from None

@@ -22,8 +22,13 @@ is already there (another instance, or a write just before a crash) is a conflic
 is the time between that listing and each write (milliseconds per write on a LAN): an edit a
 person saves in exactly that moment can be overwritten. Two instances racing through that moment
 can both create one session; the next pass finds two events with one calsync UID and deletes the
-extra one (every instance keeps the same one: the edited one, else the highest sequence, else the
-smallest HA uid).
+extra one (every instance keeps the same one: the highest sequence, else the smallest HA uid).
+Only unedited copies are collapsed: a copy a person changed (a session's description pasted into
+an event of their own) is theirs and never touched while an unedited copy is there.
+
+A write whose answer is lost (HA may or may not have done it): ``apply`` lists the entity once
+more before raising and reports every create / update HA did in ``progress``, so the pipeline
+records it and a person's deletion before the next pass stays a deletion.
 """
 
 from __future__ import annotations
@@ -307,13 +312,18 @@ class HaCalendarTarget:
         seen: dict[str, _Seen] = {}
         extras: dict[str, str] = {}
         for uid, group in copies.items():
-            # every instance picks the same one: a person's edit, else the newest, else the smallest HA uid
-            group.sort(key=lambda s: (not s.event.edited, -s.event.sequence, s.ha_uid))
+            # Only unedited copies are collapsed (two instances raced): every instance keeps the
+            # same one (the newest, else the smallest HA uid). A copy a person changed is theirs
+            # (e.g. a description pasted into an event of their own): when an unedited copy is
+            # there, that one stays the session and the edited ones are left alone, like foreign
+            # events; when every copy is edited, one of them is the session and the rest are left.
+            group.sort(key=lambda s: (s.event.edited, -s.event.sequence, s.ha_uid))
             seen[uid] = group[0]
             for extra in group[1:]:
                 if extra.event.edited:
-                    log.warning(
-                        "plan %s: %s: two copies of %s, both changed by a person; leaving the other one",
+                    log.info(
+                        "plan %s: %s: another event carries the marker of %s but was changed by a "
+                        "person; leaving it to them",
                         self.plan_id,
                         self.label,
                         uid,
@@ -370,16 +380,48 @@ class HaCalendarTarget:
         items = self._list()  # HA has no If-Match: compare with what read_owned saw, just before writing
         current = {str(item.get("uid")): _canonical(item) for item in items}
         present, _ = self._index(items)
-        self._collapse(current, stop, result)
-        for action in actions:
-            self._check_stop(stop, result)
-            if isinstance(action, Create):
-                self._create(action, present, result)
-            elif isinstance(action, Update):
-                self._update(action, current, result)
-            else:
-                self._delete(action, current, result)
+        try:
+            self._collapse(current, stop, result)
+            for action in actions:
+                self._check_stop(stop, result)
+                if isinstance(action, Create):
+                    self._create(action, present, result)
+                elif isinstance(action, Update):
+                    self._update(action, current, result)
+                else:
+                    self._delete(action, current, result)
+        except InterruptedPassError:
+            raise
+        except CalsyncError:
+            self._recover(actions, result)
+            raise
         return result
+
+    def _recover(self, actions: Sequence[Action], result: ApplyResult) -> None:
+        """After a failed write (its answer may have been lost after HA acted): list the entity
+        once more and count every create / update HA did as done, so the pipeline records it
+        (else a person deleting it before the next pass would see it written again)."""
+        try:
+            items = self._list()
+        except CalsyncError:
+            log.info("plan %s: %s: could not list again after the failed write", self.plan_id, self.label)
+            return
+        there, _ = self._index(items)
+        for action in actions:
+            if isinstance(action, Create):
+                uid = action.session.uid
+                if uid in there and uid not in result.created:
+                    result.created.append(uid)
+            elif isinstance(action, Update):
+                uid = action.session.uid
+                found = there.get(uid)
+                if (
+                    found is not None
+                    and uid not in result.updated
+                    and found.event.written_hash == session_fingerprint(action.session)
+                    and found.event.sequence > (self._seen[uid].event.sequence if uid in self._seen else -1)
+                ):
+                    result.updated.append(uid)
 
     def _create(self, action: Create, present: dict[str, _Seen], result: ApplyResult) -> None:
         session = action.session
