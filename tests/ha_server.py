@@ -25,6 +25,7 @@ When Home Assistant cannot be installed or started, the tests that need it FAIL 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import json
 import os
@@ -37,7 +38,7 @@ import tempfile
 import time
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -377,6 +378,24 @@ def _onboard(url: str) -> str:
         return str(person.command("auth/long_lived_access_token", client_name="calsync tests", lifespan=3650))
 
 
+def _die_with_parent(parent: int) -> Callable[[], None] | None:
+    """For ``preexec_fn``: Home Assistant gets SIGTERM when the test process dies, even by SIGKILL
+    (Linux ``PR_SET_PDEATHSIG``; elsewhere None: stop_server is all there is)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def arm() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arm
+
+
+PR_SET_PDEATHSIG = 1
+
+
 def start_server(python: Path, folder: Path) -> HaServer:
     """Start Home Assistant in ``folder`` and onboard it."""
     port = free_port()
@@ -393,7 +412,8 @@ def start_server(python: Path, folder: Path) -> HaServer:
             stderr=subprocess.STDOUT,
             cwd=folder,
             env=env,
-            start_new_session=True,
+            start_new_session=True,  # Ctrl-C in pytest does not reach it mid-test; we stop it
+            preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509 - the point of it
         )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -102,7 +102,7 @@ class HaStorage(Storage):
         )
 
     def make_target(self) -> Handle:
-        return Handle(HaCalendarTarget(self.config(), PLAN, ZONE, where="test.target"))  # type: ignore[arg-type]
+        return Handle(HaCalendarTarget(self.config(), PLAN, ZONE, where="test.target", now=NOW))  # type: ignore[arg-type]
 
     def items(self) -> list[dict[str, Any]]:
         return self.server.events(self.entity_id)

@@ -42,7 +42,7 @@ from hypothesis.stateful import (
 )
 
 from calsync import pipeline
-from calsync.adapters import ha_marker
+from calsync.adapters import ha_marker, homeassistant
 from calsync.adapters.ha_client import HaClient
 from calsync.adapters.homeassistant import HaCalendarTarget
 from calsync.config import PlanConfig, parse_config
@@ -450,6 +450,7 @@ def machine_server(ha_server: HaServer, monkeypatch: pytest.MonkeyPatch) -> Iter
     monkeypatch.setenv("STATE_DIRECTORY", str(state_dir))
     monkeypatch.setattr(HaClient, "command", INJECTOR.command(HaClient.command))
     monkeypatch.setattr(HaClient, "rest", INJECTOR.rest(HaClient.rest))
+    monkeypatch.setattr(homeassistant, "_clock", lambda: NOW)  # the target lists around the clock
     try:
         yield ha_server
     finally:

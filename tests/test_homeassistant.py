@@ -14,7 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -151,11 +151,32 @@ def load_plan(server: HaServer, entity_id: str, ics: str) -> None:
             )
 
 
+PINNED_CLOCK = """\
+import runpy, sys
+from datetime import datetime
+from calsync.adapters import homeassistant
+if "--now" in sys.argv:
+    moment = datetime.fromisoformat(sys.argv[sys.argv.index("--now") + 1])
+    homeassistant._clock = lambda: moment
+sys.argv[0] = "calsync"
+runpy.run_module("calsync", run_name="__main__", alter_sys=True)
+"""
+"""``python -m calsync`` with the HA target's clock at ``--now``: the target lists owned events
+around the clock (``read_owned`` has no ``now``), and these tests plan at a fixed moment."""
+CALSYNC = [sys.executable, "-c", PINNED_CLOCK]
+
+
+@pytest.fixture(autouse=True)
+def _pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In this process too: the HA target's clock at NOW."""
+    from calsync.adapters import homeassistant
+
+    monkeypatch.setattr(homeassistant, "_clock", lambda: datetime.fromisoformat(NOW))
+
+
 def calsync(*args: str) -> subprocess.CompletedProcess[str]:
-    """``calsync ARGS`` as a real process."""
-    return subprocess.run(
-        [sys.executable, "-m", "calsync", *args], capture_output=True, text=True, check=False, timeout=120
-    )
+    """``calsync ARGS`` as a real process (the HA target's clock at ``--now``)."""
+    return subprocess.run([*CALSYNC, *args], capture_output=True, text=True, check=False, timeout=120)
 
 
 def write_config(folder: Path, *, source: str, target: str = "", extra: str = "") -> Path:
@@ -663,6 +684,69 @@ def test_no_websocket_frame_is_logged_even_at_debug(
     assert "access_token" not in text
 
 
+def test_an_idle_listing_covers_the_planning_window_not_years(
+    ha_server: HaServer, plan_entity: str, token_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HA expands a person's recurring events over the whole listed range: the target lists from
+    just before this week to past the horizon, and still finds every session it wrote."""
+    from calsync.adapters import ha_client
+    from calsync.adapters.homeassistant import HaCalendarTarget
+    from calsync.config import load_config
+    from calsync.pipeline import run_pass
+    from calsync.state import State
+
+    target = ha_server.calendar()
+    with ha_server.person() as person:  # a person's daily habit, without end
+        person.create(
+            target,
+            summary="Stretch",
+            dtstart="2026-01-05T21:00:00+01:00",
+            dtend="2026-01-05T21:10:00+01:00",
+            rrule="FREQ=DAILY",
+        )
+    (plan_config,) = load_config(ha_to_ha(ha_server, plan_entity, target, token_file, tmp_path)).plan
+    now = datetime.fromisoformat(NOW)
+    real: Callable[..., Any] = ha_client.HaClient.rest
+    listed: list[tuple[datetime, datetime, int]] = []
+
+    def rest(client: Any, method: str, path: str, **kwargs: Any) -> Any:
+        answer = real(client, method, path, **kwargs)
+        if path == f"/api/calendars/{target}":
+            params = kwargs["params"]
+            span = (datetime.fromisoformat(params["start"]), datetime.fromisoformat(params["end"]))
+            listed.append((*span, len(answer)))
+        return answer
+
+    monkeypatch.setattr(ha_client.HaClient, "rest", rest)
+    with State(tmp_path / "state.sqlite") as state:
+        first = run_pass(plan_config, now, dry_run=False, force=False, state=state, full=True)
+        assert first.applied
+        listed.clear()
+        idle = run_pass(plan_config, now, dry_run=False, force=False, state=state)
+        assert idle.actions == []
+    ((start, end, count),) = listed
+    assert now - timedelta(days=8) <= start <= now - timedelta(days=6)
+    assert end - now <= timedelta(weeks=HaCalendarTarget.__init__.__kwdefaults__["horizon_weeks"] + 2)
+    sessions = len(sessions_by_uid(ha_server, target))
+    assert count <= sessions + (end - start).days + 1  # not 3 years back and 5 ahead
+    # a target told its plan's horizon lists only that far
+    told = HaCalendarTarget(
+        plan_config.target,  # type: ignore[arg-type]
+        "me",
+        ZONE,
+        where="test",
+        horizon_weeks=plan_config.horizon_weeks,
+        now=now,
+    )
+    try:
+        assert {o.uid for o in told.read_owned()} == set(sessions_by_uid(ha_server, target))
+    finally:
+        told.close()
+    ((start, end, count),) = listed[1:]
+    assert end - start <= timedelta(weeks=plan_config.horizon_weeks + 2, days=8)
+    assert count <= sessions + (end - start).days + 1
+
+
 def test_crash_after_create_is_adopted_not_duplicated(
     ha_server: HaServer, plan_entity: str, token_file: Path, tmp_path: Path
 ) -> None:
@@ -678,7 +762,7 @@ def test_crash_after_create_is_adopted_not_duplicated(
     written = sessions_by_uid(ha_server, target)
     state_dir = tmp_path / "fresh-state"  # as if the state was never saved
     done = subprocess.run(
-        [sys.executable, "-m", "calsync", "--config", str(config), "sync", "--now", NOW],
+        [*CALSYNC, "--config", str(config), "sync", "--now", NOW],
         capture_output=True,
         text=True,
         check=False,
@@ -687,6 +771,51 @@ def test_crash_after_create_is_adopted_not_duplicated(
     assert done.returncode == 0, done.stderr
     assert "0 created, 0 updated, 0 deleted" in done.stdout
     assert sessions_by_uid(ha_server, target) == written
+
+
+# --- the fixture ---------------------------------------------------------------------------------
+
+ORPHAN = """\
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import ha_server
+server = ha_server.start_server(ha_server.ensure_installed(), Path(sys.argv[2]))
+print(server.process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_home_assistant_does_not_outlive_a_killed_test_process(ha_python: Path, tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    folder = tmp_path / "ha"
+    folder.mkdir()
+    parent = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN, str(ROOT / "tests"), str(folder)], stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    pid = int(parent.stdout.readline())
+    assert _alive(pid)
+    parent.kill()  # as a CI timeout kills pytest: no finally, no fixture teardown
+    parent.wait()
+    deadline = time.monotonic() + 20
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail("Home Assistant outlived the killed test process")
 
 
 # --- pure parts ----------------------------------------------------------------------------------
@@ -792,7 +921,7 @@ def test_racing_instances_leave_one_copy_of_each_session(
     collapsed to one copy by the next pass, which then has nothing else to do."""
     target = ha_server.calendar()
     config = ha_to_ha(ha_server, plan_entity, target, token_file, token_file.parent / f"race{round_}")
-    args = [sys.executable, "-m", "calsync", "--config", str(config), "rebuild", "--now", NOW]
+    args = [*CALSYNC, "--config", str(config), "rebuild", "--now", NOW]
     racers = [
         subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
     ]

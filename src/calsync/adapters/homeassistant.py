@@ -55,16 +55,25 @@ from calsync.state import State
 
 log = logging.getLogger(__name__)
 
-OWNED_PAST = timedelta(days=3 * 366)
-"""How far back the target is listed for owned events (older ones are history nobody reconciles)."""
-OWNED_FUTURE = timedelta(days=5 * 366)
-"""How far ahead (well past any horizon)."""
+OWNED_PAST = timedelta(days=8)
+"""How far back of now the target is listed for owned events: the planning window starts on this
+week's Monday (at most 6 days back), and sessions kept or started in it must be seen; older ones
+are history nobody reconciles (and the state forgets sessions once they ended)."""
+MAX_HORIZON_WEEKS = 104
+"""The largest ``horizon_weeks`` a plan may have (used when the target is not told its plan's)."""
+OWNED_FUTURE_MARGIN = timedelta(weeks=2)
+"""Listed past the horizon's end (the horizon counts from this week's Monday; a margin besides)."""
 SENSOR_REPOST_SECONDS = 900.0
 """A sensor whose content did not change is posted again only after this long (HA forgets
 posted states when it restarts)."""
 
 _posted: dict[tuple[str, str], tuple[str, float]] = {}
 """(instance, sensor) -> (payload, when) of this process's last post of it."""
+
+
+def _clock() -> datetime:
+    """The time now (read_owned has no ``now``; the tests pin this)."""
+    return datetime.now(UTC)
 
 
 def _token_hint(config: HomeAssistantSource | HomeAssistantTarget) -> str:
@@ -221,11 +230,26 @@ def _wire(when: When) -> str:
 class HaCalendarTarget:
     """Sessions in a Home Assistant Local Calendar entity, plus sensors."""
 
-    def __init__(self, target: HomeAssistantTarget, plan_id: str, zone: ZoneInfo, *, where: str) -> None:
+    def __init__(
+        self,
+        target: HomeAssistantTarget,
+        plan_id: str,
+        zone: ZoneInfo,
+        *,
+        where: str,
+        horizon_weeks: int = MAX_HORIZON_WEEKS,
+        now: datetime | None = None,
+    ) -> None:
         self.target = target
         self.plan_id = plan_id
         self.zone = zone
         self.where = where
+        self.horizon_weeks = horizon_weeks
+        self.now = now
+        """The pass's ``now`` when the caller knows it before ``read_owned``; else the clock is read
+        (``read_owned`` has no ``now``)."""
+        self._span: tuple[datetime, datetime] | None = None
+        """The listed range (the same for every listing of one pass)."""
         self.progress = ApplyResult()
         self._client: HaClient | None = None
         self._requests = 0
@@ -255,13 +279,23 @@ class HaCalendarTarget:
 
     # -- reading -----------------------------------------------------------------------------------
 
+    def span(self) -> tuple[datetime, datetime]:
+        """The range listed for owned events: from just before this week's Monday to past the
+        horizon's end (reconcile only updates and deletes inside the planning window; HA expands
+        a person's recurring events over the whole range, so it is kept short)."""
+        if self._span is None:
+            now = (self.now or _clock()).astimezone(UTC)
+            end = now + timedelta(weeks=self.horizon_weeks) + OWNED_FUTURE_MARGIN
+            self._span = (now - OWNED_PAST, end)
+        return self._span
+
     def _list(self) -> list[dict[str, Any]]:
-        """Every event of the entity around now (one GET)."""
-        now = datetime.now(UTC)
+        """Every event of the entity in :meth:`span` (one GET)."""
+        start, end = self.span()
         items = self._ha().rest(
             "GET",
             f"/api/calendars/{self.target.entity_id}",
-            params={"start": (now - OWNED_PAST).isoformat(), "end": (now + OWNED_FUTURE).isoformat()},
+            params={"start": start.isoformat(), "end": end.isoformat()},
         )
         if not isinstance(items, list):
             raise self._ha().fail("the calendar API did not answer with a list of events")
@@ -377,6 +411,19 @@ class HaCalendarTarget:
         self.progress = result
         if not actions:
             return result
+        if self.now is None:
+            self.now = now
+            if self._span is not None and abs(self._span[0] + OWNED_PAST - now) > timedelta(days=1):
+                # read_owned listed around the clock, this pass plans around another moment
+                # (--now): list again around it; what read_owned missed meets a conflict and the
+                # pipeline reads and plans once more (with this span)
+                log.warning(
+                    "plan %s: %s: planning at %s, not now: listing the calendar around that moment",
+                    self.plan_id,
+                    self.label,
+                    now.isoformat(),
+                )
+                self._span = None
         items = self._list()  # HA has no If-Match: compare with what read_owned saw, just before writing
         current = {str(item.get("uid")): _canonical(item) for item in items}
         present, _ = self._index(items)
