@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -66,12 +67,21 @@ def release() -> str:
     return RELEASES.get(sys.version_info[:2], NEWEST)
 
 
+def cache_key() -> str:
+    """What the environment is built from, hashed: the lock file (else the release), the pins and
+    the integrations; a change makes a new environment, never reuses a stale one."""
+    lock = lock_file()
+    digest = hashlib.sha256(lock.read_bytes() if lock else f"homeassistant=={release()}".encode())
+    digest.update("\n".join((*PINS, *EXTRA_INTEGRATIONS)).encode())
+    return digest.hexdigest()[:12]
+
+
 def cache_dir() -> Path:
     """Where the Home Assistant virtual environment lives (kept between runs)."""
     configured = os.environ.get("CALSYNC_HA_VENV")
     if configured:
         return Path(configured)
-    tag = f"ha-{release()}-py{sys.version_info[0]}{sys.version_info[1]}"
+    tag = f"ha-{release()}-py{sys.version_info[0]}{sys.version_info[1]}-{cache_key()}"
     return Path.home() / ".cache" / "calsync-tests" / tag
 
 
@@ -150,23 +160,49 @@ def _install_into(venv: Path, work: Path) -> None:
     )
 
 
+COMPLETE = "calsync-complete"
+"""In an environment these tests finished installing."""
+BUILDING = "calsync-building"
+"""In an environment these tests are installing (or a killed install left)."""
+
+
+def _runs(python: Path) -> bool:
+    """Whether the environment's Python starts (its base Python may have been removed)."""
+    try:
+        done = subprocess.run(
+            [str(python), "-c", "import homeassistant"], check=False, capture_output=True, timeout=120
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
 def ensure_installed() -> Path:
-    """The Python of a complete Home Assistant environment, installing it if needed."""
+    """The Python of a complete Home Assistant environment, installing it if needed. A folder
+    in the way that these tests did not make is never removed: that is an InstallError."""
     target = cache_dir()
-    marker = target / "calsync-complete"
-    if marker.is_file():
-        return target / "bin" / "python"
+    python = target / "bin" / "python"
+    if (target / COMPLETE).is_file() and _runs(python):
+        return python
     target.parent.mkdir(parents=True, exist_ok=True)
     with (target.parent / f"{target.name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another test run may be installing it right now
-        if marker.is_file():
-            return target / "bin" / "python"
-        if target.exists():  # a folder without the marker is not ours to trust
-            shutil.rmtree(target)
+        if (target / COMPLETE).is_file() and _runs(python):
+            return python
+        if target.exists():
+            if not ((target / COMPLETE).is_file() or (target / BUILDING).is_file()):
+                raise InstallError(
+                    f"{target} is in the way and was not made by these tests; "
+                    "move it away or point CALSYNC_HA_VENV at another folder"
+                )
+            shutil.rmtree(target)  # ours: an unfinished install, or one whose Python no longer runs
         building = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
         try:
+            (building / "venv").mkdir()
+            (building / "venv" / BUILDING).write_text("an unfinished install of the calsync tests\n")
             _install_into(building / "venv", building)
-            (building / "venv" / "calsync-complete").write_text(f"homeassistant=={release()}\n")
+            (building / "venv" / COMPLETE).write_text(f"homeassistant=={release()}\n")
+            (building / "venv" / BUILDING).unlink()
             # a venv run as `python -m` works after a rename (no script shebangs are used)
             os.rename(building / "venv", target)
         finally:
@@ -403,18 +439,7 @@ def start_server(python: Path, folder: Path) -> HaServer:
     stand_in = folder / "stand-in" / "hass_frontend"
     stand_in.mkdir(parents=True)
     (stand_in / "__init__.py").write_text(STAND_IN_FRONTEND)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env["PYTHONPATH"] = str(folder / "stand-in")
-    with (folder / "ha.out").open("wb") as out:
-        process = subprocess.Popen(
-            [str(python), "-m", "homeassistant", "-c", str(folder), "--skip-pip"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=folder,
-            env=env,
-            start_new_session=True,  # Ctrl-C in pytest does not reach it mid-test; we stop it
-            preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509 - the point of it
-        )
+    process = _launch(python, folder)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for(process, folder, url + "/api/onboarding", "no answer")
@@ -434,6 +459,42 @@ def start_server(python: Path, folder: Path) -> HaServer:
         stop_server(process)
         raise
     return HaServer(url, token, process, folder, version)
+
+
+def _launch(python: Path, folder: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["PYTHONPATH"] = str(folder / "stand-in")
+    with (folder / "ha.out").open("ab") as out:
+        return subprocess.Popen(
+            [str(python), "-m", "homeassistant", "-c", str(folder), "--skip-pip"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=folder,
+            env=env,
+            start_new_session=True,  # Ctrl-C in pytest does not reach it mid-test; we stop it
+            preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509 - the point of it
+        )
+
+
+def restart_server(python: Path, server: HaServer) -> None:
+    """Stop Home Assistant and start it again on the same folder and port (its stored calendars
+    are read back from disk); the token stays valid."""
+    stop_server(server.process)
+    server.process = _launch(python, server.folder)
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"Home Assistant exited at restart:\n{_log_tail(server.folder)}")
+        try:
+            config = server.rest("GET", "/api/config")
+            if config.ok and config.json().get("state") == "RUNNING":
+                calendars = {c["entity_id"] for c in server.rest("GET", "/api/calendars").json()}
+                if set(server.calendars) <= calendars:
+                    return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"Home Assistant did not come back:\n{_log_tail(server.folder)}")
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:

@@ -299,6 +299,55 @@ def test_a_description_pasted_into_a_persons_event_does_not_take_the_session(sto
     assert datetime.fromisoformat(now[original["uid"]]["start"]["dateTime"]) == moved(BY_UID[S1]).start
 
 
+def test_an_event_deleted_right_after_the_re_check_is_gone_not_a_failed_pass(
+    storage: HaStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person deletes two sessions in the moment between calsync's re-check and its writes:
+    the delete of one is "already gone", the update of the other a conflict; the pass goes on."""
+    from calsync.adapters.ha_client import HaClient
+
+    populated(storage)
+    target = storage.make_target()
+    plan = [moved(s) if s.uid == S1 else s for s in PLANNED if s.uid != S2]
+    actions = pending(target, plan)
+    assert sorted(
+        (type(a).__name__, a.session.uid if isinstance(a, Update) else a.previous.uid) for a in actions
+    ) == [  # type: ignore[union-attr]
+        ("Delete", S2),
+        ("Update", S1),
+    ]
+    real = HaClient.rest
+    gone = {S1: storage.item(S1)["uid"], S2: storage.item(S2)["uid"]}
+
+    def rest(client: HaClient, method: str, path: str, **kwargs: Any) -> Any:
+        answer = real(client, method, path, **kwargs)
+        if method == "GET" and gone:  # the re-check: then the person deletes both
+            with storage.server.person() as person:
+                for ha_uid in gone.values():
+                    person.delete(storage.entity_id, ha_uid)
+            gone.clear()
+        return answer
+
+    monkeypatch.setattr(HaClient, "rest", rest)
+    result = target.target.apply(actions, now=NOW)
+    assert [c.uid for c in result.conflicts] == [S1]
+    assert result.deleted == []
+    assert S1 not in storage.uids()
+    assert S2 not in storage.uids()
+
+
+def test_collapsing_copies_is_logged(storage: HaStorage, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    populated(storage)
+    copy_of(storage, S1)
+    caplog.set_level(logging.INFO, logger="calsync")
+    target = storage.make_target()
+    target.read_owned()
+    housekeeping(target)
+    assert any("duplicate" in r.getMessage() and S1 in r.getMessage() for r in caplog.records), caplog.text
+
+
 def test_foreign_person_event_is_never_owned(storage: HaStorage) -> None:
     storage.add_foreign(FOREIGN_PERSON)
     assert storage.make_target().read_owned() == []

@@ -747,6 +747,48 @@ def test_an_idle_listing_covers_the_planning_window_not_years(
     assert count <= sessions + (end - start).days + 1
 
 
+def test_a_dropped_websocket_is_closed_before_the_next_one_opens(
+    ha_server: HaServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from calsync.adapters import ha_client
+    from calsync.errors import TargetError
+
+    opened: list[Any] = []
+    closed: list[Any] = []
+    real_connect = ha_client.connect
+
+    class Tracked:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self.inner = real_connect(*args, **kwargs)
+
+        def __enter__(self) -> Any:
+            ws = self.inner.__enter__()
+            opened.append(ws)
+            return ws
+
+        def __exit__(self, *exc: Any) -> Any:
+            closed.append(opened[-1] if self.inner in opened else self.inner)
+            return self.inner.__exit__(*exc)
+
+    monkeypatch.setattr(ha_client, "connect", Tracked)
+    entity = ha_server.calendar()
+    client = ha_client.HaClient(
+        ha_server.url, ha_server.token, entity_id=entity, label="t", error=TargetError
+    )
+    event = {"summary": "x", "dtstart": "2026-12-01T07:00:00+01:00", "dtend": "2026-12-01T08:00:00+01:00"}
+    try:
+        client.command("calendar/event/create", entity_id=entity, event=event)
+        opened[0].socket.shutdown(socket.SHUT_RDWR)
+        with pytest.raises(TargetError):
+            client.command("calendar/event/create", entity_id=entity, event=event)
+        assert len(closed) == 1  # the dropped one, at once
+        client.command("calendar/event/create", entity_id=entity, event=event)
+        assert len(opened) == 2
+    finally:
+        client.close()
+    assert len(closed) == 2
+
+
 def test_crash_after_create_is_adopted_not_duplicated(
     ha_server: HaServer, plan_entity: str, token_file: Path, tmp_path: Path
 ) -> None:
@@ -816,6 +858,91 @@ def test_home_assistant_does_not_outlive_a_killed_test_process(ha_python: Path, 
     if _alive(pid):
         os.kill(pid, signal.SIGKILL)
         pytest.fail("Home Assistant outlived the killed test process")
+
+
+def test_a_session_in_the_fall_back_hour_reads_back_unedited_after_ha_restarts(
+    ha_python: Path, tmp_path: Path
+) -> None:
+    """Local Calendar stores floating local times: after a restart a session at 01:30 EST (the
+    second 01:30 of HA's fall-back night) reads back as 01:30 EDT, an hour early. calsync accepts
+    either reading of an ambiguous hour in HA's zone: not a person's edit, not moved."""
+    from calsync.adapters.homeassistant import HaCalendarTarget
+    from calsync.config import HomeAssistantTarget
+    from calsync.model import Session, SessionKind
+    from calsync.reconcile import Create
+    from ha_server import restart_server, start_server, stop_server
+
+    folder = tmp_path / "ha"
+    folder.mkdir()
+    server = start_server(ha_python, folder)
+    try:
+        entity = server.calendar()
+        token = tmp_path / "token"
+        token.write_text(server.token)
+        config = HomeAssistantTarget.model_validate(
+            {"kind": "homeassistant", "url": server.url, "entity_id": entity, "token_file": token}
+        )
+        now = datetime(2026, 10, 28, 7, 0, tzinfo=ZONE)
+        # 2026-11-01 01:30 EST (fold 1 in America/New_York) = 07:30 in Berlin
+        start = datetime(2026, 11, 1, 7, 30, tzinfo=ZONE)
+        session = Session(
+            "calsync-me-2026W44-s1",
+            SessionKind.CORE,
+            "Strength: core",
+            start,
+            start + timedelta(minutes=30),
+            "2026-W44",
+            "s1",
+        )
+
+        def owned() -> Any:
+            target = HaCalendarTarget(config, "me", ZONE, where="t", now=now, horizon_weeks=8)
+            try:
+                (event,) = target.read_owned()
+                return event
+            finally:
+                target.close()
+
+        writer = HaCalendarTarget(config, "me", ZONE, where="t", now=now, horizon_weeks=8)
+        try:
+            assert writer.read_owned() == []
+            writer.apply([Create(session)], now=now)
+        finally:
+            writer.close()
+        before = owned()
+        assert not before.edited
+        restart_server(ha_python, server)
+        (item,) = server.events(entity)
+        after = owned()
+        assert not after.edited, item["start"]
+        assert after.start == session.start
+        assert after.end == session.end
+    finally:
+        stop_server(server.process)
+
+
+def test_the_fixture_never_removes_a_folder_it_did_not_make(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ha_server
+
+    theirs = tmp_path / "venv"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("mine")
+    monkeypatch.setenv("CALSYNC_HA_VENV", str(theirs))
+    with pytest.raises(ha_server.InstallError, match="not made by these tests"):
+        ha_server.ensure_installed()
+    assert (theirs / "notes.txt").read_text() == "mine"
+
+
+def test_the_fixture_cache_is_keyed_on_the_lock_file_and_pins(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ha_server
+
+    monkeypatch.delenv("CALSYNC_HA_VENV", raising=False)
+    before = ha_server.cache_dir()
+    assert ha_server.cache_key() in before.name
+    monkeypatch.setattr(ha_server, "PINS", (*ha_server.PINS, "something<2"))
+    assert ha_server.cache_dir() != before
 
 
 # --- pure parts ----------------------------------------------------------------------------------

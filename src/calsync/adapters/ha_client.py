@@ -26,6 +26,8 @@ from calsync.errors import CalsyncError
 log = logging.getLogger(__name__)
 
 RETRY = "nothing was lost; the next pass tries again"
+GONE = object()
+"""What :meth:`HaClient.command` returns (``gone_ok``) when the event is not there."""
 
 
 class _QuietLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -236,23 +238,33 @@ class HaClient:
         self._ws, self._stack = ws, stack
         return ws
 
+    def _drop(self) -> None:
+        """Forget a broken websocket and close what it holds (its thread, its socket)."""
+        self._ws = None
+        stack, self._stack = self._stack, contextlib.ExitStack()
+        try:
+            stack.close()
+        except Exception:  # closing a broken connection
+            log.debug("%s: closing the websocket failed", self.label, exc_info=True)
+
     def _receive(self, ws: ClientConnection, during: str = "") -> dict[str, Any]:
         try:
             message = json.loads(ws.recv(timeout=self.timeout))
         except ConnectionClosed:
-            self._ws = None
+            self._drop()
             raise self.fail(f"the websocket connection to Home Assistant dropped{during}") from None
         except TimeoutError:
-            self._ws = None
+            self._drop()
             ws.close()
             raise self.fail(f"Home Assistant did not answer within {self.timeout:g} s") from None
         if not isinstance(message, dict):
             raise self.fail("Home Assistant sent something that is not a websocket message")
         return message
 
-    def command(self, kind: str, **fields: Any) -> Any:
+    def command(self, kind: str, *, gone_ok: bool = False, **fields: Any) -> Any:
         """One websocket command; its ``result``. An error answer raises (``not_found`` names the
-        entity; ``failed`` etc. carry HA's message)."""
+        entity; ``failed`` etc. carry HA's message), except that with ``gone_ok`` an answer that
+        the event (``uid``) does not exist returns :data:`GONE`."""
         ws = self._websocket()
         ident = self._next_id
         self._next_id += 1
@@ -260,7 +272,7 @@ class HaClient:
         try:
             ws.send(json.dumps({"id": ident, "type": kind, **fields}))
         except ConnectionClosed:
-            self._ws = None
+            self._drop()
             raise self.fail(f"the websocket connection to Home Assistant dropped before {kind}") from None
         while True:
             message = self._receive(ws, f" during {kind} (it may or may not be done)")
@@ -270,6 +282,8 @@ class HaClient:
                 return message.get("result")
             error = message.get("error") or {}
             code, text = str(error.get("code", "")), str(error.get("message", ""))
+            if gone_ok and "no existing item" in text.lower():
+                return GONE
             if code == "not_found" and "entity" in text.lower():
                 raise self.fail(
                     f"Home Assistant has no calendar entity {self.entity_id}", self._known_calendars()

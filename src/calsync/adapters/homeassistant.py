@@ -43,7 +43,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from calsync.adapters import ha_marker, ha_sensors
-from calsync.adapters.ha_client import HaClient
+from calsync.adapters.ha_client import GONE, HaClient
 from calsync.adapters.ics_read import ReadResult
 from calsync.config import HomeAssistantSource, HomeAssistantTarget
 from calsync.errors import CalsyncError, InterruptedPassError, SourceError, TargetError
@@ -108,6 +108,19 @@ def _when(value: Any, zone: ZoneInfo) -> When:
     if value.get("date"):
         return date.fromisoformat(str(value["date"]))
     raise ValueError(f"neither date nor dateTime: {value!r}")
+
+
+def _shifted(start: datetime, end: datetime, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
+    """``start`` / ``end`` with either or both an hour earlier or later (real time), in ``zone``."""
+    hour = timedelta(hours=1)
+    found = []
+    for a in (-hour, timedelta(0), hour):
+        for b in (-hour, timedelta(0), hour):
+            if a or b:
+                found.append(
+                    ((start.astimezone(UTC) + a).astimezone(zone), (end.astimezone(UTC) + b).astimezone(zone))
+                )
+    return found
 
 
 def _recurrence_id(value: Any) -> str | None:
@@ -249,6 +262,8 @@ class HaCalendarTarget:
         """The pass's ``now`` when the caller knows it before ``read_owned``; else the clock is read
         (``read_owned`` has no ``now``)."""
         self._span: tuple[datetime, datetime] | None = None
+        self._ha_time_zone: ZoneInfo | None = None
+        self._ha_zone_asked = False
         """The listed range (the same for every listing of one pass)."""
         self.progress = ApplyResult()
         self._client: HaClient | None = None
@@ -312,6 +327,17 @@ class HaCalendarTarget:
         start = _when(item["start"], self.zone)
         end = _when(item["end"], self.zone)
         title = str(item.get("summary") or "")
+        current = fingerprint(kind.value, title, body, start, end)
+        if current != marker.written_hash and isinstance(start, datetime) and isinstance(end, datetime):
+            # Local Calendar keeps floating local times: after HA restarts, a time in its
+            # fall-back hour may come back as the other of the two (an hour off); not an edit
+            # (HA's zone is asked only when an hour's shift would explain the difference)
+            for other_start, other_end in _shifted(start, end, self.zone):
+                if fingerprint(
+                    kind.value, title, body, other_start, other_end
+                ) == marker.written_hash and self._same_wall_clock(start, other_start, end, other_end):
+                    start, end, current = other_start, other_end, marker.written_hash
+                    break
         return OwnedEvent(
             uid=marker.uid,
             plan_id=self.plan_id,
@@ -323,8 +349,36 @@ class HaCalendarTarget:
             end=end,
             sequence=marker.sequence,
             written_hash=marker.written_hash,
-            current_hash=fingerprint(kind.value, title, body, start, end),
+            current_hash=current,
         )
+
+    def _same_wall_clock(self, *pairs: datetime) -> bool:
+        """Whether each (read, other) pair is one moment, or the two readings of one wall-clock
+        time of a fall-back hour in HA's zone."""
+        ha_zone = self._ha_zone()
+        if ha_zone is None:
+            return False
+        for read, other in zip(pairs[::2], pairs[1::2], strict=True):
+            if read == other:
+                continue
+            local = read.astimezone(ha_zone)
+            flipped = local.replace(fold=1 - local.fold)
+            if flipped.utcoffset() == local.utcoffset() or flipped.astimezone(UTC) != other.astimezone(UTC):
+                return False
+        return True
+
+    def _ha_zone(self) -> ZoneInfo | None:
+        """HA's time zone (``GET /api/config``, once per pass, only when a time needs it)."""
+        if not self._ha_zone_asked:
+            self._ha_zone_asked = True
+            name = ""
+            try:
+                config = self._ha().rest("GET", "/api/config")
+                name = str(config.get("time_zone") or "") if isinstance(config, dict) else ""
+                self._ha_time_zone = ZoneInfo(name) if name else None
+            except (CalsyncError, ValueError, KeyError) as err:
+                log.info("plan %s: %s: HA's time zone %r unknown (%s)", self.plan_id, self.label, name, err)
+        return self._ha_time_zone
 
     def _index(self, items: list[dict[str, Any]]) -> tuple[dict[str, _Seen], dict[str, str]]:
         """Owned events by calsync UID (one per UID) and the extra copies to delete."""
@@ -497,9 +551,16 @@ class HaCalendarTarget:
             self._conflict(result, session.uid, "update", why)
             return
         fields = self._fields(session, max(action.sequence, seen.event.sequence + 1))
-        self._ha().command(
-            "calendar/event/update", entity_id=self.target.entity_id, uid=seen.ha_uid, event=fields
+        answer = self._ha().command(
+            "calendar/event/update",
+            gone_ok=True,
+            entity_id=self.target.entity_id,
+            uid=seen.ha_uid,
+            event=fields,
         )
+        if answer is GONE:  # deleted by a person after the re-check
+            self._conflict(result, session.uid, "update", "it is gone")
+            return
         result.updated.append(session.uid)
 
     def _delete(self, action: Delete, current: dict[str, str], result: ApplyResult) -> None:
@@ -511,17 +572,32 @@ class HaCalendarTarget:
             else:
                 self._conflict(result, uid, "delete", why)
             return
-        self._ha().command("calendar/event/delete", entity_id=self.target.entity_id, uid=seen.ha_uid)
+        answer = self._ha().command(
+            "calendar/event/delete", gone_ok=True, entity_id=self.target.entity_id, uid=seen.ha_uid
+        )
+        if answer is GONE:  # deleted by a person after the re-check
+            log.info("plan %s: %s: %s was already gone", self.plan_id, self.label, uid)
+            return
         result.deleted.append(uid)
 
     def _collapse(self, current: dict[str, str], stop: Stop | None, result: ApplyResult) -> None:
-        """Delete extra copies of owned events (two instances raced), when still as listed."""
+        """Delete extra copies of owned events (two instances raced), when still as listed.
+        Logged, not counted in ``result.deleted`` (the session itself stays)."""
         for ha_uid, item in sorted(self._extras.items()):
             if current.get(ha_uid) != item:
                 continue
             self._check_stop(stop, result)
-            log.info("plan %s: %s: deleting a duplicate copy of an owned event", self.plan_id, self.label)
-            self._ha().command("calendar/event/delete", entity_id=self.target.entity_id, uid=ha_uid)
+            found = ha_marker.split(str(json.loads(item).get("description") or ""))
+            log.info(
+                "plan %s: %s: deleting a duplicate copy of %s (Home Assistant uid %s)",
+                self.plan_id,
+                self.label,
+                found[1].uid if found else "an owned event",
+                ha_uid,
+            )
+            self._ha().command(
+                "calendar/event/delete", gone_ok=True, entity_id=self.target.entity_id, uid=ha_uid
+            )
         self._extras = {}
 
     def location(self, uid: str) -> tuple[str, str] | None:  # noqa: ARG002 - the port's signature
