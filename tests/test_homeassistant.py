@@ -151,31 +151,20 @@ def load_plan(server: HaServer, entity_id: str, ics: str) -> None:
             )
 
 
-PINNED_CLOCK = """\
-import runpy, sys
-from datetime import datetime
-from calsync.adapters import homeassistant
-if "--now" in sys.argv:
-    moment = datetime.fromisoformat(sys.argv[sys.argv.index("--now") + 1])
-    homeassistant._clock = lambda: moment
-sys.argv[0] = "calsync"
-runpy.run_module("calsync", run_name="__main__", alter_sys=True)
-"""
-"""``python -m calsync`` with the HA target's clock at ``--now``: the target lists owned events
-around the clock (``read_owned`` has no ``now``), and these tests plan at a fixed moment."""
-CALSYNC = [sys.executable, "-c", PINNED_CLOCK]
+CALSYNC = [sys.executable, "-m", "calsync"]
+"""The real command: the pipeline hands the HA target the pass's ``--now`` (its listing is around it)."""
 
 
 @pytest.fixture(autouse=True)
 def _pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    """In this process too: the HA target's clock at NOW."""
+    """Targets built directly by these tests (not through the pipeline) list around NOW."""
     from calsync.adapters import homeassistant
 
     monkeypatch.setattr(homeassistant, "_clock", lambda: datetime.fromisoformat(NOW))
 
 
 def calsync(*args: str) -> subprocess.CompletedProcess[str]:
-    """``calsync ARGS`` as a real process (the HA target's clock at ``--now``)."""
+    """``calsync ARGS`` as a real process."""
     return subprocess.run([*CALSYNC, *args], capture_output=True, text=True, check=False, timeout=120)
 
 

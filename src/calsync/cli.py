@@ -73,7 +73,7 @@ def cmd_plan(args: argparse.Namespace, config: Config) -> int:
     with State.open_default() as state:
         for plan_config in plans:
             now = generated.astimezone(plan_config.zone)
-            target = target_for(plan_config)
+            target = target_for(plan_config, now=now)
             owned = []
             if target is not None:
                 try:
@@ -202,7 +202,7 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
             print(f"{plan_config.id}: sources ok, {len(read.events)} events in the window")
             for warning in read.warnings:
                 print(f"  warning: {warning.message}")
-            target = target_for(plan_config)
+            target = target_for(plan_config, now=now)
             if target is not None:
                 try:
                     owned = target.read_owned()

@@ -266,9 +266,11 @@ def feed_path(config: PlanConfig) -> Path:
     return default_state_dir() / "feeds" / f"{config.id}.ics"
 
 
-def target_for(config: PlanConfig, state: State | None = None, *, full: bool = False) -> TargetAdapter | None:
+def target_for(
+    config: PlanConfig, state: State | None = None, *, full: bool = False, now: datetime | None = None
+) -> TargetAdapter | None:
     """The target adapter of a plan, if it has one (a CalDAV one resumes from the state's token,
-    unless ``full``)."""
+    unless ``full``; a Home Assistant one lists around ``now`` over the plan's horizon)."""
     target = config.target
     if target is None:
         return None
@@ -289,7 +291,14 @@ def target_for(config: PlanConfig, state: State | None = None, *, full: bool = F
     if isinstance(target, HomeAssistantTarget):
         from calsync.adapters.homeassistant import HaCalendarTarget  # noqa: PLC0415
 
-        return HaCalendarTarget(target, config.id, config.zone, where=f"plan[{config.id}].target")
+        return HaCalendarTarget(
+            target,
+            config.id,
+            config.zone,
+            where=f"plan[{config.id}].target",
+            horizon_weeks=config.horizon_weeks,
+            now=now,
+        )
     if isinstance(target, FeedTarget):
         return IcsFileTarget(feed_path(config), config.id, config.zone)
     return IcsFileTarget(target.path, config.id, config.zone)
@@ -558,7 +567,7 @@ def run_pass(
     writes (the daemon shutting down): the pass then ends with InterruptedPassError, its
     confirmed writes recorded.
     """
-    target = target_for(config, state, full=full)
+    target = target_for(config, state, full=full, now=now)
     if target is None:
         raise TargetError(f"plan {config.id}: no [plan.target] configured, nothing to write to")
     try:
