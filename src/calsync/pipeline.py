@@ -298,6 +298,7 @@ def target_for(
             where=f"plan[{config.id}].target",
             horizon_weeks=config.horizon_weeks,
             now=now,
+            posted=state.objects(f"sensors:{target.url.rstrip('/')}#{config.id}") if state else None,
         )
     if isinstance(target, FeedTarget):
         return IcsFileTarget(feed_path(config), config.id, config.zone)
@@ -682,6 +683,7 @@ def _run_pass(
         except CalsyncError as err:  # the calendar is written: what the dashboard shows waits
             report.notes.append(f"the calendar is up to date, but {err}")
             log.warning("plan %s: %s", config.id, err)
+        save_target(target, state)
     report.requests = read.requests + target.requests
     return report
 

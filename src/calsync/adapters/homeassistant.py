@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time as clock
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -66,9 +65,6 @@ OWNED_FUTURE_MARGIN = timedelta(weeks=2)
 SENSOR_REPOST_SECONDS = 900.0
 """A sensor whose content did not change is posted again only after this long (HA forgets
 posted states when it restarts)."""
-
-_posted: dict[tuple[str, str], tuple[str, float]] = {}
-"""(instance, sensor) -> (payload, when) of this process's last post of it."""
 
 
 def _clock() -> datetime:
@@ -252,8 +248,13 @@ class HaCalendarTarget:
         where: str,
         horizon_weeks: int = MAX_HORIZON_WEEKS,
         now: datetime | None = None,
+        posted: dict[str, tuple[str, bytes]] | None = None,
     ) -> None:
         self.target = target
+        self._posted: dict[str, tuple[str, bytes]] = dict(posted or {})
+        """Sensor entity -> (when, payload) last posted: kept in the state (:meth:`sync_state`), so
+        an idle pass posts nothing, in the daemon and from a timer alike."""
+        self._posted_changed = False
         self.plan_id = plan_id
         self.zone = zone
         self.where = where
@@ -604,9 +605,17 @@ class HaCalendarTarget:
         """No hrefs or ETags in Home Assistant."""
         return None
 
+    @property
+    def sensors_key(self) -> str:
+        """Where the state keeps what was last posted to this instance's sensors."""
+        return f"sensors:{self.target.url.rstrip('/')}#{self.plan_id}"
+
     def sync_state(self) -> SyncState | None:
-        """Nothing kept between passes."""
-        return None
+        """The sensors last posted, when a pass posted any."""
+        if not self._posted_changed:
+            return None
+        self._posted_changed = False
+        return self.sensors_key, None, dict(self._posted)
 
     # -- sensors -----------------------------------------------------------------------------------
 
@@ -619,13 +628,15 @@ class HaCalendarTarget:
         if not self.target.sensors:
             return
         for entity_id, payload in ha_sensors.sensor_states(result, now).items():
-            body = json.dumps(payload, sort_keys=True)
-            key = (self.target.url.rstrip("/"), entity_id)
-            last = _posted.get(key)
-            if last is not None and last[0] == body and clock.monotonic() - last[1] < SENSOR_REPOST_SECONDS:
-                continue
+            body = json.dumps(payload, sort_keys=True).encode()
+            last = self._posted.get(entity_id)
+            if last is not None and last[1] == body:
+                age = (now - datetime.fromisoformat(last[0])).total_seconds()
+                if 0 <= age < SENSOR_REPOST_SECONDS:
+                    continue
             self._ha().rest("POST", f"/api/states/{entity_id}", body=payload)
-            _posted[key] = (body, clock.monotonic())
+            self._posted[entity_id] = (now.isoformat(), body)
+            self._posted_changed = True
 
     def close(self) -> None:
         """Release connections."""
