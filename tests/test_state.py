@@ -217,3 +217,32 @@ def test_status_leaves_the_state_file_unchanged(
     assert run_cli("--config", str(config), "status") == 0
     assert "me: last pass" in capsys.readouterr().out
     assert {p.name: p.stat().st_mtime_ns for p in state.parent.iterdir()} == before
+
+
+def test_many_processes_opening_a_new_state_at_once_all_succeed(tmp_path: Path) -> None:
+    """Racing instances (two timers, a daemon and a one-off command) create and convert the state
+    file at the same moment: none of them fails with "database is locked"."""
+    import subprocess
+    import sys
+    import time
+
+    start = time.time() + 1.5
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from calsync.state import PassRecord, State\n"
+        f"time.sleep(max(0.0, {start} - time.time()))\n"
+        "with State(Path(sys.argv[1])) as state:\n"
+        "    state.record_pass(PassRecord(sys.argv[2], 'a', 'b', True, 'ok'))\n"
+    )
+    path = tmp_path / "fresh" / "state.sqlite"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(path), f"p{i}"], stderr=subprocess.PIPE, text=True
+        )
+        for i in range(12)
+    ]
+    failures = [(p.wait(timeout=60), p.stderr.read() if p.stderr else "") for p in procs]
+    assert all(code == 0 for code, _ in failures), [err for code, err in failures if code]
+    with State(path) as state:
+        assert all(state.last_pass(f"p{i}") is not None for i in range(12))

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,6 +48,10 @@ CREATE TABLE IF NOT EXISTS passes (
     record TEXT NOT NULL
 );
 """
+
+
+OPEN_TIMEOUT_SECONDS = 30.0
+"""How long opening the state waits for other calsync processes creating or converting it."""
 
 
 class StateError(CalsyncError):
@@ -112,16 +118,46 @@ class State:
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        except (OSError, sqlite3.Error) as err:
+        except OSError as err:
             raise StateError(
                 f"cannot open the state file {path}: {err}; check the folder is writable "
                 "(or set STATE_DIRECTORY)"
             ) from err
+        deadline = time.monotonic() + OPEN_TIMEOUT_SECONDS
+        while True:
+            try:
+                self._db = self._connect(path)
+                return
+            except sqlite3.OperationalError as err:
+                # another calsync creating the file or switching it to WAL holds a lock that
+                # SQLite's busy timeout does not wait for: try again shortly
+                if "locked" not in str(err) and "busy" not in str(err):
+                    raise StateError(f"cannot open the state file {path}: {err}") from err
+                if time.monotonic() > deadline:
+                    raise StateError(
+                        f"cannot open the state file {path}: {err} for {OPEN_TIMEOUT_SECONDS:g} s; "
+                        "is another calsync stuck?"
+                    ) from err
+                time.sleep(0.02 + random.random() * 0.08)
+            except (OSError, sqlite3.Error) as err:
+                raise StateError(
+                    f"cannot open the state file {path}: {err}; check the folder is writable "
+                    "(or set STATE_DIRECTORY)"
+                ) from err
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        try:
+            if str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(_SCHEMA)
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def _open_readonly(self, path: Path) -> None:
         """Open without creating or changing anything (``calsync status`` run as another user

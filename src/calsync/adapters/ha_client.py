@@ -212,6 +212,7 @@ class HaClient:
                     open_timeout=self.timeout,
                     close_timeout=2,
                     max_size=None,
+                    ping_interval=None,  # every command waits for its answer with a timeout instead
                     logger=_WS_LOG,
                 )
             )
