@@ -229,3 +229,38 @@ def test_rebuild_reads_everything_again_and_the_state_knows_each_object(
         assert record.href.endswith(f"{record.uid}.ics")
         assert record.etag
         assert record.hash
+
+
+@pytest.mark.usefixtures("password")
+def test_a_kept_source_reads_no_cached_object_from_disk_when_idle(
+    caldav_calendar: DavCalendar, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon keeps source adapters between passes: an idle pass asks the server once and
+    the state for its token only, not for every cached object."""
+    from datetime import datetime
+
+    from calsync.config import load_config
+    from calsync.pipeline import read_sources, window_for
+    from calsync.state import State
+
+    upload(caldav_calendar, run_events(3))
+    plan = load_config(
+        write_caldav_config(tmp_path, caldav_calendar, caldav_calendar.server.calendar())
+    ).plan[0]
+    window = window_for(plan, datetime.fromisoformat(NOW))
+    adapters: dict[str, object] = {}
+    loads: list[str] = []
+    real_objects = State.objects
+
+    def counted(self: State, key: str) -> dict[str, tuple[str, bytes]]:
+        loads.append(key)
+        return real_objects(self, key)
+
+    monkeypatch.setattr(State, "objects", counted)
+    with State.open_default() as state:
+        first = read_sources(plan, window, state, adapters=adapters)  # type: ignore[arg-type]
+        assert len(loads) == 1
+        idle = read_sources(plan, window, state, adapters=adapters)  # type: ignore[arg-type]
+    assert len(loads) == 1, "the idle pass took the objects it kept, not the state's"
+    assert idle.requests == 1
+    assert [e.uid for e in idle.events] == [e.uid for e in first.events]

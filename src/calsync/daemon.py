@@ -116,7 +116,6 @@ class Daemon:
         self._running_lock = threading.Condition()
         self._feed_lock = threading.Lock()
         self._states = threading.local()
-        self._opened: list[State] = []
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(max_workers=max(1, min(4, len(config.plan))))},
@@ -212,10 +211,8 @@ class Daemon:
         closing per pass would checkpoint and delete the WAL each time)."""
         state: State | None = getattr(self._states, "state", None)
         if state is None:
-            state = State.open_default()
+            state = State.open_default()  # closed with the process (SQLite: only by its thread)
             self._states.state = state
-            with self._running_lock:
-                self._opened.append(state)
         return state
 
     # -- one pass --------------------------------------------------------------------------
@@ -283,8 +280,9 @@ class Daemon:
             log.info("plan %s: back to normal after %d failed pass(es)", plan.id, slot.failures)
             slot.failures = 0
             self._reschedule_poll(slot)
-        slot.result = report.result
-        self._refresh_all_plans_feed()
+        if report.result != slot.result:  # an idle pass plans the same: the feed stays as it is
+            slot.result = report.result
+            self._refresh_all_plans_feed()
         for note in report.notes:
             log.info("plan %s: note: %s", plan.id, note)
         log.info("plan %s: %s ok in %.2f s: %s", plan.id, kind, seconds, report.changes())

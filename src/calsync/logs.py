@@ -11,9 +11,8 @@ import logging
 import os
 import sys
 import threading
-from urllib.parse import parse_qsl, urlsplit
 
-from calsync.redact import looks_like_token
+from calsync.redact import likely_secrets
 
 MASK = "***"
 _MIN_SECRET_LENGTH = 4
@@ -28,43 +27,10 @@ def remember_secret(value: str | None) -> None:
             _secrets.add(value)
 
 
-_SECRET_QUERY_KEYS = frozenset(
-    {
-        "token",
-        "key",
-        "apikey",
-        "api_key",
-        "access_token",
-        "auth",
-        "secret",
-        "sig",
-        "signature",
-        "password",
-        "pass",
-        "pwd",
-        "code",
-        "private",
-        "k",
-        "t",
-    }
-)
-
-
 def remember_url_secrets(url: str) -> None:
-    """Mask what in a URL is likely a secret: user information, token-like path segments and
-    query values, and the value of keys like ``token=`` or ``key=`` (``tz=Europe/Berlin`` stays)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return
-    remember_secret(parts.password)
-    for segment in parts.path.split("/"):
-        if looks_like_token(segment):
-            remember_secret(segment)
-            remember_secret(segment.rsplit(".", 1)[0])  # "3f9a...d2.ics" as logged without its suffix
-    for key, value in parse_qsl(parts.query, keep_blank_values=False):
-        if key.lower() in _SECRET_QUERY_KEYS or looks_like_token(value):
-            remember_secret(value)
+    """Mask what in a URL is likely a secret (:func:`calsync.redact.likely_secrets`)."""
+    for secret in likely_secrets(url):
+        remember_secret(secret)
 
 
 def mask(text: str) -> str:

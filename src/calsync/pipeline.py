@@ -159,6 +159,9 @@ class CaldavReader:
         self.where = where
         self._requests = 0
         self._reader: CaldavSource_ | None = None
+        self._kept: tuple[str, dict[str, tuple[str, bytes]]] | None = None
+        """The token and objects of the last read: while the state holds that token, they are
+        what it holds (the daemon's idle pass reads no object from disk)."""
 
     @property
     def requests(self) -> int:
@@ -177,7 +180,10 @@ class CaldavReader:
             self._reader = CaldavSource_(client, name=self.name)
         self._reader.client = client
         token = state.token(key) if state and not full else None
-        cache = state.objects(key) if state and not full else {}
+        if token is not None and self._kept is not None and self._kept[0] == token:
+            cache = self._kept[1]
+        else:
+            cache = state.objects(key) if state and not full else {}
         try:
             read = self._reader.read(window_start, window_end, zone, token=token, cache=cache)
         finally:
@@ -185,6 +191,7 @@ class CaldavReader:
             client.close()
         if state is not None and (full or read.token != token or read.cache != cache):
             state.save_sync(key, read.token, read.cache)  # an idle pass writes nothing to disk
+        self._kept = (read.token, read.cache) if read.token is not None else None
         return read.result
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from calsync.adapters.ics_read import ReadResult
+from calsync.errors import InterruptedPassError
 from calsync.model import PlanResult
 from calsync.reconcile import Action, ApplyResult, OwnedEvent
 
@@ -20,6 +21,16 @@ if TYPE_CHECKING:
 
 Stop = Callable[[], bool]
 """Asked between writes; True means: finish here (raise :class:`~calsync.errors.InterruptedPassError`)."""
+
+
+def halt_if_asked(stop: Stop | None, done: ApplyResult, where: str) -> None:
+    """Between two writes: end the pass with InterruptedPassError when ``stop`` says so (the
+    daemon shutting down); what is ``done`` stays recorded, the next pass does the rest."""
+    if stop is not None and stop():
+        raise InterruptedPassError(
+            f"{where}: stopped after {done.written} writes; the next pass does the rest"
+        )
+
 
 SyncState = tuple[str, str | None, dict[str, tuple[str, bytes]]]
 """What a remote target keeps between passes: state key, sync token, listing (href -> etag, data)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit, urlunsplit
 
 HIDDEN = "***"
 _TOKEN_CHARS = re.compile(r"^[A-Za-z0-9_\-.~%=+]+$")
@@ -92,6 +92,33 @@ def url_secrets(url: str) -> list[str]:
     found += [pair.split("=", 1)[1] if "=" in pair else pair for pair in parts.query.split("&")]
     found += [segment for segment in parts.path.split("/") if looks_like_token(segment)]
     found.append(parts.fragment)
+    return [secret for secret in found if len(secret) >= _MIN_SECRET_LENGTH]
+
+
+_SECRET_QUERY_KEYS = frozenset(
+    {"token", "key", "apikey", "api_key", "access_token", "auth", "secret", "sig", "signature"}
+    | {"password", "pass", "pwd", "code", "private", "k", "t"}
+)
+
+
+def likely_secrets(url: str) -> list[str]:
+    """The parts of a URL worth masking wherever they appear (in any log line): the password,
+    token-like path segments (also without their ``.ics``), and query values that look like
+    tokens or sit under keys like ``token=`` / ``key=``. Narrower than :func:`url_secrets`,
+    which a message about this very URL may hide wholesale: ``tz=Europe/Berlin`` stays readable."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return []
+    found = [parts.password or ""]
+    for segment in parts.path.split("/"):
+        if looks_like_token(segment):
+            found += [segment, segment.rsplit(".", 1)[0]]
+    found += [
+        value
+        for key, value in parse_qsl(parts.query)
+        if key.lower() in _SECRET_QUERY_KEYS or looks_like_token(value)
+    ]
     return [secret for secret in found if len(secret) >= _MIN_SECRET_LENGTH]
 
 

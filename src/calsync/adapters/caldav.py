@@ -46,7 +46,7 @@ from calsync.adapters import event_ics
 from calsync.adapters.ics_read import ReadResult, parse_ics
 from calsync.errors import CalsyncError, InterruptedPassError, SourceError, TargetError
 from calsync.model import PlanResult, SourceEvent, When
-from calsync.ports import Stop, SyncState
+from calsync.ports import Stop, SyncState, halt_if_asked
 from calsync.reconcile import Action, ApplyResult, Conflict, Create, Delete, OwnedEvent, Update
 from calsync.redact import without_credentials
 
@@ -740,10 +740,7 @@ class CaldavTarget:
         self.progress = result  # what is done so far, for a caller whose apply fails part-way
         try:
             for action in actions:
-                if stop is not None and stop():
-                    raise InterruptedPassError(
-                        f"plan {self.plan_id}: {self.label}: stopped after {result.written} writes"
-                    )
+                halt_if_asked(stop, result, f"plan {self.plan_id}: {self.label}")
                 if isinstance(action, Create):
                     self._create(action, now, result)
                 elif isinstance(action, Update):

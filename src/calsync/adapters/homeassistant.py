@@ -47,7 +47,7 @@ from calsync.adapters.ics_read import ReadResult
 from calsync.config import HomeAssistantSource, HomeAssistantTarget
 from calsync.errors import CalsyncError, InterruptedPassError, SourceError, TargetError
 from calsync.model import PlanResult, Session, SessionKind, SourceEvent, When
-from calsync.ports import Stop, SyncState
+from calsync.ports import Stop, SyncState, halt_if_asked
 from calsync.reconcile import Action, ApplyResult, Conflict, Create, Delete, OwnedEvent, Update
 from calsync.render import describe, fingerprint, session_fingerprint
 from calsync.state import State
@@ -450,13 +450,6 @@ class HaCalendarTarget:
             "description": ha_marker.with_marker(describe(session), marker),
         }
 
-    def _check_stop(self, stop: Stop | None, result: ApplyResult) -> None:
-        if stop is not None and stop():
-            raise InterruptedPassError(
-                f"plan {self.plan_id}: {self.label}: stopped after {result.written} writes; "
-                "the next pass does the rest"
-            )
-
     def apply(self, actions: Sequence[Action], *, now: datetime, stop: Stop | None = None) -> ApplyResult:
         """Write the actions over the websocket API; an event changed since ``read_owned`` (or a
         UID already there, for a create) is a conflict, never overwritten. No actions: no request."""
@@ -485,7 +478,7 @@ class HaCalendarTarget:
         try:
             self._collapse(current, stop, result)
             for action in actions:
-                self._check_stop(stop, result)
+                halt_if_asked(stop, result, f"plan {self.plan_id}: {self.label}")
                 if isinstance(action, Create):
                     self._create(action, present, result)
                 elif isinstance(action, Update):
@@ -587,7 +580,7 @@ class HaCalendarTarget:
         for ha_uid, item in sorted(self._extras.items()):
             if current.get(ha_uid) != item:
                 continue
-            self._check_stop(stop, result)
+            halt_if_asked(stop, result, f"plan {self.plan_id}: {self.label}")
             found = ha_marker.split(str(json.loads(item).get("description") or ""))
             log.info(
                 "plan %s: %s: deleting a duplicate copy of %s (Home Assistant uid %s)",

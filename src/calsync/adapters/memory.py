@@ -26,9 +26,8 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Component
 
 from calsync.adapters import event_ics
-from calsync.errors import InterruptedPassError
 from calsync.model import PlanResult
-from calsync.ports import Stop, SyncState
+from calsync.ports import Stop, SyncState, halt_if_asked
 from calsync.reconcile import Action, ApplyResult, Conflict, Create, Delete, OwnedEvent, Update
 
 log = logging.getLogger(__name__)
@@ -150,10 +149,7 @@ class MemoryTarget:
         result = ApplyResult()
         self.progress = result
         for action in actions:
-            if stop is not None and stop():
-                raise InterruptedPassError(
-                    f"plan {self.plan_id}: memory: stopped after {result.written} writes"
-                )
+            halt_if_asked(stop, result, f"plan {self.plan_id}: memory")
             if isinstance(action, Create):
                 self._create(action, now, result)
             elif isinstance(action, Update):
