@@ -467,3 +467,28 @@ def test_reload_applies_rebuild_off_and_leaves_unchanged_plans_alone(tmp_path: P
     config.write_text(file_plan("a", plan, tmp_path / "a.ics") + file_plan("b", plan, None))
     assert not daemon.reload(lambda: load_config(config)), "a plan without a target is refused"
     assert daemon.slots["b"].config.target is not None
+
+
+def test_an_idle_daemon_writes_nothing_to_disk(tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+    """PRODUCT.md section 6: a pass where nothing changed writes nothing (a Raspberry Pi's SD card
+    lives on it): neither the target nor the state changes over several idle polls."""
+    import sqlite3
+
+    from calsync.state import default_state_dir
+
+    plan = tmp_path / "plan.ics"
+    plan.write_bytes(rolling_plan())
+    target = tmp_path / "out.ics"
+    config = tmp_path / "calsync.toml"
+    config.write_text(daemon_table(poll=1.0) + file_plan("me", plan, target))
+    daemon = start(daemons, config)
+    daemon.wait_log("plan me: sync ok")
+    daemon.wait_log("0 created, 0 updated, 0 deleted")  # the first idle pass
+    written = target.stat().st_mtime_ns
+    with sqlite3.connect(default_state_dir() / "state.sqlite") as db:
+        before = db.execute("PRAGMA data_version").fetchone()
+        daemon.wait_log("0 created, 0 updated, 0 deleted", count=4, timeout=20)
+        after = db.execute("PRAGMA data_version").fetchone()
+    assert after == before, "no idle pass committed anything to the state"
+    assert target.stat().st_mtime_ns == written
+    assert daemon.stop() == 0
