@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from calsync.adapters.event_ics import UID_SCHEME
 from calsync.adapters.ics_read import ReadResult, read_ics_file
-from calsync.adapters.ics_target import IcsFileTarget
+from calsync.adapters.ics_target import FileIdentity, IcsFileTarget, file_identity
 from calsync.catalogue import Catalogue
 from calsync.classify import Classified, classify_events
 from calsync.config import (
@@ -115,7 +115,7 @@ class IcsFileReader:
     def __init__(self, path: Path, name: str) -> None:
         self.path = path
         self.name = name
-        self._memo: tuple[tuple[int, int, datetime, datetime, str], ReadResult] | None = None
+        self._memo: tuple[tuple[FileIdentity, datetime, datetime, str], ReadResult] | None = None
 
     @property
     def requests(self) -> int:
@@ -132,11 +132,8 @@ class IcsFileReader:
         full: bool,
     ) -> ReadResult:
         """The file's occurrences in the window."""
-        try:
-            stat = self.path.stat()
-            key = (stat.st_mtime_ns, stat.st_size, window_start, window_end, zone.key)
-        except OSError:
-            key = None
+        identity = file_identity(self.path)
+        key = (identity, window_start, window_end, zone.key) if identity is not None else None
         if not full and key is not None and self._memo is not None and self._memo[0] == key:
             return self._memo[1]
         result = read_ics_file(

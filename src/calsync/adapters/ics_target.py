@@ -78,14 +78,14 @@ class _Found:
     current_hash: str
 
 
-_FileIdentity = tuple[int, int, int, int]
-_OWNED_MEMO: dict[tuple[str, str, str], tuple[_FileIdentity, tuple[OwnedEvent, ...]]] = {}
+FileIdentity = tuple[int, int, int, int]
+_OWNED_MEMO: dict[tuple[str, str, str], tuple[FileIdentity, tuple[OwnedEvent, ...]]] = {}
 """The owned events last read from a file, while the file stays the same (the daemon's idle
 passes would otherwise re-parse the whole target every poll, 80 % of their CPU)."""
 _OWNED_MEMO_SIZE = 256
 
 
-def _file_identity(path: Path) -> _FileIdentity | None:
+def file_identity(path: Path) -> FileIdentity | None:
     """What changes whenever a file's content may have: inode (atomic replace), size, times."""
     try:
         st = path.stat()
@@ -168,7 +168,7 @@ class IcsFileTarget:
         An owned event calsync cannot make sense of (no start, unknown kind) is skipped with a
         warning; it is never touched.
         """
-        key = _file_identity(self.path)
+        key = file_identity(self.path)
         memo_key = (str(self.path), self.plan_id, self.zone.key)
         memo = _OWNED_MEMO.get(memo_key)
         if key is not None and memo is not None and memo[0] == key:
