@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from icalendar import Calendar
 
+from calsync.config import load_config
+from calsync.pipeline import state_key
 from calsync.state import PassRecord, State, Written, default_state_dir
 from test_cli import NOW, run_cli, weekly_long_runs, write_config
 
@@ -246,3 +248,19 @@ def test_many_processes_opening_a_new_state_at_once_all_succeed(tmp_path: Path) 
     assert all(code == 0 for code, _ in failures), [err for code, err in failures if code]
     with State(path) as state:
         assert all(state.last_pass(f"p{i}") is not None for i in range(12))
+
+
+def test_a_deletion_is_remembered_by_a_pass_with_nothing_to_write(
+    planned: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Regression (the CalDAV state machine found it on Xandikos): a pass that only notices a
+    person's deletion wrote nothing, so it never recorded it; when the person later deleted the
+    rest of a small plan's sessions, all of them looked "wiped" and came back."""
+    config, target = planned
+    victim = next(u for u in owned_uids(target) if u.endswith("-s1") and "2026W50" in u)
+    delete_event(target, victim)
+    assert run_cli("--config", str(config), "sync", "--now", LATER) == 0
+    assert "0 created, 0 updated, 0 deleted" in capsys.readouterr().out, "nothing else to do"
+    with State.open_default() as state:
+        known = state.written(state_key(load_config(config).plan[0]))
+    assert known[victim].dismissed, "the pass remembered that the person deleted it"

@@ -635,7 +635,23 @@ def _run_pass(
         report.actions = report.actions + actions if attempt else actions
         report.unchanged = sum(1 for s in result.sessions if s.uid not in touched)
         report.notes += notes + guard_notes
-        if dry_run or not actions:
+        if dry_run:
+            break
+        if not actions:
+            if state is not None and any(uid in known and not known[uid].dismissed for uid in dismissed):
+                # nothing to write, but a person's deletion was noticed: remember it (else, once
+                # they delete the rest of a small plan, everything would look wiped and return)
+                _remember(
+                    state,
+                    key=key,
+                    owned=owned,
+                    actions=[],
+                    known=known,
+                    dismissed=dismissed,
+                    zone=config.zone,
+                    now=now,
+                    locate=target.location,
+                )
             break
         if state is not None:
             # forget what is about to be deleted first: a crash after the delete and before the
