@@ -56,6 +56,7 @@ from calsync.adapters.caldav import CaldavClient, CaldavTarget
 from calsync.config import PlanConfig, parse_config
 from calsync.errors import SourceError, TargetError
 from calsync.model import When
+from calsync.reconcile import OwnedEvent
 from calsync.state import State
 
 if TYPE_CHECKING:
@@ -465,9 +466,27 @@ class SyncMachine(RuleBasedStateMachine):
         assert self.config is not None
         return pipeline.run_pass(self.config, NOW, dry_run=False, force=False, state=self.state)
 
+    def _owned_events(self) -> list[OwnedEvent]:
+        """calsync's events in the target as it reads them (no failure injected)."""
+        client = InjectedClient(self.target, username=self.server.username, password=self.server.password)
+        try:
+            return CaldavTarget(client, PLAN_ID, ZONE).read_owned()
+        finally:
+            client.close()
+
+    def _expect_wipe_rule(self) -> None:
+        """A person who deleted every session calsync knows of (more than two) is read as a wiped
+        calendar, and the next pass writes them again (DESIGN.md): those deletions do not stick."""
+        assert self.config is not None
+        known = self.state.written(pipeline.state_key(self.config))
+        _, notes = pipeline.dismissed_sessions(known, self._owned_events(), now=NOW)
+        if any("writing them again" in note for note in notes):
+            self.deleted.clear()
+
     @rule()
     def sync_pass(self) -> None:
         """A clean pass; the invariants are checked after it, and a second pass does nothing."""
+        self._expect_wipe_rule()
         self._pass()
         self.check_after_clean_pass()
         again = self._pass()
@@ -481,6 +500,7 @@ class SyncMachine(RuleBasedStateMachine):
     )
     def failing_pass(self, mode: str, after: int, sticky: bool) -> None:
         """A pass with an injected failure: it may fail with SourceError/TargetError, nothing else."""
+        self._expect_wipe_rule()  # the pass may get as far as writing them again
         INJECTOR.arm(mode, after, sticky, self._edit_behind_calsyncs_back)
         try:
             self._pass()
@@ -537,11 +557,7 @@ class SyncMachine(RuleBasedStateMachine):
             assert mine.get(uid) == data, f"the person's edit of {uid} was not kept as they left it"
 
         # exactly the planned sessions, at their planned starts
-        client = InjectedClient(self.target, username=self.server.username, password=self.server.password)
-        try:
-            owned_events = CaldavTarget(client, PLAN_ID, ZONE).read_owned()
-        finally:
-            client.close()
+        owned_events = self._owned_events()
         known = self.state.written(pipeline.state_key(self.config))
         dismissed, _ = pipeline.dismissed_sessions(known, owned_events, now=NOW)
         result, _ = pipeline.make_plan(self.config, NOW, owned_events, frozenset(dismissed))
