@@ -13,6 +13,9 @@ from functools import cached_property
 
 When = datetime | date
 
+LONG_RACE_KM = 21.0
+"""R17: a race this long or longer (a half marathon) counts as a long run."""
+
 
 class RunKind(StrEnum):
     """What kind of run a source event is."""
@@ -126,10 +129,15 @@ class Run:
     end: When
     distance_km: float | None = None
     minutes: int | None = None
-    """Planned duration when the event says so (or its timed length)."""
+    """The duration the event's text states (``40 min``, ``1:30``, ``Planned Time:``), else None.
+
+    A timed event's length is not a stated duration: a typed block ("Long run 18 mi" in a 3-hour
+    slot) is a placeholder. :func:`calsync.volume.run_minutes` turns a run into planned minutes."""
     priority: str | None = None
     """``A``, ``B`` or ``C`` for races, else None."""
     recurrence_id: str | None = None
+    unit: str = "km"
+    """``km`` or ``mi``: the unit the event's text gives its distance in (for the words a runner reads)."""
 
     @property
     def all_day(self) -> bool:
@@ -148,8 +156,11 @@ class Run:
 
     @property
     def is_long(self) -> bool:
-        """Long runs and races get the long-run protections (R8, R10, R12)."""
-        return self.kind in (RunKind.LONG, RunKind.RACE)
+        """Long runs get the long-run protections (R8-R12); so do races of half-marathon
+        distance or longer (R17), and races of unknown distance (the safe side)."""
+        if self.kind is RunKind.RACE:
+            return self.distance_km is None or self.distance_km >= LONG_RACE_KM
+        return self.kind is RunKind.LONG
 
 
 @dataclass(frozen=True)
@@ -159,6 +170,10 @@ class Busy:
     start: datetime
     end: datetime
     title: str = ""
+    training: bool = False
+    """Another sport or a workout (``Bike: 3:30``, a gym class): training, so never a rest day (R14)."""
+    transparent: bool = False
+    """``TRANSP:TRANSPARENT``: blocks no time (R19), still counts as training for R14 and is shown."""
 
 
 @dataclass(frozen=True)
@@ -190,6 +205,14 @@ class Session:
     """``heavy`` / ``moderate`` / ``light`` for lower-body sessions (R5)."""
     fixed: bool = False
     """True when the session already exists and is kept as it is (past, or edited by a person)."""
+    rules: tuple[str, ...] = ()
+    """The rule ids behind the placement (``R8``, ``R5``...); ``reasons`` are the plain sentences."""
+    effort: str = ""
+    """How hard: an RPE or reps-in-reserve cue."""
+    warmup: str = ""
+    """The 5-minute warm-up line."""
+    alternative: str = ""
+    """What to do without a gym."""
 
     @property
     def all_day(self) -> bool:
@@ -233,6 +256,10 @@ class WeekPlan:
     """Run minutes as a fraction of the peak week (R4, R5)."""
     strength_target_minutes: int = 0
     """R4's target S_w for the week (0 in race and recovery weeks)."""
+    cutback: bool = False
+    """A planned down week inside base / build / peak (it keeps its block's phase and load)."""
+    load: str | None = None
+    """The week's lower-body load (R5, eased in): ``heavy`` / ``moderate`` / ``light``."""
 
 
 @dataclass(frozen=True)
@@ -245,6 +272,17 @@ class PlanResult:
     weeks: tuple[WeekPlan, ...]
     sessions: tuple[Session, ...]
     warnings: tuple[PlanWarning, ...] = field(default_factory=tuple)
+    unit: str = "km"
+    """The distance unit the plan is written in (``km`` or ``mi``): distances are shown in it."""
+    busy: tuple[Busy, ...] = ()
+    """The other events of the planned weeks (other training and busy time), for the week table."""
+    run_minutes: dict[str, int] = field(default_factory=dict)
+    """The minutes calsync counts for each training run, by :func:`run_key` (races are not counted)."""
+
+
+def run_key(run: Run) -> str:
+    """One run occurrence's key: its UID, and its RECURRENCE-ID for an occurrence of a series."""
+    return f"{run.uid}/{run.recurrence_id}" if run.recurrence_id else run.uid
 
 
 def iso_week(day: date) -> str:
