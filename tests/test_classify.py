@@ -359,13 +359,104 @@ def test_parse_never_raises_on_number_soup(text: str, prefix: str) -> None:
 # minutes from the event, user patterns
 
 
-def test_timed_run_takes_its_length_when_the_text_has_none() -> None:
+def test_a_timed_runs_length_is_not_a_stated_duration() -> None:
+    """The slot is a placeholder: ``minutes`` is only what the text states (the planner does volume)."""
     run = classify_event(
         timed("Easy run", datetime(2026, 5, 2, 7, tzinfo=BERLIN), 50), DEFAULTS, pace_min_per_km=6
     )
     assert run is not None
-    assert run.minutes == 50
+    assert run.minutes is None
     assert run.start == datetime(2026, 5, 2, 7, tzinfo=BERLIN)
+    assert run.end == datetime(2026, 5, 2, 7, 50, tzinfo=BERLIN)
+
+
+# (summary, description, slot minutes) -> (kind, distance_km, minutes, unit); 07:00 Berlin
+TIMED: list[tuple[str, str, int, RunKind, float | None, int | None, str]] = [
+    ("Long run 18 mi", "", 180, L, 28.97, None, "mi"),
+    ("Long Run 30 km", "", 180, L, 30.0, None, "km"),
+    ("Easy 40 min", "", 60, E, None, 40, "km"),
+    ("Run: Easy Run 40 min", "", 90, E, None, 40, "km"),
+    ("Z2 run 45m - 50m", "", 30, E, None, 50, "km"),
+    ("Long run 2:30", "", 60, L, None, 150, "km"),
+    ("Run: Aerobic Endurance", "Planned Time: 1:30:00\nPlanned Distance: 16.09 km", 60, E, 16.09, 90, "km"),
+    ("Long Run", "Planned Time: 2:45:00\nPlanned Distance: 18 mi", 60, L, 28.97, 165, "mi"),
+    ("🏃 Threshold Intervals • 5mi", "", 60, Q, 8.05, None, "mi"),
+    ("Easy run", "45 min conversational pace", 60, E, None, None, "km"),  # timed: the notes are an aside
+    # a generic run is long by: stated minutes, else distance x pace, else its timed length
+    ("Run", "", 180, L, None, None, "km"),
+    ("Run", "", 149, E, None, None, "km"),
+    ("Run 32 km", "", 60, L, 32.0, None, "km"),  # 192 min at 6:00/km: the slot does not make it short
+    ("Run 10 km", "", 180, E, 10.0, None, "km"),  # 60 min at 6:00/km: the slot does not make it long
+    ("Run 1:00", "", 180, E, None, 60, "km"),
+    ("Run 3h", "", 30, L, None, 180, "km"),
+]
+
+
+@pytest.mark.parametrize(
+    ("summary", "description", "slot", "expected"),
+    [(s, d, m, rest) for s, d, m, *rest in TIMED],
+    ids=[f"{i:02d}-{s[:30]}-{m}" for i, (s, _, m, *_) in enumerate(TIMED)],
+)
+def test_timed_scenario(summary: str, description: str, slot: int, expected: list[object]) -> None:
+    kind, km, minutes, unit = expected
+    event = timed(summary, datetime(2026, 5, 2, 7, tzinfo=BERLIN), slot, description=description)
+    run = classify_event(event, DEFAULTS, pace_min_per_km=6.0)
+    assert run is not None
+    assert (run.kind, run.minutes, run.unit) == (kind, minutes, unit)
+    if km is None:
+        assert run.distance_km is None
+    else:
+        assert run.distance_km == pytest.approx(km, abs=0.01)
+
+
+# summary or description -> the unit the distance is written in
+UNITS: list[tuple[str, str, str]] = [
+    ("Long Run 18 mi", "", "mi"),
+    ("🏃 Threshold Intervals • 5mi", "", "mi"),
+    ("Easy 10 miles", "", "mi"),
+    ("Tempo 1 mile repeats 4 mi", "", "mi"),
+    ("Long run 16-18 mi", "", "mi"),
+    ("Long run 20 mi w/ 12 @ marathon pace", "", "mi"),
+    ("10-mile tempo", "", "mi"),
+    ("Run: Aerobic Endurance", "Planned Distance: 8.00 mi", "mi"),
+    ("Easy run", "6 mi easy, conversational", "mi"),
+    ("Leadville 100 A-race", "", "mi"),  # an ultra's bare number is miles
+    ("JFK 50 (C)", "", "mi"),
+    ("Long Run 30 km", "", "km"),
+    ("Recovery run 5k", "", "km"),
+    ("Lavaredo 120K", "", "km"),
+    ("Track 3000m time trial", "", "km"),
+    ("Easy run 8,5 km", "", "km"),
+    ("Run: Aerobic Endurance", "Planned Distance: 16.09 km", "km"),
+    ("Marathon", "", "km"),  # a race known by name
+    ("Half Marathon", "", "km"),
+    ("Race: Western States 100", "", "km"),
+    ("UTMB", "", "km"),
+    ("Parkrun", "", "km"),
+    ("Easy 40 min", "", "km"),  # no distance
+    ("Intervals 8x400m", "", "km"),
+    ("Marathon pace run", "", "km"),
+    ("Run 10 km incl. 6x100m strides", "", "km"),
+    ("Easy 3 mi + 6x1 mi @ 10K pace", "", "mi"),
+]
+
+
+@pytest.mark.parametrize(
+    ("summary", "description", "unit"), UNITS, ids=[f"{i:02d}-{s}" for i, (s, *_) in enumerate(UNITS)]
+)
+def test_unit(summary: str, description: str, unit: str) -> None:
+    run = classify_event(all_day(summary, description=description), DEFAULTS, pace_min_per_km=6.0)
+    assert run is not None
+    assert run.unit == unit
+
+
+def test_unit_is_the_unit_of_the_distance_kept() -> None:
+    km_first = classify_event(all_day("Long run 32 km (20 mi)"), DEFAULTS, pace_min_per_km=6.0)
+    assert km_first is not None
+    assert (km_first.distance_km, km_first.unit) == (32.1869, "mi")  # 20 mi is the longer: kept
+    mi_first = classify_event(all_day("Long run 20 mi (30 km)"), DEFAULTS, pace_min_per_km=6.0)
+    assert mi_first is not None
+    assert (mi_first.distance_km, mi_first.unit) == (32.1869, "mi")
 
 
 def test_text_duration_wins_over_event_length() -> None:
@@ -571,8 +662,152 @@ def test_zero_length_and_transparent_events_block_nothing() -> None:
         timed("Reminder", start, 0),
         timed("Focus time", start, 120, busy=False),
         all_day("Holiday", date(2026, 5, 1), busy=False),
+        timed("Flight to Berlin", start, 90, busy=False),
     ]
     assert classify(events).busy == []
+
+
+# (summary, categories) -> what a non-run event is: training or not (R14)
+TRAINING: list[tuple[str, tuple[str, ...], bool]] = [
+    ("Bike: 3:30", (), True),
+    ("Yoga", (), True),
+    ("Swim", (), True),
+    ("Easy bike 1h", (), True),
+    ("Recovery ride 45'", (), True),
+    ("Spin class", (), True),
+    ("Strength training", (), True),
+    ("Strength class", (), True),
+    ("💪 Strength: Core", (), True),
+    ("Gym", (), True),
+    ("Pilates", (), True),
+    ("CrossFit", (), True),
+    ("Cross-training", (), True),
+    ("Cross", (), True),
+    ("XT 45'", (), True),
+    ("Elliptical 40 min", (), True),
+    ("Rowing", (), True),
+    ("Ski touring", (), True),
+    ("Skiing", (), True),
+    ("Langlauf", (), True),
+    ("Hike", (), True),
+    ("Wanderung", (), True),
+    ("Climbing", (), True),
+    ("Bouldern", (), True),
+    ("Tennis", (), True),
+    ("Football", (), True),
+    ("Brick: bike 40 km + run 5 km", (), True),
+    ("Bike race 40 km", (), True),
+    ("Swim 10x100 w/ 15'' rest", (), True),  # a rest between reps: still a swim
+    ("Session 13", ("Strength",), True),
+    ("Evening", ("Yoga", "Personal"), True),
+    # not training
+    ("Rest or cross-training", (), False),  # optional: the runner may rest
+    ("Cross-training or rest", (), False),
+    ("Optional yoga", (), False),
+    ("Rest day", (), False),
+    ("Off", (), False),
+    ("Day Off", (), False),
+    ("Rest or easy 20 min", (), False),
+    ("Flight to Berlin", (), False),
+    ("Trip to Rome", (), False),
+    ("Drive to Munich", (), False),
+    ("Ride to the airport", (), False),
+    ("Massage", (), False),
+    ("Sports massage", (), False),
+    ("Physio", (), False),
+    ("Sauna", (), False),
+    ("Foam rolling", (), False),
+    ("Mobility", (), False),
+    ("Stretching", (), False),
+    ("Walk", (), False),
+    ("Team meeting", (), False),
+    ("Core team meeting", (), False),
+    ("Train to Kings Cross", (), False),
+    ("Skat", (), False),
+    ("Cycle day 3", (), False),
+    ("Recovery week", (), False),
+    ("Dentist", (), False),
+    ("Birthday party", (), False),
+    ("Rest or cross-training", ("Cross-training",), False),  # the summary decides
+    ("Session 14", ("Travel",), False),
+    ("Boxing Day", (), False),
+    ("Bike shop: new tyres", (), False),
+    ("Kraftfahrzeug TÜV", (), False),
+    ("Boxing class", (), True),
+    ("Krafttraining", (), True),
+]
+
+
+@pytest.mark.parametrize(
+    ("summary", "categories", "training"),
+    TRAINING,
+    ids=[f"{i:02d}-{s}-{','.join(c)}" for i, (s, c, _) in enumerate(TRAINING)],
+)
+def test_training(summary: str, categories: tuple[str, ...], training: bool) -> None:
+    start = datetime(2026, 5, 4, 17, tzinfo=BERLIN)
+    for event in (timed(summary, start, 60, categories=categories), all_day(summary, categories=categories)):
+        assert classify_event(event, DEFAULTS, pace_min_per_km=6.0) is None
+        [block] = classify([event]).busy
+        assert (block.title, block.training, block.transparent) == (summary, training, False)
+
+
+def test_bike_is_training_busy_time() -> None:
+    event = timed("Bike: 3:30", datetime(2026, 5, 9, 8, tzinfo=BERLIN), 210)
+    result = classify([event])
+    assert result.runs == []
+    assert result.busy == [Busy(event.start, event.end, "Bike: 3:30", training=True)]  # type: ignore[arg-type]
+
+
+def test_rest_or_cross_training_is_neither_a_run_nor_training() -> None:
+    result = classify([all_day("Rest or cross-training", date(2026, 5, 10))])
+    assert result.runs == []
+    [block] = result.busy
+    assert not block.training
+
+
+def test_transparent_training_is_kept_transparent() -> None:
+    """A free (transparent) bike ride blocks no time, but its day is a training day (R14)."""
+    start = datetime(2026, 5, 9, 8, tzinfo=BERLIN)
+    bike = timed("Bike", start, 120, busy=False)
+    yoga = all_day("Yoga retreat", date(2026, 5, 10), busy=False)
+    result = classify([bike, yoga])
+    assert result.runs == []
+    assert result.busy == [
+        Busy(start, start + timedelta(hours=2), "Bike", training=True, transparent=True),
+        Busy(
+            datetime(2026, 5, 10, tzinfo=BERLIN),
+            datetime(2026, 5, 11, tzinfo=BERLIN),
+            "Yoga retreat",
+            training=True,
+            transparent=True,
+        ),
+    ]
+
+
+def test_transparent_non_training_is_dropped_and_optional_training_too() -> None:
+    start = datetime(2026, 5, 9, 8, tzinfo=BERLIN)
+    events = [
+        timed("Flight to Berlin", start, 120, busy=False),
+        timed("Massage", start, 60, busy=False),
+        all_day("Rest or cross-training", date(2026, 5, 10), busy=False),
+    ]
+    assert classify(events).busy == []
+
+
+def test_training_without_a_length_marks_its_day_and_blocks_nothing() -> None:
+    """A timed yoga class with no DTEND (end = start) still makes its day a training day."""
+    start = datetime(2026, 5, 9, 18, tzinfo=BERLIN)
+    [block] = classify([timed("Yoga", start, 0), timed("Reminder", start, 0)]).busy
+    assert block == Busy(start, start, "Yoga", training=True, transparent=True)
+
+
+def test_opaque_and_transparent_copies_are_both_kept_in_a_fixed_order() -> None:
+    start = datetime(2026, 5, 9, 8, tzinfo=BERLIN)
+    opaque = timed("Bike", start, 120, uid="b", source="a")
+    free = timed("Bike", start, 120, uid="b", source="b", busy=False)
+    first = classify([opaque, free]).busy
+    assert first == classify([free, opaque]).busy
+    assert [b.transparent for b in first] == [False, True]
 
 
 def test_all_day_busy_covers_the_local_days() -> None:
@@ -682,6 +917,11 @@ POOL: list[SourceEvent] = [
     all_day("Conference", date(2026, 3, 29), uid="conf"),
     all_day("Holiday", date(2026, 5, 1), uid="hol", busy=False),
     all_day("Rest day", date(2026, 5, 6), uid="rest"),
+    timed("Bike: 3:30", datetime(2026, 5, 9, 8, tzinfo=BERLIN), 210, uid="bk"),
+    timed("Bike: 3:30", datetime(2026, 5, 9, 8, tzinfo=BERLIN), 210, uid="bk", busy=False),
+    timed("Bike: 3:30", datetime(2026, 5, 9, 6, tzinfo=ZoneInfo("UTC")), 210, uid="bk", busy=False),
+    all_day("Yoga", date(2026, 5, 9), uid="yo", busy=False),
+    timed("Long Run 18 mi", datetime(2026, 5, 3, 7, tzinfo=BERLIN), 180, uid="lr", description="18 mi"),
 ]
 
 
@@ -726,7 +966,9 @@ def test_ten_thousand_events_are_fast() -> None:
 
 
 def test_description_aside_is_not_the_duration_of_a_timed_run() -> None:
-    """Regression: "Warm up 15 min" in the notes of a 60-minute event made the run 15 minutes."""
+    """Regression: "Warm up 15 min" in the notes of a 60-minute event made the run 15 minutes.
+
+    The slot is no stated duration either: the planner takes the run's volume from it."""
     start = datetime(2026, 12, 1, 18, tzinfo=ZoneInfo("Europe/Berlin"))
     event = SourceEvent(
         uid="hills",
@@ -737,7 +979,7 @@ def test_description_aside_is_not_the_duration_of_a_timed_run() -> None:
     )
     run = classify_event(event, Classification(), pace_min_per_km=6.0)
     assert run is not None
-    assert run.minutes == 60
+    assert (run.kind, run.minutes) == (RunKind.QUALITY, None)
 
 
 def test_description_aside_is_not_the_duration_of_a_long_run_with_a_distance() -> None:
@@ -768,7 +1010,8 @@ def test_description_duration_still_counts_for_an_all_day_run_without_distance()
 
 
 def test_a_timed_run_across_the_autumn_clock_change_lasts_its_real_hours() -> None:
-    """An overnight ultra from 20:00 to 08:00 on the night clocks go back lasts 13 hours, not 12."""
+    """An overnight ultra from 20:00 to 08:00 on the night clocks go back: its slot is no stated
+    duration; a plain run's slot is measured in real hours when it decides long or easy."""
     berlin = ZoneInfo("Europe/Berlin")
     event = SourceEvent(
         uid="night",
@@ -778,4 +1021,30 @@ def test_a_timed_run_across_the_autumn_clock_change_lasts_its_real_hours() -> No
     )
     run = classify_event(event, Classification(), pace_min_per_km=6.0)
     assert run is not None
-    assert run.minutes == 13 * 60
+    assert (run.minutes, run.unit) == (None, "mi")
+    # 01:00-03:00 on 25 Oct is 180 real minutes (long), on 29 Mar 00:30-03:00 it is 90 (easy)
+    autumn = SourceEvent(
+        uid="a",
+        summary="Run",
+        start=datetime(2026, 10, 25, 1, tzinfo=berlin),
+        end=datetime(2026, 10, 25, 3, tzinfo=berlin),
+    )
+    spring = SourceEvent(
+        uid="s",
+        summary="Run",
+        start=datetime(2026, 3, 29, 0, 30, tzinfo=berlin),
+        end=datetime(2026, 3, 29, 3, tzinfo=berlin),
+    )
+    long_run = classify_event(autumn, Classification(), pace_min_per_km=6.0)
+    easy_run = classify_event(spring, Classification(), pace_min_per_km=6.0)
+    assert long_run is not None
+    assert easy_run is not None
+    assert (long_run.kind, long_run.minutes) == (RunKind.LONG, None)
+    assert (easy_run.kind, easy_run.minutes) == (RunKind.EASY, None)
+
+
+def test_longest_race_without_distance_or_stated_minutes_goes_by_its_slot() -> None:
+    """Races of unknown distance: the longer timed one is the A race (the slot is all there is)."""
+    short = timed("Race: Spring Trail", datetime(2026, 9, 26, 9, tzinfo=BERLIN), 90)
+    long = timed("Race: Autumn Trail", datetime(2026, 6, 6, 6, tzinfo=BERLIN), 600)
+    assert priorities(classify([short, long])) == {"Race: Autumn Trail": "A", "Race: Spring Trail": "B"}

@@ -17,10 +17,32 @@ How an event is read (PRODUCT.md section 3):
    * kind keywords, in this order: an explicit race word, long, quality, easy, then race names
      ("Berlin Marathon", "UTMB", a title that is only a distance like "10K" or "Lavaredo 120K");
    * a plain running word ("Run", "Lauf", a runner emoji) -> a generic run: easy, or long when it
-     lasts 150 minutes or more (its text, its timed length, or distance x default pace).
+     lasts 150 minutes or more (the duration its text states, else distance x default pace, else
+     its timed length).
 
    Then the categories ("Run", "Running" mark runs; "Strength", "Swim" mark non-runs), then the
    description (only with a running word and a kind, a distance or a duration).
+
+What a run carries:
+
+* ``minutes`` is only the duration the text states ("40 min", "1:30", a "Planned Time:" line; a
+  duration in the free text of the description only when the event gives no distance and is not
+  timed). A timed event's length is not a stated duration: "Long run 18 mi" in a 07:00-10:00 slot
+  is a placeholder and its title is the truth; the planner turns a run into volume.
+* ``unit`` is the unit the text gives the distance in: ``mi`` for miles ("18 mi", "5mi",
+  "10 miles", "Planned Distance: 8.00 mi", an ultra's bare number like "Leadville 100"), else ``km``
+  (km, k, meters, a race known by name or by a word like "marathon", no distance).
+
+What a non-run carries (busy time, R14, R19):
+
+* ``training``: another sport or a workout (``Bike: 3:30``, yoga, a gym or strength class,
+  cross-training, ski, rowing, a hike, climbing, tennis...), named in the summary or else the
+  categories. A day with training is never the rest day. Rest, travel, massage, physio, sauna,
+  mobility, stretching, walks and meetings are not training; neither is training the runner may
+  skip ("Rest or cross-training", "Cross-training or rest", "Optional yoga").
+* ``transparent``: a ``TRANSP:TRANSPARENT`` event blocks no time; it is kept (transparent) only
+  when it is training, else dropped. A training event without a length (no DTEND) is kept the same
+  way: it blocks no time but the day is a training day.
 
 Decisions worth knowing:
 
@@ -84,7 +106,8 @@ class Classified:
     runs: list[Run]
     """Every run, sorted by (start day, start, uid, recurrence_id); races carry a priority."""
     busy: list[Busy]
-    """Busy time of the non-run events (timed ones as they are, all-day ones as whole local days)."""
+    """Busy time of the non-run events (timed ones as they are, all-day ones as whole local days),
+    with whether each is training; transparent training events are kept, marked transparent."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -187,6 +210,8 @@ _RECOVERY_AFTER = re.compile(r"^\s*(?:rest|recovery|rec\b|recup|float|pause|brea
 _JOG_AFTER = re.compile(r"^\s*(?:jog|walk)")
 _UNIT_KM = {"km", "kms", "k", "kilometer", "kilometers", "kilometre", "kilometres"}
 _UNIT_M = {"m", "meter", "meters", "metre", "metres", "metros", "mtr"}
+KM, MI = "km", "mi"
+"""The units a run's distance is given in (:attr:`calsync.model.Run.unit`)."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +224,8 @@ class _Mention:
     pace: bool
     word: bool = False
     """Given as a word ("marathon"), not as a number with a unit."""
+    unit: str = KM
+    """``mi`` when given in miles, else ``km``."""
 
 
 def _is_pace_context(text: str, start: int, end: int) -> bool:
@@ -223,8 +250,9 @@ def _mark_pace_chains(text: str, mentions: list[_Mention]) -> list[_Mention]:
 
 
 @lru_cache(maxsize=8192)
-def _distance_parts(text: str) -> tuple[float | None, float | None]:
-    """(largest distance given with a unit, largest given as a word like "marathon"), in km."""
+def _distance_parts(text: str) -> tuple[float | None, float | None, str]:
+    """(largest distance given with a unit, largest given as a word like "marathon"), in km, and
+    the unit that largest numeric distance is written in (``mi`` or ``km``; ``km`` when none)."""
     prepared = _numbers_text(text)
     has_reps = bool(_ANY_REP.search(prepared))
     numeric: list[_Mention] = []
@@ -248,7 +276,8 @@ def _distance_parts(text: str) -> tuple[float | None, float | None]:
         else:
             km = value * KM_PER_MILE
         if 0 < km <= _MAX_KM:
-            numeric.append(_Mention(start, end, km, _is_pace_context(prepared, start, end)))
+            written = KM if unit in _UNIT_KM or unit in _UNIT_M else MI
+            numeric.append(_Mention(start, end, km, _is_pace_context(prepared, start, end), unit=written))
     words = [
         _Mention(
             m.start(),
@@ -262,11 +291,13 @@ def _distance_parts(text: str) -> tuple[float | None, float | None]:
     every = numeric + words
     if len(every) > 1:
         every = _mark_pace_chains(prepared, sorted(every, key=lambda m: m.start))
-    kept_numeric = [m.km for m in every if not m.pace and not m.word]
+    kept_numeric = [m for m in every if not m.pace and not m.word]
     kept_words = [m.km for m in every if not m.pace and m.word]
+    longest = max(kept_numeric, key=lambda m: m.km) if kept_numeric else None
     return (
-        round(max(kept_numeric), 4) if kept_numeric else None,
+        round(longest.km, 4) if longest else None,
         max(kept_words) if kept_words else None,
+        longest.unit if longest else KM,
     )
 
 
@@ -278,7 +309,7 @@ def parse_distance_km(text: str) -> float | None:
     paces and pace references (``@ 15K``, ``half marathon pace``) and numbers without a unit.
     A distance with a unit wins over a word distance; of several, the largest.
     """
-    numeric, word = _distance_parts(text)
+    numeric, word, _ = _distance_parts(text)
     return numeric if numeric is not None else word
 
 
@@ -391,6 +422,29 @@ _SPORT = re.compile(
     r"|reise\b|trip\b|dance)"
 )
 _REST = re.compile(r"\b(?:rest\b|ruhetag|repos\b|descanso|note\b)|(?<![\w-])off(?![\w-])")
+# Training (R14): the sports and workouts of _SPORT, without what is not training (mobility,
+# stretching, foam rolling, massage, physio, sauna, walks, travel), guarded against the everyday
+# senses of a few words ("ride to the airport", "core team", "Kings Cross", "Skat", "Boxing Day"),
+# plus a few workouts _SPORT does not need to know (a boxing class is not a run either way).
+_TRAINING = re.compile(
+    r"\b(?:swim|schwimm|natation|natacion|nage\b"
+    r"|bike(?!\s+(?:shop|service|repair|fitting|maintenance)\b)|biking|cycling|cyclist"
+    r"|cycle\b(?!\s+(?:day|track))|ride\b(?!\s+(?:to|home|from|back)\b)|riding|rad\b|radfahr|velo\b"
+    r"|bici|spin(?:ning)?\b|peloton|zwift|mtb\b|triathlon|duathlon|brick|yoga|pilates|strength"
+    r"|kraft(?:training|raum|sport|zirkel|\b)|musculation|fuerza|gym\b|gimnasio|weights|lifting"
+    r"|lift\b(?!\s+to\b)|crossfit|hiit\b|bootcamp|core\b(?!\s+(?:team|hours?|values|meeting))|plyo"
+    r"|cross[- ]?train|xt\b|elliptical|crosstrainer|row(?:ing)?\b|erg\b"
+    r"|ski(?:s|ing|er|fahren|lauf|langlauf|tour\w*)?\b|langlauf|hike|hiking|wandern|wanderung"
+    r"|climbing\b|boulder|kletter|tennis|squash|padel|football|soccer|fussball|basketball|volleyball"
+    r"|golf\b|paddl|kayak|sup\b|surf(?:s|ing)?\b|skat(?:e|es|ing|en)\b|danc|workout"
+    r"|boxing\b(?!\s+day)|kickbox|martial art|judo|karate|zumba|barre\b|circuit|trx\b|nordic[- ]?walk)"
+    r"|^\W*cross\b(?![- ]?country)"
+)
+_TRAINING_REST = re.compile(
+    r"\b(?:rest|ruhetag|repos|descanso|day off|recovery day)\b|(?<![\w-])off(?![\w-])"
+)
+_OPTIONAL = re.compile(r"\b(?:optional|opt\.|if you feel like|wahlweise|optionnel|opcional)")
+_OR = re.compile(r"\b(?:or|oder|ou)\b")
 _RUN_NOUN = re.compile(
     r"\b(?:runs?\b|running\b|jog|footing\b|course a pied|carrera\b|correr\b|trail\b|treadmill|laufband"
     r"|parkrun|xc\b|cross[- ]?country|walk\s*[/-]\s*run)"
@@ -571,11 +625,13 @@ class _Reading:
     """A run with no kind word: easy or long by its length."""
     distance_km: float | None
     minutes: int | None
-    """From a "Planned Time" line or the summary: trusted over the event's length."""
+    """From a "Planned Time" line or the summary: the duration the event states."""
     described_minutes: int | None
     """A duration in the free text of the description: often an aside ("warm up 15 min"), so it
-    counts only when nothing better (summary, timed length, distance) gives the run's length."""
+    counts only when the event gives no distance and is not timed."""
     tag: str | None
+    unit: str = KM
+    """The unit the distance is written in."""
 
 
 @lru_cache(maxsize=16384)
@@ -588,13 +644,15 @@ def _read(
     tag = _priority_tag(summary, description)
     if tag is not None and kind is not RunKind.RACE:
         kind, generic = RunKind.RACE, False
+    distance, unit = _run_distance(summary, description, kind)
     return _Reading(
         kind,
         generic,
-        _run_distance(summary, description, kind),
+        distance,
         _run_minutes(summary, description),
         parse_minutes(description) if description else None,
         tag,
+        unit,
     )
 
 
@@ -644,33 +702,38 @@ def _description_says_run(description: str) -> bool:
     )
 
 
-def _run_distance(summary: str, description: str, kind: RunKind) -> float | None:
+def _run_distance(summary: str, description: str, kind: RunKind) -> tuple[float | None, str]:
+    """(distance in km or None, the unit the text writes it in)."""
     planned = _PLANNED_DISTANCE.search(_normalize(description)) if description else None
     if planned:
-        value = parse_distance_km(planned.group(1))
-        if value is not None:
-            return value
-    numeric, word = _distance_parts(summary)
+        numeric, word, unit = _distance_parts(planned.group(1))
+        if numeric is not None:
+            return numeric, unit
+        if word is not None:
+            return word, KM
+    numeric, word, unit = _distance_parts(summary)
     if numeric is not None:
-        return numeric
+        return numeric, unit
     norm = _normalize(summary)
     if kind is RunKind.RACE:
         for pattern, km in _KNOWN_RACES:
             if pattern.search(norm):
-                return round(km, 4)
+                return round(km, 4), KM
     if word is not None:
-        return word
+        return word, KM
     if kind is RunKind.RACE:
         bare = _BARE_RACE_NUMBER.search(_numbers_text(summary))
         if bare:
-            return round(float(bare.group(1)) * KM_PER_MILE, 4)
+            return round(float(bare.group(1)) * KM_PER_MILE, 4), MI  # "JFK 50", "Leadville 100": miles
     if description:
-        value = parse_distance_km(description)
-        if value is not None:
-            return value
+        numeric, word, unit = _distance_parts(description)
+        if numeric is not None:
+            return numeric, unit
+        if word is not None:
+            return word, KM
     if "parkrun" in norm:
-        return PARKRUN_KM
-    return None
+        return PARKRUN_KM, KM
+    return None, KM
 
 
 def _run_minutes(summary: str, description: str) -> int | None:
@@ -689,9 +752,10 @@ def _run_minutes(summary: str, description: str) -> int | None:
     return parse_minutes(summary)
 
 
-def _timed_minutes(event: SourceEvent) -> int | None:
-    if isinstance(event.start, datetime) and isinstance(event.end, datetime):
-        seconds = (event.end.astimezone(UTC) - event.start.astimezone(UTC)).total_seconds()
+def _timed_minutes(start: date, end: date) -> int | None:
+    """The real length of a timed item in minutes (as instants: DST days are 23 or 25 hours)."""
+    if isinstance(start, datetime) and isinstance(end, datetime):
+        seconds = (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds()
         if seconds > 0:
             return round(seconds / 60)
     return None
@@ -701,14 +765,23 @@ def _classify(event: SourceEvent, key: _PatternKey, defaults: bool, pace_min_per
     reading = _read(event.summary, event.description, tuple(event.categories), key, defaults)
     if reading.kind is None:
         return None
-    minutes = reading.minutes if reading.minutes is not None else _timed_minutes(event)
-    if minutes is None and reading.distance_km is None:
+    # only a stated duration: a timed event's length is a placeholder, not what the text says
+    # (the description's free text is often an aside: it counts only with no distance and no slot)
+    minutes = reading.minutes
+    if (
+        minutes is None
+        and reading.distance_km is None
+        and reading.described_minutes is not None
+        and _timed_minutes(event.start, event.end) is None
+    ):
         minutes = reading.described_minutes
     kind = reading.kind
     if reading.generic:
         length = minutes
         if length is None and reading.distance_km is not None:
             length = round(reading.distance_km * pace_min_per_km)
+        if length is None:
+            length = _timed_minutes(event.start, event.end)
         if length is not None and length >= LONG_GENERIC_MINUTES:
             kind = RunKind.LONG
     return Run(
@@ -721,6 +794,7 @@ def _classify(event: SourceEvent, key: _PatternKey, defaults: bool, pace_min_per
         minutes=minutes,
         priority=None,
         recurrence_id=event.recurrence_id,
+        unit=reading.unit,
     )
 
 
@@ -761,6 +835,7 @@ def _tie_key(item: tuple[Run, str | None], zone: ZoneInfo) -> tuple[object, ...]
         run.title,
         -1.0 if run.distance_km is None else run.distance_km,
         -1 if run.minutes is None else run.minutes,
+        run.unit,
         str(run.start),
         str(run.end),
         tag is None,
@@ -792,29 +867,70 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(), tzinfo=zone)
 
 
+def _training_verdict(text: str) -> bool | None:
+    """True: names training; False: names rest, or training the runner may skip; None: neither."""
+    norm = _normalize(text)
+    train = _TRAINING.search(norm)
+    rest = _TRAINING_REST.search(norm)
+    if train is None:
+        return False if rest else None
+    if _OPTIONAL.search(norm):
+        return False  # "Optional yoga": the runner may rest instead
+    if rest is None:
+        return True
+    if rest.start() < train.start():
+        return False  # "Rest or cross-training", "Rest day, easy spin if you must"
+    return not _OR.search(norm[train.end() : rest.start()])  # "Cross-training or rest"; "Swim w/ 15'' rest"
+
+
+@lru_cache(maxsize=8192)
+def _is_training(summary: str, categories: tuple[str, ...]) -> bool:
+    """Whether a non-run event is another sport or a workout (R14): the summary, else the categories."""
+    verdict = _training_verdict(summary)
+    if verdict is None and categories:
+        verdict = _training_verdict(" , ".join(categories))
+    return bool(verdict)
+
+
 def _busy(event: SourceEvent, zone: ZoneInfo) -> Busy | None:
-    """The busy time of a non-run event (R19), in the plan's zone; None when it blocks nothing."""
-    if not event.busy:
+    """The busy time of a non-run event (R19), in the plan's zone; None when it matters to nothing.
+
+    A transparent event blocks no time: it is kept (``transparent``) only when it is training (R14).
+    A timed training event without a length is kept the same way: its day is a training day.
+    """
+    training = _is_training(event.summary, tuple(event.categories))
+    if not event.busy and not training:
         return None
+    transparent = not event.busy
     start, end = event.start, event.end
     if isinstance(start, datetime):
         if not isinstance(end, datetime):
             return None
-        aware_start = start if start.tzinfo else start.replace(tzinfo=zone)
-        aware_end = end if end.tzinfo else end.replace(tzinfo=zone)
+        aware_start = (start if start.tzinfo else start.replace(tzinfo=zone)).astimezone(zone)
+        aware_end = (end if end.tzinfo else end.replace(tzinfo=zone)).astimezone(zone)
         if aware_end <= aware_start:
-            return None
-        return Busy(aware_start.astimezone(zone), aware_end.astimezone(zone), event.summary)
+            if not training:
+                return None
+            aware_end, transparent = aware_start, True
+        return Busy(aware_start, aware_end, event.summary, training=training, transparent=transparent)
     last = end.date() if isinstance(end, datetime) else end
     if last <= start:
         last = date.fromordinal(start.toordinal() + 1)
-    return Busy(_midnight(start, zone), _midnight(last, zone), event.summary)
+    return Busy(
+        _midnight(start, zone),
+        _midnight(last, zone),
+        event.summary,
+        training=training,
+        transparent=transparent,
+    )
 
 
 def _longest_key(runs: list[Run], index: int, zone: ZoneInfo) -> tuple[float, int, date, int]:
-    """Longest first by distance, then minutes, then the later date (runs are in order)."""
+    """Longest first by distance, then minutes (stated, else timed), then the later date (runs are
+    in order)."""
     run = runs[index]
-    return (run.distance_km or 0.0, run.minutes or 0, _local_day(run.start, zone), index)
+    minutes = run.minutes if run.minutes is not None else _timed_minutes(run.start, run.end)
+    return (run.distance_km or 0.0, minutes or 0, _local_day(run.start, zone), index)
 
 
 def _assign_priorities(
@@ -886,5 +1002,7 @@ def classify_events(
     with_priority = _assign_priorities(ordered, tags, zone, a_race, horizon_end)
     return Classified(
         runs=with_priority,  # still in order: priorities do not move a run
-        busy=sorted(busy, key=lambda b: (b.start.timestamp(), b.end.timestamp(), b.title)),
+        busy=sorted(
+            busy, key=lambda b: (b.start.timestamp(), b.end.timestamp(), b.title, b.training, b.transparent)
+        ),
     )

@@ -87,7 +87,7 @@ def cmd_plan(args: argparse.Namespace, config: Config) -> int:
         indent = 2 if sys.stdout.isatty() else None
         sys.stdout.write(dumps_plan_json(results, generated_at=generated, indent=indent) + "\n")
     else:
-        sys.stdout.write(plan_table(results, now=generated))
+        sys.stdout.write(plan_table(results, now=generated, color=sys.stdout.isatty()))
     return 0
 
 

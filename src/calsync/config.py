@@ -6,6 +6,7 @@ Every parameter of the balancing rules has its PRODUCT.md default here; an inval
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -106,8 +107,9 @@ class Rules(_Strict):
     """R6: no strength at all in the last N days before an A race."""
     a_race_no_heavy_days: int = Field(10, ge=0, le=60)
     """R7: no heavy lower body within N days of an A race."""
-    heavy_before_long_hours: int = Field(72, ge=0, le=240)
-    """R8: heavy lower body at least this long before a long run."""
+    heavy_before_long_days: int = Field(3, ge=0, le=10)
+    """R8: full calendar days between heavy or moderate lower body and the next long run
+    (3: Monday before a Friday or Saturday long run, never Wednesday before Saturday)."""
     light_before_long_hours: int = Field(48, ge=0, le=240)
     """R9: light lower body about this long before a long run."""
     heavy_after_long_days: int = Field(1, ge=0, le=7)
@@ -129,6 +131,8 @@ class Rules(_Strict):
     """R17: no heavy lower body in the N days before a B/C race."""
     bc_race_no_strength_days: int = Field(1, ge=0, le=30)
     """R17: no strength in the N days before a B/C race."""
+    bc_long_race_no_lower_days: int = Field(3, ge=0, le=30)
+    """R17: no lower body in the N days before a B/C race of half-marathon distance or longer."""
     rolling_days: int = Field(28, ge=7, le=120)
     """R18: the rolling window."""
     rolling_min_fraction: float = Field(0.75, ge=0, le=2)
@@ -175,6 +179,17 @@ class Rules(_Strict):
         if isinstance(value, str) and re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
             hour, minute = value.strip().split(":")
             return time(int(hour), int(minute))
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hours_to_days(cls, value: Any) -> Any:
+        # heavy_before_long_hours (R8 in hours) was replaced by full calendar days
+        if isinstance(value, dict) and "heavy_before_long_hours" in value:
+            value = dict(value)
+            hours = value.pop("heavy_before_long_hours")
+            if isinstance(hours, int | float) and "heavy_before_long_days" not in value:
+                value["heavy_before_long_days"] = math.ceil(hours / 24)
         return value
 
     @model_validator(mode="after")

@@ -41,6 +41,7 @@ from calsync.reconcile import (
     OwnedEvent,
     Update,
     fixed_sessions,
+    previous_sessions,
     reconcile,
 )
 from calsync.render import session_fingerprint
@@ -346,7 +347,8 @@ def classify_for(config: PlanConfig, now: datetime, events: list[SourceEvent]) -
         config.classify,
         zone=config.zone,
         a_race=config.a_race,
-        horizon_end=window_for(config, now).horizon_end,
+        # the A race is looked for up to 26 weeks past the horizon (PRODUCT.md "Phases")
+        horizon_end=window_for(config, now).horizon_end + timedelta(weeks=LOOKAHEAD_WEEKS),
         pace_min_per_km=config.rules.default_pace_min_per_km,
     )
 
@@ -355,8 +357,10 @@ def plan_input(
     config: PlanConfig,
     now: datetime,
     classified: Classified,
+    *,
     fixed: Sequence[Session] = (),
     dismissed: frozenset[str] = frozenset(),
+    previous: Sequence[Session] = (),
 ) -> PlanInput:
     """The planner's input for a plan's config and its classified events."""
     return PlanInput(
@@ -371,6 +375,7 @@ def plan_input(
         fixed=fixed,
         a_race=config.a_race,
         dismissed=dismissed,
+        previous=previous,
     )
 
 
@@ -379,7 +384,16 @@ def plan_from(
 ) -> PlanResult:
     """Classify what the sources gave and plan around what must stay (no I/O)."""
     classified = classify_for(config, now, read.events)
-    result = plan(plan_input(config, now, classified, fixed_sessions(owned, now=now), dismissed))
+    result = plan(
+        plan_input(
+            config,
+            now,
+            classified,
+            fixed=fixed_sessions(owned, now=now),
+            dismissed=dismissed,
+            previous=previous_sessions(owned, now=now),
+        )
+    )
     if read.warnings:
         result = PlanResult(
             result.plan_id,

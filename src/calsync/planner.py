@@ -1,17 +1,20 @@
 """The "plan" step: place strength sessions and rest days around the runs (pure).
 
-Input: runs, busy time, rules, the catalogue, ``now`` and the sessions that already exist and must
-stay (past ones, ones a person edited). Output: a :class:`~calsync.model.PlanResult`. No I/O, no
-clock reads: the same input gives the same plan, whatever the order of the runs.
+Input: runs, busy time, rules, the catalogue, ``now``, the sessions that must stay (past ones,
+ones a person edited) and the ones calsync placed before. Output: a
+:class:`~calsync.model.PlanResult`. No I/O, no clock reads: the same input gives the same plan,
+whatever the order of the runs.
 
 How a week is planned:
 
-1. its phase (:mod:`calsync.phases`) picks a template of slots (``s1``, ``s2``...), each with a
-   chain of session kinds to try, best first (heavy lower -> light lower -> upper -> bodyweight);
-2. the rest day is chosen among run-free days (R14);
+1. :mod:`calsync.phases` gives its phase, load and R4 fraction; the phase picks a template of
+   slots (``s1``, ``s2``...), each a chain of session kinds, best first;
+2. the rest day is chosen among training-free days (R14), and stays where it was while valid;
 3. every (slot, day, kind) is checked against the hard rules (R6-R8, R10-R12, R14, R16, R17, R19)
-   and scored on the soft ones (R9, R10's quality-day penalty, R13, spacing);
+   and scored on the soft ones (R9, R10's quality-day penalty, R13, spacing, staying put);
 4. the cheapest assignment of slots to distinct days wins; a slot nothing fits becomes a warning.
+
+Every placement carries plain sentences (``reasons``) and the rule ids behind them (``rules``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from calsync.catalogue import UPPER_ADD_ON, Catalogue
+from calsync.catalogue import Catalogue
 from calsync.config import WEEKDAYS, Rules
 from calsync.model import (
     Busy,
@@ -39,18 +42,30 @@ from calsync.model import (
     iso_week,
     week_start,
 )
-from calsync.phases import PhaseModel, Race, phase_model, races_of, run_minutes
+from calsync.phases import PhaseModel, Race, WeekModel, phase_model, races_of, run_minutes, training_minutes
 
 HEAVY, LIGHT = SessionKind.HEAVY_LOWER, SessionKind.LIGHT_LOWER
 UPPER, CORE, BODYWEIGHT = SessionKind.UPPER, SessionKind.CORE, SessionKind.BODYWEIGHT
-LIGHT_ONLY_KINDS = frozenset({LIGHT, CORE, BODYWEIGHT})
-"""What R16 allows in the second half of a race recovery."""
+LIGHT_ONLY_KINDS = frozenset({LIGHT, UPPER, CORE, BODYWEIGHT})
+"""What R16 allows in the second half of a race recovery (no heavy lower body)."""
 STEP = timedelta(minutes=15)
 """Granularity of start times inside a window."""
 LEVEL_COST = 10.0
 """Cost of each step down a slot's chain of kinds."""
+MOVE_COST = 15.0
+"""Cost of moving a session calsync placed before away from its day (Stability)."""
 UNPLACED_COST = 60.0
 """Cost of leaving a slot empty: worse than any placement."""
+KM_PER_MILE = 1.609344
+NORMAL_PHASES = (Phase.BASE, Phase.BUILD, Phase.PEAK)
+KIND_WORDS = {
+    HEAVY: "heavy legs",
+    LIGHT: "light legs",
+    UPPER: "upper body and core",
+    CORE: "core",
+    BODYWEIGHT: "a bodyweight session",
+}
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,17 @@ class PlanInput:
     """The A race's date from the config, to warn when no race is found on it."""
     dismissed: frozenset[str] = frozenset()
     """UIDs of sessions a person deleted: their slots stay empty (PRODUCT.md section 4)."""
+    previous: Sequence[Session] = ()
+    """Sessions calsync placed before and nobody changed: they stay on their day while still
+    valid (Stability), so a moved run changes only what it made invalid."""
+
+
+@dataclass(frozen=True)
+class Why:
+    """A rule id and the plain sentence a runner reads."""
+
+    rule: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -81,19 +107,28 @@ class _Slot:
 
 
 @dataclass(frozen=True)
+class _Fit:
+    """A start time inside the day's windows, and how it sits with the day's runs (R13)."""
+
+    start: datetime
+    end: datetime
+    order: Why | None
+    against_order: bool = False
+    """The session could not go where R13 asks (after the run instead of before)."""
+
+
+@dataclass(frozen=True)
 class _Option:
     cost: float
     day: date
     kind: SessionKind
     level: int
-    start: datetime
-    end: datetime
-    order_note: str
+    fit: _Fit
 
     @property
     def minutes(self) -> int:
         """Length of the placed session."""
-        return int((self.end.astimezone(UTC) - self.start.astimezone(UTC)).total_seconds() // 60)
+        return int((self.fit.end.astimezone(UTC) - self.fit.start.astimezone(UTC)).total_seconds() // 60)
 
 
 def session_uid(plan_id: str, week: str, slot: str) -> str:
@@ -169,8 +204,50 @@ def _day_label(day: date) -> str:
     return f"{WEEKDAYS[day.weekday()].capitalize()} {day.day} {day:%b}"
 
 
+def plan_unit(runs: Sequence[Run]) -> str:
+    """The unit a plan is written in: miles when most runs that give a distance give miles."""
+    miles = sum(1 for r in runs if r.distance_km is not None and r.unit == "mi")
+    km = sum(1 for r in runs if r.distance_km is not None and r.unit != "mi")
+    return "mi" if miles > km else "km"
+
+
+def distance_words(km: float, unit: str) -> str:
+    """A distance as a runner writes it: ``18 mi``, ``30 km``, ``21.1 km``, ``5 km``."""
+    value = km / KM_PER_MILE if unit == "mi" else km
+    text = f"{value:.0f}" if value >= 10 and abs(value - round(value)) < 0.25 else f"{value:.1f}"
+    return f"{text.removesuffix('.0')} {unit}"
+
+
+def _run_noun(run: Run) -> str:
+    if run.kind is RunKind.RACE:
+        return "race"
+    if run.kind is RunKind.LONG:
+        return "long run"
+    if run.kind is RunKind.QUALITY:
+        return "quality session"
+    return "run"
+
+
+class _Words:
+    """How the plan names its runs in sentences, in the plan's unit."""
+
+    def __init__(self, unit: str) -> None:
+        self.unit = unit
+
+    def run(self, run: Run, seen_from: date | None = None) -> str:
+        """``Saturday's 30 km long run``; ``the long run on Sat 12 Dec`` when more than a week
+        away; races by their title: ``your A race, Lavaredo 120K``."""
+        if run.kind is RunKind.RACE:
+            return f"{'your A race' if run.priority == 'A' else 'the race'}, {run.title}"
+        size = f"{distance_words(run.distance_km, self.unit)} " if run.distance_km else ""
+        noun = _run_noun(run)
+        if seen_from is not None and 0 <= (run.first_day - seen_from).days < 7:
+            return f"{DAY_NAMES[run.first_day.weekday()]}'s {size}{noun}"
+        return f"the {size}{noun} on {_day_label(run.first_day)}"
+
+
 class _Days:
-    """Per-day facts of one plan: which kinds each hard rule forbids, and busy intervals."""
+    """Per-day facts of one plan: which kinds each hard rule forbids (and why), busy intervals."""
 
     def __init__(
         self,
@@ -182,39 +259,44 @@ class _Days:
         zone: ZoneInfo,
         first: date,
         last: date,
+        words: _Words,
     ) -> None:
         self.rules = rules
         self.zone = zone
+        self.words = words
         self.first, self.last = first, last
-        self.no_strength: dict[date, str] = {}
-        self.no_heavy: dict[date, str] = {}
-        self.no_lower: dict[date, str] = {}
-        self.light_only: dict[date, str] = {}
-        self.heavy_soft: dict[date, str] = {}
+        self.no_strength: dict[date, Why] = {}
+        self.no_heavy: dict[date, Why] = {}
+        self.no_lower: dict[date, Why] = {}
+        self.light_only: dict[date, Why] = {}
+        self.heavy_soft: dict[date, Why] = {}
         self.runs_on: dict[date, list[Run]] = {}
+        self.training_on: dict[date, list[Busy]] = {}
         self.blocked: dict[date, list[tuple[datetime, datetime]]] = {}
         self.run_times: dict[date, list[tuple[datetime, datetime]]] = {}
         self.longs = sorted((r for r in runs if r.is_long), key=lambda r: (r.first_day, r.uid))
-        self._long_starts = sorted((self._start_of(r), r.uid) for r in self.longs)
         self._long_firsts = [r.first_day for r in self.longs]
         self._longs_by_end = sorted(self.longs, key=lambda r: (r.last_day, r.first_day, r.uid))
         self._long_lasts = [r.last_day for r in self._longs_by_end]
-        self._fits: dict[tuple[date, int], tuple[datetime, datetime, str] | None] = {}
+        self._fits: dict[tuple[date, int], _Fit | None] = {}
         for run in runs:
             self._add_run(run)
         for block in busy:
-            self._add_busy(block.start, block.end)
+            if block.training:
+                self._add_interval(block.start, block.end, self.training_on, block)
+            if not block.transparent:
+                self._add_interval(block.start, block.end, self.blocked)
         self._add_rules(races)
 
     # -- building ---------------------------------------------------------------------------
-    def _mark(self, table: dict[date, str], first: date, last: date, why: str) -> None:
+    def _mark(self, table: dict[date, Why], first: date, last: date, why: Why) -> None:
         day = max(first, self.first - timedelta(days=1))
         while day <= min(last, self.last + timedelta(days=1)):
             table.setdefault(day, why)
             day += timedelta(days=1)
 
     def _add_run(self, run: Run) -> None:
-        minutes = run_minutes(run, self.rules)
+        minutes = run_minutes(run, self.rules.default_pace_min_per_km)
         if isinstance(run.start, datetime) and isinstance(run.end, datetime):
             start, end = _in_zone(run.start, self.zone), _in_zone(run.end, self.zone)
             if _not_after(end, start):
@@ -235,107 +317,117 @@ class _Days:
         for day in days:
             self.runs_on.setdefault(day, []).append(run)
 
-    def _add_busy(self, start: datetime, end: datetime) -> None:
-        self._add_interval(_in_zone(start, self.zone), _in_zone(end, self.zone), self.blocked)
-
     def _add_interval(
-        self, start: datetime, end: datetime, table: dict[date, list[tuple[datetime, datetime]]]
+        self,
+        start: datetime,
+        end: datetime,
+        table: dict[date, list[tuple[datetime, datetime]]] | dict[date, list[Busy]],
+        item: Busy | None = None,
     ) -> None:
+        start, end = _in_zone(start, self.zone), _in_zone(end, self.zone)
         if _not_after(end, start):
             return
         day = max(start.date(), self.first - timedelta(days=1))
         last = min((end - timedelta(microseconds=1)).date(), self.last + timedelta(days=1))
         while day <= last:
-            table.setdefault(day, []).append((start, end))
+            table.setdefault(day, []).append(item if item is not None else (start, end))  # type: ignore[arg-type]
             day += timedelta(days=1)
 
     def _add_rules(self, races: Sequence[Race]) -> None:
-        rules = self.rules
+        rules, words = self.rules, self.words
         for race in races:
-            title, day0 = race.run.title, race.first_day
+            name, day0 = words.run(race.run), race.first_day
             if race.priority == "A":
+                n = rules.a_race_no_strength_days
                 self._mark(
                     self.no_strength,
-                    day0 - timedelta(days=rules.a_race_no_strength_days),
+                    day0 - timedelta(days=n),
                     day0,
-                    f"R6: no strength in the {rules.a_race_no_strength_days} days before A race {title}",
+                    Why("R6", f"no strength in the last {n} days before {name}"),
                 )
+                n = rules.a_race_no_heavy_days
                 self._mark(
                     self.no_heavy,
-                    day0 - timedelta(days=rules.a_race_no_heavy_days),
+                    day0 - timedelta(days=n),
                     day0,
-                    f"R7: no heavy lower body within {rules.a_race_no_heavy_days} days of A race {title}",
+                    Why("R7", f"no heavy legs within {n} days of {name}"),
                 )
             else:
+                n = rules.bc_race_no_strength_days
                 self._mark(
                     self.no_strength,
-                    day0 - timedelta(days=rules.bc_race_no_strength_days),
+                    day0 - timedelta(days=n),
                     day0,
-                    f"R17: no strength in the {rules.bc_race_no_strength_days} day(s) before "
-                    f"{race.priority} race {title}",
+                    Why(
+                        "R17",
+                        f"no strength the day before {name}"
+                        if n == 1
+                        else f"no strength in the {n} days before {name}",
+                    ),
                 )
+                n = rules.bc_race_no_heavy_days
                 self._mark(
                     self.no_heavy,
-                    day0 - timedelta(days=rules.bc_race_no_heavy_days),
+                    day0 - timedelta(days=n),
                     day0,
-                    f"R17: no heavy lower body in the {rules.bc_race_no_heavy_days} days before "
-                    f"{race.priority} race {title}",
+                    Why("R17", f"no heavy legs in the {n} days before {name}"),
                 )
-            self._mark(
-                self.no_strength, day0, race.last_day, f"no strength during {race.priority} race {title}"
-            )
+                n = rules.bc_long_race_no_lower_days
+                if race.run.is_long and n:
+                    self._mark(
+                        self.no_lower,
+                        day0 - timedelta(days=n),
+                        day0,
+                        Why("R17", f"no leg work in the {n} days before {name}"),
+                    )
+            self._mark(self.no_strength, day0, race.last_day, Why("R6", f"race day: {name}"))
             rd = race.recovery_days
             self._mark(
                 self.no_strength,
                 race.last_day,
                 race.last_day + timedelta(days=rd),
-                f"R16: {rd} days of recovery after {title}",
+                Why("R16", f"{rd} days of recovery after {name}: no strength yet"),
             )
             self._mark(
                 self.light_only,
                 race.last_day + timedelta(days=rd + 1),
                 race.last_day + timedelta(days=2 * rd),
-                f"R16: light or bodyweight only until {2 * rd} days after {title}",
+                Why("R16", f"still recovering from {name}: light work only until {2 * rd} days after it"),
             )
-        heavy_days = math.ceil(rules.heavy_before_long_hours / 24)
+        before = rules.heavy_before_long_days
         for run in self.longs:
-            what = "race" if run.kind is RunKind.RACE else "long run"
-            if heavy_days:
+            name = words.run(run)
+            if before:
                 self._mark(
                     self.no_heavy,
-                    run.first_day - timedelta(days=heavy_days - 1),
+                    run.first_day - timedelta(days=before),
                     run.first_day,
-                    f"R8: heavy lower body needs {rules.heavy_before_long_hours} h before {what} {run.title}",
+                    Why("R8", f"heavy legs need {before} full days before {name}"),
                 )
             self._mark(
                 self.no_lower,
                 run.first_day - timedelta(days=1),
-                run.first_day - timedelta(days=1),
-                f"R10: no lower body the day before {what} {run.title}",
-            )
-            self._mark(
-                self.no_lower,
-                run.first_day,
                 run.last_day,
-                f"R10: no lower body on the day of {what} {run.title}",
+                Why("R10", f"no leg work the day before or the day of {name}"),
             )
             if rules.heavy_after_long_days:
                 self._mark(
                     self.no_heavy,
                     run.last_day + timedelta(days=1),
                     run.last_day + timedelta(days=rules.heavy_after_long_days),
-                    f"R12: no heavy lower body the day after {what} {run.title}",
+                    Why("R12", f"no heavy legs the day after {name}"),
                 )
         for day, runs in self.runs_on.items():
             for run in runs:
                 if run.kind is RunKind.QUALITY:
-                    self.no_heavy.setdefault(day, f"R11: no heavy lower body on the day of {run.title}")
+                    name = words.run(run)
+                    self.no_heavy.setdefault(day, Why("R11", f"no heavy legs on the day of {name}"))
                     self.heavy_soft.setdefault(
-                        day - timedelta(days=1), f"R10: heavy lower body the day before {run.title}"
+                        day - timedelta(days=1), Why("R10", f"heavy legs the day before {name}")
                     )
 
     # -- queries ----------------------------------------------------------------------------
-    def forbids(self, kind: SessionKind, day: date) -> str | None:
+    def forbids(self, kind: SessionKind, day: date) -> Why | None:
         """The hard rule that forbids this kind on this day, if any."""
         if day in self.no_strength:
             return self.no_strength[day]
@@ -347,8 +439,25 @@ class _Days:
             return self.light_only[day]
         return None
 
-    def fit(self, day: date, minutes: int, now: datetime) -> tuple[datetime, datetime, str] | None:
-        """The best start inside the day's windows (R19) with the R13 order note, or None.
+    def is_training_day(self, day: date) -> bool:
+        """A run or another sport on the day (R14: never a rest day)."""
+        return day in self.runs_on or day in self.training_on
+
+    def training_load(self, day: date) -> int:
+        """Minutes of training on a day: its runs and its other sports."""
+        total = sum(run_minutes(r, self.rules.default_pace_min_per_km) for r in self.runs_on.get(day, []))
+        for block in self.training_on.get(day, []):
+            total += int(
+                (
+                    min(block.end, _next_midnight(day, self.zone))
+                    - max(block.start, _midnight(day, self.zone))
+                ).total_seconds()
+                // 60
+            )
+        return total
+
+    def fit(self, day: date, minutes: int, now: datetime) -> _Fit | None:
+        """The best start inside the day's windows (R19) and how it sits with the runs (R13).
 
         Starts lie on a 15-minute grid from the window's start; a clash jumps past the blocking
         interval instead of stepping through it.
@@ -356,7 +465,7 @@ class _Days:
         key = (day, minutes)
         if key in self._fits:
             return self._fits[key]
-        best: tuple[datetime, datetime, str] | None = None
+        best: _Fit | None = None
         blocked = self.blocked.get(day, ())
         runs = self.run_times.get(day, ())
         first_run = min((s for s, _ in runs), default=None)
@@ -379,40 +488,28 @@ class _Days:
                     start = _on_grid(origin, clash - timedelta(microseconds=1))
                     continue
                 if first_run is None:
-                    self._fits[key] = (start, end, "")
+                    self._fits[key] = _Fit(start, end, None)
                     return self._fits[key]
                 if lift_first and end <= first_run:
-                    self._fits[key] = (start, end, "R13: lift first, then run")
+                    self._fits[key] = _Fit(start, end, Why("R13", "lift first, then run"))
                     return self._fits[key]
                 if kept_after is not None and start >= kept_after:
                     gap = f"{self.rules.run_first_gap_hours:g}"
-                    self._fits[key] = (start, end, f"R13: at least {gap} h after the run")
+                    self._fits[key] = _Fit(start, end, Why("R13", f"at least {gap} hours after the run"))
                     return self._fits[key]
                 if best is None:
                     note = (
-                        "after the run (no time to lift first)"
+                        "after the run: there is no time to lift first that day"
                         if lift_first
-                        else "less than the run-first gap after the run"
+                        else "less than the usual gap after the run: there is no later time that day"
                     )
-                    best = (start, end, f"!R13: {note}")
+                    best = _Fit(start, end, Why("R13", note), against_order=True)
                 if lift_first:
                     break  # every later start is after the run too
                 assert kept_after is not None
                 start = _on_grid(origin, max(start, kept_after - timedelta(microseconds=1)))
         self._fits[key] = best
         return best
-
-    def _start_of(self, run: Run) -> datetime:
-        """When a run starts: its own time, or the default run time for an all-day run."""
-        if isinstance(run.start, datetime):
-            return _in_zone(run.start, self.zone)
-        return datetime.combine(run.first_day, self.rules.default_run_time, self.zone)
-
-    def heavy_too_close(self, end: datetime) -> bool:
-        """R8 in hours: a long run or race starts less than ``heavy_before_long_hours`` after ``end``."""
-        limit = end + timedelta(hours=self.rules.heavy_before_long_hours)
-        i = bisect_left(self._long_starts, (end, ""))
-        return i < len(self._long_starts) and self._long_starts[i][0] < limit
 
     def next_long(self, day: date) -> Run | None:
         """The first long run or race on or after the day, within a week."""
@@ -429,6 +526,20 @@ class _Days:
         return None
 
 
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), zone)
+
+
+def _next_midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time(0), zone)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 class _Planner:
     """Plans the weeks of one plan, in order."""
 
@@ -441,23 +552,28 @@ class _Planner:
         self.horizon_end = self.first_week + timedelta(weeks=inp.horizon_weeks)
         zone = inp.zone
         self.runs = sorted((_run_in_zone(r, zone) for r in inp.runs), key=_run_order)
-        busy = sorted(
-            (Busy(_in_zone(b.start, zone), _in_zone(b.end, zone), b.title) for b in inp.busy),
+        self.busy = sorted(
+            (replace(b, start=_in_zone(b.start, zone), end=_in_zone(b.end, zone)) for b in inp.busy),
             key=lambda b: (b.start, b.end, b.title),
         )
+        self.unit = plan_unit(self.runs)
+        self.words = _Words(self.unit)
         self.races = races_of(self.runs, self.rules)
-        self.weeks = self._weeks()
+        self.model: PhaseModel = phase_model(
+            self.runs, self.races, self.rules, first_week=self.first_week, horizon_end=self.horizon_end
+        )
+        self.weeks = list(self.model.planned)
         last = self.weeks[-1] + timedelta(days=6) if self.weeks else self.first_week
         self.days = _Days(
             runs=self.runs,
-            busy=busy,
+            busy=self.busy,
             races=self.races,
             rules=self.rules,
             zone=zone,
             first=self.first_week,
             last=last,
+            words=self.words,
         )
-        self.model: PhaseModel = phase_model(self.weeks, self.runs, self.races, self.rules)
         # A kept session counts where it lies now (a person may have moved it into another week),
         # while its slot stays taken in the week its UID names, so the UID is never planned twice.
         self.fixed_in_week: dict[date, list[Session]] = {}
@@ -467,29 +583,13 @@ class _Planner:
         ):
             self.fixed_in_week.setdefault(week_start(session.day), []).append(session)
             self.fixed_slots.setdefault(session.week, set()).add(session.slot)
+        self.previous: dict[tuple[str, str], Session] = {
+            (s.week, s.slot): _session_in_zone(s, zone) for s in inp.previous
+        }
         self.warnings: list[PlanWarning] = []
         self.sessions: list[Session] = []
         self.week_plans: list[WeekPlan] = []
         self._soft_costs: dict[tuple[SessionKind, date], float] = {}
-        self._lengths: dict[tuple[SessionKind, float, Phase], int] = {}
-
-    def _weeks(self) -> list[date]:
-        ahead = [r for r in self.runs if self.first_week <= r.first_day < self.horizon_end]
-        if not ahead:
-            return []
-        last = max(r.last_day for r in ahead)
-        for race in self.races:
-            if race.first_day < self.horizon_end:
-                last = max(last, race.last_day + timedelta(days=2 * race.recovery_days))
-        end = min(week_start(last), self.horizon_end - timedelta(weeks=1))
-        started = any(r.first_day < self.first_week for r in self.runs)
-        # weeks before a plan's first run are not "unstructured" weeks: the plan has not begun
-        monday = self.first_week if started else week_start(ahead[0].first_day)
-        weeks = []
-        while monday <= end:
-            weeks.append(monday)
-            monday += timedelta(weeks=1)
-        return weeks
 
     # -- the whole plan ---------------------------------------------------------------------
     def plan(self) -> PlanResult:
@@ -501,15 +601,28 @@ class _Planner:
                 )
             )
         self._check_a_race()
+        if self.model.peak_unknown and not self.rules.peak_week_minutes:
+            self.warnings.append(
+                PlanWarning(
+                    "PEAK_UNKNOWN",
+                    "the calendar does not show your peak week or a race to build up to, so calsync "
+                    "cannot tell how close you are to your peak: lower-body work stays at a moderate "
+                    "load. Set a_race (your goal race's date) or peak_week_minutes in the config.",
+                )
+            )
         previous: list[tuple[date, bool]] = []
         for monday in self.weeks:
             previous = self._plan_week(monday, previous)
         self._list_kept_elsewhere()
+        self._check_kept()
         self._check_rolling()
         runs = tuple(r for r in self.runs if self.first_week <= r.first_day < self.horizon_end)
         sessions = tuple(
             sorted(self.sessions, key=lambda s: (s.day, s.all_day is False, str(s.start), s.uid))
         )
+        shown_from = self.weeks[0] if self.weeks else self.first_week
+        shown_to = self.weeks[-1] + timedelta(days=7) if self.weeks else self.first_week
+        busy = tuple(b for b in self.busy if b.start.date() < shown_to and b.end.date() >= shown_from)
         return PlanResult(
             plan_id=self.inp.plan_id,
             timezone=self.inp.zone.key,
@@ -517,6 +630,9 @@ class _Planner:
             weeks=tuple(self.week_plans),
             sessions=sessions,
             warnings=tuple(self.warnings),
+            unit=self.unit,
+            busy=busy,
+            run_minutes=training_minutes(runs, self.rules.default_pace_min_per_km),
         )
 
     def _list_kept_elsewhere(self) -> None:
@@ -530,6 +646,27 @@ class _Planner:
                     self.sessions.append(session)
                     listed.add(session.uid)
 
+    def _check_kept(self) -> None:
+        """A kept session that breaks a hard rule stays (the person wins), with a warning in
+        plain words (PERSON_BREAKS_RULE); the rest of its week was planned around it."""
+        rest_days = {s.day for s in self.sessions if s.kind is SessionKind.REST}
+        for session in self.sessions:
+            if not session.fixed or not session.kind.is_strength or session.day < self.first_week:
+                continue
+            why = self.days.forbids(session.kind, session.day)
+            if why is None and session.day in rest_days:
+                why = Why("R14", "it is on this week's rest day")
+            if why is None:
+                continue
+            self.warnings.append(
+                PlanWarning(
+                    "PERSON_BREAKS_RULE",
+                    f"'{session.title}' on {_day_label(session.day)} stays where it is, though it "
+                    f"breaks a rule: {why.text}. The rest of the week is planned around it.",
+                    iso_week(session.day),
+                )
+            )
+
     def _check_a_race(self) -> None:
         wanted = self.inp.a_race
         if wanted and not any(r.first_day == wanted for r in self.races):
@@ -542,16 +679,14 @@ class _Planner:
 
     # -- one week ---------------------------------------------------------------------------
     def _plan_week(self, monday: date, previous: list[tuple[date, bool]]) -> list[tuple[date, bool]]:
-        """Plan one week; returns its strength days (with "is lower body") for the next week's spacing."""
+        """Plan one week; returns its kept strength days (with "is lower body") for the next
+        week's spacing."""
         rules = self.rules
         label = iso_week(monday)
-        phase = self.model.phases[monday]
-        fraction = self.model.fraction(monday)
-        ramp = min(max((fraction - 0.6) / 0.4, 0.0), 1.0)
+        week = self.model.week(monday)
+        phase = week.phase
+        ramp = min(max((week.load_fraction - 0.6) / 0.4, 0.0), 1.0)
         target_minutes = _round5(rules.strength_base_minutes * (1 - 0.5 * ramp))
-        load = "heavy" if fraction < rules.heavy_below_peak else "moderate"
-        if fraction >= rules.moderate_below_peak:
-            load = "light"
         days = [monday + timedelta(days=i) for i in range(7)]
         fixed = self.fixed_in_week.get(monday, [])
         prefix = session_uid(self.inp.plan_id, label, "")
@@ -574,7 +709,7 @@ class _Planner:
             rest_day, rest_session = self._rest_day(label, days, taken_days, rest_slot)
         if rest_session is not None:
             self.sessions.append(rest_session)
-        template = self._template(phase, load)
+        template = self._template(phase, week.load)
         slots = [s for s in template if s.slot not in fixed_slots]
         per_slot = target_minutes / max(1, len(template))
         free = [
@@ -582,23 +717,30 @@ class _Planner:
             for d in days
             if d >= self.today and d != rest_day and d not in taken_days and d not in fixed_rest_days
         ]
-        context = f"{phase.value} week, runs at {fraction:.0%} of peak volume"
         kept = sorted((s.day, s.kind.is_lower) for s in fixed if s.kind.is_strength)
-        placed, unplaced = self._assign(slots, free, per_slot, phase, previous + kept)
+        placed, unplaced = self._assign(
+            label=label, slots=slots, free=free, per_slot=per_slot, week=week, others=previous + kept
+        )
         for slot, option in placed:
-            self.sessions.append(self._session(label, slot, option, load, context))
+            self.sessions.append(
+                self._session(label, slot, option, week, target_minutes=target_minutes, per_slot=per_slot)
+            )
+        # a week that a race and its recovery take mostly is not short of strength (R3, R16)
+        race_days = sum(1 for d in days if d in self.days.no_strength or d in self.days.light_only)
+        normal = phase in (*NORMAL_PHASES, Phase.UNSTRUCTURED) and race_days < 3
         for slot, why in unplaced:
-            if phase in (Phase.BASE, Phase.BUILD, Phase.PEAK, Phase.UNSTRUCTURED):
+            if normal:
                 self.warnings.append(
                     PlanWarning(
                         "STRENGTH_NOT_PLACED",
-                        f"{label}: no day fits strength session {slot.slot} ({slot.chain[0].value}): {why}",
+                        f"{label}: no day fits strength session {slot.slot} "
+                        f"({slot.chain[0].value.replace('_', ' ')}): {why}",
                         label,
                     )
                 )
         strength_count = len(placed) + len(taken_days)
         if (
-            phase in (Phase.BASE, Phase.BUILD, Phase.PEAK, Phase.UNSTRUCTURED)
+            normal
             and strength_count < min(rules.strength_floor_per_week, rules.strength_sessions_per_week)
             and any(d >= self.today for d in days)
         ):
@@ -615,12 +757,14 @@ class _Planner:
                 week=label,
                 start=monday,
                 phase=phase,
-                run_minutes=self.model.volumes.get(monday, 0),
+                run_minutes=week.minutes,
                 rest_day=rest_day,
                 strength_minutes=sum(o.minutes for _, o in placed)
                 + sum(f.minutes for f in fixed if f.kind.is_strength),
-                peak_fraction=round(fraction, 3),
+                peak_fraction=round(week.fraction, 3),
                 strength_target_minutes=target_minutes if phase not in (Phase.RACE, Phase.RECOVERY) else 0,
+                cutback=week.cutback,
+                load=week.load if phase not in (Phase.RACE, Phase.UNSTRUCTURED) else None,
             )
         )
         # Only kept sessions carry into the next week's spacing: carrying planned ones would let
@@ -629,48 +773,56 @@ class _Planner:
         return kept
 
     def _template(self, phase: Phase, load: str) -> list[_Slot]:
+        """The week's slots (R2): outside taper and race weeks every session works upper body
+        and core besides its lower-body focus."""
         n = self.rules.strength_sessions_per_week
-        primary = (HEAVY, LIGHT, UPPER, BODYWEIGHT) if load != "light" else (LIGHT, UPPER, BODYWEIGHT)
-        extra = (UPPER, CORE, BODYWEIGHT)
-        if phase in (Phase.BASE, Phase.BUILD):
-            slots = [_Slot("s1", primary, with_upper=True), _Slot("s2", (LIGHT, CORE, BODYWEIGHT))]
-        elif phase is Phase.PEAK:
-            slots = [_Slot("s1", primary), _Slot("s2", (CORE, UPPER, BODYWEIGHT))]
-        elif phase in (Phase.TAPER, Phase.RECOVERY):
+        if phase in NORMAL_PHASES:
+            first = (HEAVY, LIGHT, UPPER, BODYWEIGHT) if load != "light" else (LIGHT, UPPER, BODYWEIGHT)
+            second = (UPPER, BODYWEIGHT) if phase is Phase.PEAK else (LIGHT, UPPER, BODYWEIGHT)
+            slots = [_Slot("s1", first, with_upper=True), _Slot("s2", second, with_upper=True)]
+        elif phase is Phase.RECOVERY:
+            slots = [
+                _Slot("s1", (LIGHT, UPPER, BODYWEIGHT), with_upper=True),
+                _Slot("s2", (UPPER, BODYWEIGHT), with_upper=True),
+            ]
+        elif phase is Phase.TAPER:
             return [_Slot("s1", (LIGHT, CORE, BODYWEIGHT))][: min(n, 1)]
         elif phase is Phase.UNSTRUCTURED:
             return [_Slot(f"s{i + 1}", (BODYWEIGHT,)) for i in range(max(n, 2) if n else 0)]
         else:
             return []
-        slots += [_Slot(f"s{i + 1}", extra) for i in range(len(slots), n)]
+        slots += [_Slot(f"s{i + 1}", (UPPER, BODYWEIGHT), with_upper=True) for i in range(len(slots), n)]
         return slots[:n]
 
+    # -- the rest day (R14) -----------------------------------------------------------------
     def _rest_day(
         self, label: str, days: list[date], taken: set[date], slot: str
     ) -> tuple[date | None, Session | None]:
         rules = self.rules
-        run_free = [d for d in days if d not in self.days.runs_on]
-        if not run_free and rules.rest_days_per_week:
-            if any(d >= self.today for d in days):
-                self.warnings.append(
-                    PlanWarning(
-                        "NO_REST_DAY",
-                        f"{label}: every day has a run, so there is no rest day this week (R14)",
-                        label,
-                    )
-                )
-            return None, None
         if not rules.rest_days_per_week:
             return None, None
-        ahead = [d for d in run_free if d >= self.today]
-        candidates = [d for d in ahead if d not in taken]
-        if ahead and not candidates:
+        ahead = [d for d in days if d >= self.today]
+        free = [d for d in ahead if not self.days.is_training_day(d)]
+        if ahead and not free:
+            lightest = min(ahead, key=lambda d: (self.days.training_load(d), d))
+            self.warnings.append(
+                PlanWarning(
+                    "NO_REST_DAY",
+                    f"{label}: every day has training, so there is no rest day this week (R14); "
+                    f"the lightest is {_day_label(lightest)}"
+                    f" ({self.days.training_load(lightest)} minutes): make it your rest day if you can",
+                    label,
+                )
+            )
+            return None, None
+        candidates = [d for d in free if d not in taken]
+        if free and not candidates:
             # R14 is hard: a rest day has no strength, and a person's own session wins its day
-            held = ", ".join(_day_label(d) for d in ahead)
+            held = ", ".join(_day_label(d) for d in free)
             where = (
-                f"your own strength session is on the only run-free day left ({held})"
-                if len(ahead) == 1
-                else f"your own strength sessions are on every run-free day left ({held})"
+                f"your own strength session is on the only training-free day left ({held})"
+                if len(free) == 1
+                else f"your own strength sessions are on every training-free day left ({held})"
             )
             self.warnings.append(
                 PlanWarning(
@@ -680,66 +832,64 @@ class _Planner:
         if not candidates:
             return None, None
 
-        def score(day: date) -> tuple[int, int]:
-            value = 0
-            if rules.rest_day and WEEKDAYS[day.weekday()] == rules.rest_day:
-                value += 100
-            prev = self.days.previous_long(day)
-            if prev is not None and prev.last_day == day - timedelta(days=1):
-                value += 20
-            nxt = self.days.next_long(day)
-            if nxt is not None and nxt.first_day == day + timedelta(days=1):
-                value += 10
-            return (-value, day.toordinal())
-
-        day = min(candidates, key=score)
-        reason = self._rest_reason(day)
+        before = self.previous.get((label, slot))
+        if before is not None and before.day in candidates:
+            day = before.day  # Stability: a rest day still valid stays
+        else:
+            day = min(candidates, key=self._rest_score)
         session = Session(
             uid=session_uid(self.inp.plan_id, label, slot),
             kind=SessionKind.REST,
-            title=self.inp.catalogue.recipe(SessionKind.REST).title,
+            title=self.inp.catalogue.title(SessionKind.REST),
             start=day,
             end=day + timedelta(days=1),
             week=label,
             slot=slot,
-            reasons=(reason,),
+            reasons=(_sentence(self._rest_reason(day)),),
+            rules=("R14",),
         )
         return day, session
 
-    def _rest_reason(self, day: date) -> str:
+    def _rest_score(self, day: date) -> tuple[int, int]:
+        value = 0
         if self.rules.rest_day and WEEKDAYS[day.weekday()] == self.rules.rest_day:
-            return "R14: your preferred rest day"
+            value += 100
         prev = self.days.previous_long(day)
         if prev is not None and prev.last_day == day - timedelta(days=1):
-            return f"R14: the day after {prev.title}"
+            value += 20
         nxt = self.days.next_long(day)
         if nxt is not None and nxt.first_day == day + timedelta(days=1):
-            return f"R14: the day before {nxt.title}"
-        return "R14: a run-free day"
+            value += 10
+        return (-value, day.toordinal())
+
+    def _rest_reason(self, day: date) -> str:
+        if self.rules.rest_day and WEEKDAYS[day.weekday()] == self.rules.rest_day:
+            return "a full rest day on the day you chose to rest"
+        prev = self.days.previous_long(day)
+        if prev is not None and prev.last_day == day - timedelta(days=1):
+            return f"a full rest day after {self.words.run(prev, day - timedelta(days=1))}, to absorb it"
+        nxt = self.days.next_long(day)
+        if nxt is not None and nxt.first_day == day + timedelta(days=1):
+            return f"a full rest day before {self.words.run(nxt, day)}, so you start it fresh"
+        return "a full rest day on a day without training"
 
     # -- placing the slots ------------------------------------------------------------------
-    def _minutes(self, kind: SessionKind, per_slot: float, phase: Phase) -> int:
-        key = (kind, per_slot, phase)
-        if key not in self._lengths:
-            self._lengths[key] = self._length(kind, per_slot, phase)
-        return self._lengths[key]
-
-    def _length(self, kind: SessionKind, per_slot: float, phase: Phase) -> int:
+    def _length(self, kind: SessionKind, load: str | None, per_slot: float, phase: Phase) -> int:
         """Session minutes: R4's share of the week, within the catalogue's limit; R15's fixed
-        length for bodyweight; at most 30 minutes in taper and recovery."""
+        length for bodyweight; at most ``taper_session_max_minutes`` in taper and recovery."""
         if kind is BODYWEIGHT:
             return self.rules.bodyweight_minutes
-        recipe = self.inp.catalogue.recipe(kind)
-        cap = recipe.max_minutes
+        cap = self.inp.catalogue.max_minutes(kind, load)
         if phase in (Phase.TAPER, Phase.RECOVERY):
             cap = min(cap, self.rules.taper_session_max_minutes)
         return max(self.rules.bodyweight_minutes, min(cap, _round5(per_slot)))
 
     def _options(
-        self, slot: _Slot, free: list[date], per_slot: float, phase: Phase
+        self, label: str, slot: _Slot, free: list[date], per_slot: float, week: WeekModel
     ) -> tuple[list[_Option], str]:
         options: list[_Option] = []
         why: dict[str, None] = {}
+        before = self.previous.get((label, slot.slot))
         for day in free:
             best: _Option | None = None
             for level, kind in enumerate(slot.chain):
@@ -747,23 +897,18 @@ class _Planner:
                     break
                 blocked = self.days.forbids(kind, day)
                 if blocked:
-                    why.setdefault(blocked, None)
+                    why.setdefault(blocked.text, None)
                     continue
-                fit = self.days.fit(day, self._minutes(kind, per_slot, phase), self.now)
+                minutes = self._length(kind, self._kind_load(kind, week), per_slot, week.phase)
+                fit = self.days.fit(day, minutes, self.now)
                 if fit is None:
-                    why.setdefault(f"R19: no free time in the strength windows on {_day_label(day)}", None)
+                    why.setdefault(f"no free time in your strength windows on {_day_label(day)}", None)
                     continue
-                start, end, note = fit
-                if kind is HEAVY and self.days.heavy_too_close(end):
-                    why.setdefault(
-                        f"R8: heavy lower body needs {self.rules.heavy_before_long_hours} h before the next "
-                        "long run",
-                        None,
-                    )
-                    continue
-                cost = LEVEL_COST * level + self._soft(kind, day) + (3.0 if note.startswith("!") else 0.0)
+                cost = LEVEL_COST * level + self._soft(kind, day) + (3.0 if fit.against_order else 0.0)
+                if before is not None and before.day != day:
+                    cost += MOVE_COST
                 if best is None or cost < best.cost:
-                    best = _Option(cost, day, kind, level, start, end, note.lstrip("!"))
+                    best = _Option(cost, day, kind, level, fit)
             if best is not None:
                 options.append(best)
         if not free:
@@ -784,7 +929,7 @@ class _Planner:
         gap = (nxt.first_day - day).days if nxt is not None else None
         if kind is HEAVY:
             if gap is not None:
-                cost += max(0, 4 - gap) * 2.0
+                cost += max(0, 5 - gap) * 1.0
             if day in self.days.heavy_soft:
                 cost += 5.0
             prev = self.days.previous_long(day)
@@ -812,10 +957,12 @@ class _Planner:
 
     def _assign(
         self,
+        *,
+        label: str,
         slots: list[_Slot],
         free: list[date],
         per_slot: float,
-        phase: Phase,
+        week: WeekModel,
         others: list[tuple[date, bool]],
     ) -> tuple[list[tuple[_Slot, _Option]], list[tuple[_Slot, str]]]:
         """The cheapest assignment of slots to distinct days (a slot may stay empty).
@@ -825,7 +972,7 @@ class _Planner:
         choices: list[list[tuple[float, _Option | None]]] = []
         reasons: list[str] = []
         for slot in slots:
-            options, why = self._options(slot, free, per_slot, phase)
+            options, why = self._options(label, slot, free, per_slot, week)
             scored = [
                 (o.cost + sum(_spacing(o.day, o.kind.is_lower, b, lower, 0.5) for b, lower in others), o)
                 for o in options
@@ -872,86 +1019,167 @@ class _Planner:
                 placed.append((slot, option))
         return placed, unplaced
 
-    def _session(self, label: str, slot: _Slot, option: _Option, load: str, context: str) -> Session:
+    # -- one session and its words ----------------------------------------------------------
+    def _session(
+        self,
+        label: str,
+        slot: _Slot,
+        option: _Option,
+        week: WeekModel,
+        *,
+        target_minutes: int,
+        per_slot: float,
+    ) -> Session:
         kind = option.kind
-        session_load = None
-        if kind is HEAVY:
-            session_load = load
-        elif kind is LIGHT:
-            session_load = "light"
-        recipe = self.inp.catalogue.recipe(kind, session_load)
-        exercises = recipe.exercises
-        groups = list(recipe.muscle_groups)
-        if slot.with_upper and kind.is_lower:
-            exercises = exercises + UPPER_ADD_ON
-            groups.append("upper")
-        reasons = [self._anchor_reason(kind, option.day)]
+        load = self._kind_load(kind, week)
+        with_upper = slot.with_upper and kind is not BODYWEIGHT
+        content = self.inp.catalogue.content(kind, load, option.minutes, with_upper=with_upper)
+        whys = [self._anchor(kind, load, option.day)]
         if option.level > 0:
-            first = slot.chain[0]
-            blocked = self.days.forbids(first, option.day)
-            if blocked is None and first is HEAVY and self.days.heavy_too_close(option.end):
-                blocked = f"R8: less than {self.rules.heavy_before_long_hours} h before the next long run"
-            blocked = blocked or "no time for a full session in the window that day"
-            reasons.append(
-                f"{kind.value.replace('_', ' ')} instead of {first.value.replace('_', ' ')}: {blocked}"
-            )
-            if kind is BODYWEIGHT:
-                reasons.append(
-                    f"R15: a {self.rules.bodyweight_minutes}-minute bodyweight session still counts"
-                )
-        if option.day in self.days.light_only:
-            reasons.append(self.days.light_only[option.day])
-        if kind.is_lower:
-            reasons.append(f"R5: {session_load} load ({context})")
-        else:
-            reasons.append(f"R4: {context}")
-        if option.order_note:
-            reasons.append(option.order_note)
-        windows = ", ".join(str(w) for w in self.rules.windows_for(option.day.weekday()))
-        reasons.append(f"R19: inside your strength window {windows}")
+            whys.append(self._step_down(slot, option, per_slot))
+        if option.day in self.days.light_only and kind is not BODYWEIGHT:
+            whys.append(self.days.light_only[option.day])
+        whys.append(self._load_why(kind, load, week, option.minutes, target_minutes))
+        if option.fit.order is not None:
+            whys.append(option.fit.order)
+        rules = [w.rule for w in whys]
+        if with_upper:
+            rules.append("R2")
+        rules.append("R19")
         return Session(
             uid=session_uid(self.inp.plan_id, label, slot.slot),
             kind=kind,
-            title=recipe.title,
-            start=option.start,
-            end=option.end,
+            title=content.title,
+            start=option.fit.start,
+            end=option.fit.end,
             week=label,
             slot=slot.slot,
-            muscle_groups=tuple(dict.fromkeys(groups)),
-            reasons=tuple(reasons),
-            exercises=exercises,
-            load=session_load,
+            muscle_groups=content.muscle_groups,
+            reasons=tuple(dict.fromkeys(_sentence(w.text) for w in whys)),
+            exercises=content.exercises,
+            load=load,
+            rules=tuple(sorted(set(rules), key=lambda r: int(r[1:]))),
+            effort=content.effort,
+            warmup=content.warmup,
+            alternative=content.alternative,
         )
 
-    def _anchor_reason(self, kind: SessionKind, day: date) -> str:
+    def _kind_load(self, kind: SessionKind, week: WeekModel) -> str | None:
+        """R5's load of a lower-body session: the week's for the main one, light for the other."""
+        if kind is HEAVY:
+            return "moderate" if week.load == "light" else week.load
+        if kind is LIGHT:
+            return "light"
+        return None
+
+    def _anchor(self, kind: SessionKind, load: str | None, day: date) -> Why:
+        """Where the session sits against the long run (R8, R9, R10), in plain words."""
         nxt = self.days.next_long(day)
-        prev = self.days.previous_long(day)
-        if nxt is not None:
+        words = self.words
+        if kind is HEAVY:
+            legs = "heavy legs" if load == "heavy" else "legs at a moderate load"
+            if nxt is None:
+                return Why("R8", f"{legs} today: no long run in the next week to keep them fresh for")
             gap = (nxt.first_day - day).days
-            where = f"{gap} days before {nxt.title} ({_day_label(nxt.first_day)})"
-            if kind is HEAVY:
-                return f"R8: {where}, at least {self.rules.heavy_before_long_hours} h before it"
+            return Why(
+                "R8", f"{legs} today, {gap} days before {words.run(nxt, day)}, so they are fresh for it"
+            )
+        if kind is LIGHT:
+            if nxt is None:
+                return Why("R5", "light legs today: hips, calves and ankles, high reps, nothing heavy")
+            gap = (nxt.first_day - day).days
             target = max(1, round(self.rules.light_before_long_hours / 24))
-            if kind is LIGHT and abs(gap - target) <= 1:
-                return f"R9: {where}, about {self.rules.light_before_long_hours} h before it"
-            if gap == 1:
-                return f"R10: upper body and core are fine the day before {nxt.title}"
-            return f"placed {where}"
-        if prev is not None:
-            return f"placed {(day - prev.last_day).days} days after {prev.title}"
-        return "placed in a week without a long run"
+            if abs(gap - target) <= 1:
+                return Why(
+                    "R9",
+                    f"light legs {_days(gap)} before {words.run(nxt, day)}: it keeps hips, calves and "
+                    "ankles strong without tiring them",
+                )
+            return Why("R5", f"light legs {_days(gap)} before {words.run(nxt, day)}")
+        if kind is UPPER:
+            if nxt is not None and (nxt.first_day - day).days == 1:
+                return Why(
+                    "R10", f"upper body and core only: {words.run(nxt, day)} is tomorrow, so the legs rest"
+                )
+            return Why("R2", "upper body and core: they need work on two days a week too")
+        if kind is CORE:
+            return Why("R4", "a short core session keeps strength without adding fatigue before the race")
+        return Why("R15", f"a {self.rules.bodyweight_minutes}-minute bodyweight session, no gym needed")
+
+    def _step_down(self, slot: _Slot, option: _Option, per_slot: float) -> Why:
+        """Why a lighter kind than the slot's first choice: a hard rule, no time, or the runs."""
+        first = slot.chain[0]
+        day = option.day
+        blocked = self.days.forbids(first, day)
+        if blocked is not None:
+            return Why(blocked.rule, f"not {KIND_WORDS[first]} today: {blocked.text}")
+        week = self.model.week(week_start(day))
+        if (
+            self.days.fit(
+                day, self._length(first, self._kind_load(first, week), per_slot, week.phase), self.now
+            )
+            is None
+        ):
+            if option.kind is BODYWEIGHT:
+                return Why(
+                    "R15",
+                    "no time for a full session in your strength window that day; a short one still counts",
+                )
+            return Why(
+                "R19", f"not {KIND_WORDS[first]} today: no time for a longer session in your strength window"
+            )
+        prev = self.days.previous_long(day)
+        if prev is not None and (day - prev.last_day).days == 1:
+            return Why(
+                "R12",
+                f"not {KIND_WORDS[first]} today: the legs are tired the day after {self.words.run(prev)}",
+            )
+        if day in self.days.heavy_soft and first is HEAVY:
+            soft = self.days.heavy_soft[day]
+            return Why(soft.rule, f"not {KIND_WORDS[first]} today: they would blunt the next day's hard run")
+        return Why(
+            "R5", f"not {KIND_WORDS[first]} today: a lighter session sits better with this week's runs"
+        )
+
+    def _load_why(
+        self, kind: SessionKind, load: str | None, week: WeekModel, minutes: int, target: int
+    ) -> Why:
+        """The load (R5) or the minutes (R4), from the week's place in the training cycle."""
+        where = f"a {week.phase.value} week"
+        if week.cutback:
+            where = f"a cutback week of the {week.phase.value} block"
+        if self.model.peak_unknown and week.phase in NORMAL_PHASES and not self.rules.peak_week_minutes:
+            share = "your peak week is not known yet"
+        else:
+            share = f"your running is at {round(week.fraction * 100)}% of its peak"
+        if kind is HEAVY and week.eased:
+            return Why(
+                "R5", f"moderate load this week to ease into heavy lifting; heavier from next week ({where})"
+            )
+        if kind.is_lower and load is not None:
+            reps = {"heavy": "3-6", "moderate": "6-10", "light": "12-15"}[load]
+            if week.cutback:
+                return Why("R5", f"{load} load ({reps} reps): {where}, so the load stays the block's")
+            return Why("R5", f"{load} load ({reps} reps): {where}, {share}")
+        if week.phase in NORMAL_PHASES:
+            return Why(
+                "R4", f"{minutes} minutes: {where}, {share}, so strength gets {target} minutes this week"
+            )
+        return Why("R4", f"{minutes} minutes: {where}")
 
     # -- R18 --------------------------------------------------------------------------------
     def _check_rolling(self) -> None:
         rules = self.rules
-        normal = {Phase.BASE, Phase.BUILD, Phase.PEAK, Phase.UNSTRUCTURED}
+        normal = {*NORMAL_PHASES, Phase.UNSTRUCTURED}
         strength_days = sorted({s.day for s in self.sessions if s.kind.is_strength})
         window_weeks = max(1, rules.rolling_days // 7)
         minimum = rules.rolling_min_fraction * rules.strength_sessions_per_week
         warned: set[tuple[str, str]] = set()
         for i in range(len(self.weeks) - window_weeks + 1):
             block = self.weeks[i : i + window_weeks]
-            if any(self.model.phases[w] not in normal for w in block) or block[0] < self.first_week:
+            if block[-1] - block[0] != timedelta(weeks=window_weeks - 1):
+                continue  # a gap of weeks without runs inside: not a rolling block
+            if any(self.model.week(w).phase not in normal for w in block) or block[0] < self.first_week:
                 continue
             start, stop = block[0], block[-1] + timedelta(days=7)
             inside = [d for d in strength_days if start <= d < stop]
@@ -979,6 +1207,10 @@ class _Planner:
                         label,
                     )
                 )
+
+
+def _days(n: int) -> str:
+    return "1 day" if n == 1 else f"{n} days"
 
 
 def plan(inp: PlanInput) -> PlanResult:

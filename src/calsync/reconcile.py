@@ -165,6 +165,24 @@ def fixed_sessions(owned: Sequence[OwnedEvent], *, now: datetime) -> list[Sessio
     ]
 
 
+def previous_sessions(owned: Sequence[OwnedEvent], *, now: datetime) -> list[Session]:
+    """The owned events calsync placed and nobody changed, still ahead: the planner keeps each on
+    its day while it stays valid (PRODUCT.md section 2, "Stability")."""
+    return [
+        Session(
+            uid=event.uid,
+            kind=event.kind,
+            title=event.title,
+            start=event.start,
+            end=event.end,
+            week=event.week,
+            slot=event.slot,
+        )
+        for event in owned
+        if not event.kept(now) and event.written_hash is not None
+    ]
+
+
 def _by_uid(owned: Sequence[OwnedEvent]) -> dict[str, OwnedEvent]:
     """Owned events by UID; of duplicates (there should be none) the highest SEQUENCE wins."""
     index: dict[str, OwnedEvent] = {}

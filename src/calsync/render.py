@@ -17,13 +17,12 @@ from datetime import date, datetime
 from calsync.model import Session, SessionKind, When
 
 REST_TEXT = (
-    "A full rest day: no run, no strength training, no active recovery. "
+    "A full rest day: no run, no strength training, no other training. "
     "Rest is when the training of the week turns into fitness."
 )
-FOOTER = (
-    "Placed by calsync. If you move or change this event, calsync keeps your version "
-    "and plans the rest of the week around it."
-)
+FOOTER = "Placed by calsync around your run plan."
+"""True wherever the event is read: an editable calendar, a read-only feed, Home Assistant."""
+_GROUP_WORDS = {"lower": "lower body", "upper": "upper body", "core": "core"}
 
 
 def _sentence(text: str) -> str:
@@ -32,28 +31,41 @@ def _sentence(text: str) -> str:
 
 
 def why_here(reasons: tuple[str, ...]) -> str:
-    """The "Why here:" paragraph: the rules and runs a session was placed by."""
+    """The "Why here:" paragraph: plain sentences naming the runs a session was placed around
+    (the rule ids travel in ``X-CALSYNC-RULES``, never in the text a runner reads)."""
     return "Why here: " + " ".join(_sentence(r) for r in reasons if r.strip())
 
 
+def _facts(session: Session) -> str:
+    facts = []
+    if session.minutes:
+        facts.append(f"{session.minutes} minutes")
+    if session.load:
+        facts.append(f"{session.load} load")
+    if session.muscle_groups:
+        facts.append("works " + " and ".join(_GROUP_WORDS.get(g, g) for g in session.muscle_groups))
+    line = _sentence(", ".join(facts)) if facts else ""
+    return line[:1].upper() + line[1:]
+
+
 def describe(session: Session) -> str:
-    """The DESCRIPTION of a session's event: exercises, minutes, then why it is there."""
+    """The DESCRIPTION of a session's event: what to do (warm-up, exercises with sets x reps,
+    effort, a no-gym alternative), then why it is there."""
     parts: list[str] = []
     if session.kind is SessionKind.REST:
         parts.append(REST_TEXT)
     else:
+        facts = _facts(session)
+        if facts:
+            parts.append(facts)
+        if session.warmup:
+            parts.append(f"Warm-up: {session.warmup}")
         if session.exercises:
             parts.append("\n".join(f"- {e.name}: {e.prescription}" for e in session.exercises))
-        facts = []
-        if session.minutes:
-            facts.append(f"{session.minutes} minutes")
-        if session.load:
-            facts.append(f"{session.load} load")
-        if session.muscle_groups:
-            facts.append("focus: " + ", ".join(session.muscle_groups))
-        if facts:
-            line = _sentence(", ".join(facts))
-            parts.append(line[:1].upper() + line[1:])
+        if session.effort:
+            parts.append(f"Effort: {_sentence(session.effort)}")
+        if session.alternative:
+            parts.append(f"No gym: {_sentence(session.alternative)}")
     if any(r.strip() for r in session.reasons):
         parts.append(why_here(session.reasons))
     parts.append(FOOTER)

@@ -196,6 +196,8 @@ def session_vevent(
     event.add("x-calsync-week", session.week)
     event.add("x-calsync-slot", session.slot)
     event.add("x-calsync-hash", session_fingerprint(session))
+    if session.rules:
+        event.add("x-calsync-rules", ",".join(session.rules))
     return event
 
 
