@@ -8,6 +8,7 @@ the first strength window, so the whole week can be planned.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -97,6 +98,7 @@ def plan_week(
     busy: Sequence[Busy] = (),
     now: datetime = NOW,
     fixed: Sequence[Session] = (),
+    previous: Sequence[Session] = (),
     horizon_weeks: int = 16,
     plan_id: str = "me",
     **rules: Any,
@@ -112,8 +114,19 @@ def plan_week(
             now=now,
             horizon_weeks=horizon_weeks,
             fixed=list(fixed),
+            previous=list(previous),
         )
     )
+
+
+def history(runs: Iterable[Run], weeks: int = 1) -> list[Run]:
+    """The same runs ``weeks`` earlier (already done): a plan under way, so its first planned
+    week is not the first heavy week (which would be eased in at a moderate load)."""
+    shift = timedelta(weeks=weeks)
+    out = []
+    for run in runs:
+        out.append(replace(run, uid=f"past{weeks}-{run.uid}", start=run.start - shift, end=run.end - shift))
+    return out
 
 
 def strength(result: PlanResult) -> list[Session]:

@@ -191,7 +191,7 @@ def varied_rules(draw: st.DrawFn) -> Rules:
         rest_day=draw(st.none() | st.sampled_from(WEEKDAYS)),
         strength_windows=[TimeWindow.parse(w) for w in draw(_WINDOW_LIST)],
         strength_windows_by_day={k: [TimeWindow.parse(w) for w in v] for k, v in by_day.items()},
-        heavy_before_long_hours=draw(st.integers(48, 96)),
+        heavy_before_long_days=draw(st.integers(2, 4)),
         heavy_after_long_days=draw(st.integers(0, 3)),
         a_race_no_strength_days=draw(st.integers(3, 10)),
         a_race_no_heavy_days=draw(st.integers(5, 14)),

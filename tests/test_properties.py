@@ -84,7 +84,7 @@ def blocked_intervals(sc: Scenario, runs: Sequence[Run]) -> list[tuple[datetime,
         for day in run_days(run, sc.zone):
             start = datetime.combine(day, sc.rules.default_run_time, sc.zone)
             end = min(
-                start + timedelta(minutes=run_minutes(run, sc.rules)),
+                start + timedelta(minutes=run_minutes(run, sc.rules.default_pace_min_per_km)),
                 datetime.combine(day + timedelta(days=1), time(0), sc.zone),
             )
             out.append(
@@ -108,7 +108,6 @@ def hard_violations(sc: Scenario, result: PlanResult, runs: Sequence[Run] | None
     longs = [r for r in runs if r.is_long]
     races = [r for r in runs if r.kind is RunKind.RACE]
     blocks = blocked_intervals(sc, runs)
-    heavy_days = math.ceil(rules.heavy_before_long_hours / 24)
     planned = [s for s in result.sessions if not s.fixed]
     strength = [s for s in planned if s.kind.is_strength]
     rests = [s for s in planned if s.kind is SessionKind.REST]
@@ -132,6 +131,8 @@ def hard_violations(sc: Scenario, result: PlanResult, runs: Sequence[Run] | None
                     out.append(f"R17: {what} {gap} days before race {race.title}")
                 if heavy and 0 <= gap <= rules.bc_race_no_heavy_days:
                     out.append(f"R17: heavy {what} {gap} days before race {race.title}")
+                if lower and race.is_long and 0 <= gap <= rules.bc_long_race_no_lower_days:
+                    out.append(f"R17: lower body {what} {gap} days before long race {race.title}")
             rd = rules.recovery_days.for_distance(race.distance_km)
             if 0 <= after <= rd:
                 out.append(f"R16: {what} {after} days after race {race.title} (recovery {rd})")
@@ -140,8 +141,8 @@ def hard_violations(sc: Scenario, result: PlanResult, runs: Sequence[Run] | None
         for long in longs:
             long_days = run_days(long, zone)
             gap, after = (long_days[0] - day).days, (day - long_days[-1]).days
-            if heavy and 0 <= gap < heavy_days:
-                out.append(f"R8: {what} {gap} days before {long.title} ({rules.heavy_before_long_hours} h)")
+            if heavy and 0 <= gap <= rules.heavy_before_long_days:
+                out.append(f"R8: {what} {gap} days before {long.title} ({rules.heavy_before_long_days} full days)")
             if lower and gap == 1:
                 out.append(f"R10: {what} the day before {long.title}")
             if heavy and 1 <= after <= rules.heavy_after_long_days:

@@ -264,18 +264,27 @@ def _phases_of(weeks: list[date], volumes: dict[date, int], race: Race | None, r
     training = [w for w in weeks if w < race_week and volumes.get(w, 0) > 0]
     peak = configured or max((volumes[w] for w in training), default=0)
     at_peak = [w for w in training if peak and volumes[w] >= rules.peak_phase_fraction * peak]
-    shows_peak = bool(at_peak) and (race_week - at_peak[-1]) // WEEK - 1 <= MAX_TAPER_WEEKS
+    fallback = fallback_taper_weeks(race, rules)
+    # A feed that starts less than a taper and a peak block before the race cannot show where
+    # the taper begins; one whose biggest week lies far before the race stops short of the peak.
+    long_enough = bool(training) and training[0] <= race_week - (fallback + MAX_PEAK_WEEKS) * WEEK
+    reaches_peak = bool(at_peak) and (race_week - at_peak[-1]) // WEEK - 1 <= MAX_TAPER_WEEKS
+    shows_peak = long_enough and reaches_peak
     if shows_peak:
         peak_end = at_peak[-1]
         taper_start = peak_end + WEEK
         peak_start = min(w for w in at_peak if w >= peak_end - (MAX_PEAK_WEEKS - 1) * WEEK)
+    elif reaches_peak:  # a short feed close to the race: its biggest weeks are the peak
+        taper_start = race_week - fallback * WEEK
+        close = [w for w in at_peak if taper_start - MAX_PEAK_WEEKS * WEEK <= w < taper_start]
+        peak_start = close[0] if close else taper_start
     else:
-        taper_start = race_week - fallback_taper_weeks(race, rules) * WEEK
+        taper_start = race_week - fallback * WEEK
         peak_start = taper_start
     before = [w for w in weeks if w < min(taper_start, peak_start)]
     phases: dict[date, Phase]
     unknown = False
-    if shows_peak:
+    if reaches_peak:
         above = [w for w in before if volumes.get(w, 0) >= rules.build_phase_fraction * peak]
         build_start = above[0] if above else peak_start
         phases = {w: Phase.BASE if w < build_start else Phase.BUILD for w in before}

@@ -46,8 +46,8 @@ from calsync.phases import PhaseModel, Race, WeekModel, phase_model, races_of, r
 
 HEAVY, LIGHT = SessionKind.HEAVY_LOWER, SessionKind.LIGHT_LOWER
 UPPER, CORE, BODYWEIGHT = SessionKind.UPPER, SessionKind.CORE, SessionKind.BODYWEIGHT
-LIGHT_ONLY_KINDS = frozenset({LIGHT, UPPER, CORE, BODYWEIGHT})
-"""What R16 allows in the second half of a race recovery (no heavy lower body)."""
+LIGHT_ONLY_KINDS = frozenset({LIGHT, CORE, BODYWEIGHT})
+"""What R16 allows in the second half of a race recovery: light or bodyweight work."""
 STEP = timedelta(minutes=15)
 """Granularity of start times inside a window."""
 LEVEL_COST = 10.0
@@ -283,6 +283,8 @@ class _Days:
             self._add_run(run)
         for block in busy:
             if block.training:
+                if _not_after(block.end, block.start):  # a training event without length
+                    self.training_on.setdefault(_in_zone(block.start, zone).date(), []).append(block)
                 self._add_interval(block.start, block.end, self.training_on, block)
             if not block.transparent:
                 self._add_interval(block.start, block.end, self.blocked)
@@ -782,8 +784,8 @@ class _Planner:
             slots = [_Slot("s1", first, with_upper=True), _Slot("s2", second, with_upper=True)]
         elif phase is Phase.RECOVERY:
             slots = [
-                _Slot("s1", (LIGHT, UPPER, BODYWEIGHT), with_upper=True),
-                _Slot("s2", (UPPER, BODYWEIGHT), with_upper=True),
+                _Slot("s1", (LIGHT, BODYWEIGHT, CORE), with_upper=True),
+                _Slot("s2", (LIGHT, BODYWEIGHT, CORE), with_upper=True),
             ]
         elif phase is Phase.TAPER:
             return [_Slot("s1", (LIGHT, CORE, BODYWEIGHT))][: min(n, 1)]
@@ -803,7 +805,9 @@ class _Planner:
             return None, None
         ahead = [d for d in days if d >= self.today]
         free = [d for d in ahead if not self.days.is_training_day(d)]
-        if ahead and not free:
+        if any(not self.days.is_training_day(d) for d in days if d < self.today):
+            pass  # a training-free day already behind us may have been the rest day
+        elif ahead and not free:
             lightest = min(ahead, key=lambda d: (self.days.training_load(d), d))
             self.warnings.append(
                 PlanWarning(
