@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -58,6 +59,8 @@ UNPLACED_COST = 60.0
 """Cost of leaving a slot empty: worse than any placement."""
 KM_PER_MILE = 1.609344
 NORMAL_PHASES = (Phase.BASE, Phase.BUILD, Phase.PEAK)
+RACE_PREFIX = re.compile(r"^\s*(?:race|wettkampf|course)\s*[:\-–]\s*", re.IGNORECASE)
+"""A race title's leading "Race:" (the sentence already says it is a race)."""
 KIND_WORDS = {
     HEAVY: "heavy legs",
     LIGHT: "light legs",
@@ -238,7 +241,8 @@ class _Words:
         """``Saturday's 30 km long run``; ``the long run on Sat 12 Dec`` when more than a week
         away; races by their title: ``your A race, Lavaredo 120K``."""
         if run.kind is RunKind.RACE:
-            return f"{'your A race' if run.priority == 'A' else 'the race'}, {run.title}"
+            title = RACE_PREFIX.sub("", run.title).strip() or run.title
+            return f"{'your A race' if run.priority == 'A' else 'the race'}, {title}"
         size = f"{distance_words(run.distance_km, self.unit)} " if run.distance_km else ""
         noun = _run_noun(run)
         if seen_from is not None and 0 <= (run.first_day - seen_from).days < 7:
@@ -433,10 +437,10 @@ class _Days:
         """The hard rule that forbids this kind on this day, if any."""
         if day in self.no_strength:
             return self.no_strength[day]
-        if kind is HEAVY and day in self.no_heavy:
-            return self.no_heavy[day]
         if kind.is_lower and day in self.no_lower:
             return self.no_lower[day]
+        if kind is HEAVY and day in self.no_heavy:
+            return self.no_heavy[day]
         if day in self.light_only and kind not in LIGHT_ONLY_KINDS:
             return self.light_only[day]
         return None
@@ -728,8 +732,7 @@ class _Planner:
                 self._session(label, slot, option, week, target_minutes=target_minutes, per_slot=per_slot)
             )
         # a week that a race and its recovery take mostly is not short of strength (R3, R16)
-        race_days = sum(1 for d in days if d in self.days.no_strength or d in self.days.light_only)
-        normal = phase in (*NORMAL_PHASES, Phase.UNSTRUCTURED) and race_days < 3
+        normal = phase in (*NORMAL_PHASES, Phase.UNSTRUCTURED) and self._race_days(monday) < 3
         for slot, why in unplaced:
             if normal:
                 self.warnings.append(
@@ -773,6 +776,16 @@ class _Planner:
         # one moved run ripple week after week through the whole plan (sessions must change only
         # in the weeks around a change). Lower body on Sundays costs a little instead (see _soft).
         return kept
+
+    def _race_days(self, monday: date) -> int:
+        """Days of the week that a race, its run-up or its recovery keep free of strength."""
+        days = [monday + timedelta(days=i) for i in range(7)]
+        return sum(
+            1
+            for d in days
+            if (d in self.days.no_strength and self.days.no_strength[d].rule in ("R6", "R16", "R17"))
+            or d in self.days.light_only
+        )
 
     def _template(self, phase: Phase, load: str) -> list[_Slot]:
         """The week's slots (R2): outside taper and race weeks every session works upper body
@@ -1185,6 +1198,8 @@ class _Planner:
                 continue  # a gap of weeks without runs inside: not a rolling block
             if any(self.model.week(w).phase not in normal for w in block) or block[0] < self.first_week:
                 continue
+            if any(self._race_days(w) for w in block):
+                continue  # a race and its recovery (R16) are not a gap in strength training
             start, stop = block[0], block[-1] + timedelta(days=7)
             inside = [d for d in strength_days if start <= d < stop]
             average = len(inside) / window_weeks
