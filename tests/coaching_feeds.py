@@ -14,8 +14,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from calsync.config import WEEKDAYS, Classification, Rules
 from calsync.classify import classify_events
+from calsync.config import WEEKDAYS, Classification, Rules
 from calsync.model import PlanResult, Session, SourceEvent
 from calsync.planner import PlanInput, plan
 
@@ -23,6 +23,9 @@ ZONE = ZoneInfo("Europe/Berlin")
 START = date(2027, 1, 4)
 """A Monday: week 0 of every feed."""
 NOW = datetime.combine(START, time(5), ZONE)
+ONE_HOUR = "Planned Time: 1:00"
+THRESHOLD = "Lactate threshold 10 w/ 4 @ 15K to half marathon race pace"
+"""A quality session, not a race (PRODUCT.md section 3)."""
 
 
 def day(week: int, weekday: str) -> date:
@@ -55,13 +58,20 @@ def ultra_24_weeks(long_km: Sequence[float] | None = None, cutback_every: int = 
             base = long_km[week] if long_km else 22
         long = round(base * scale)
         events += [
-            all_day(f"q{week}", "Run: Tempo into VO2max spikes", day(week, "tue"), description="Planned Time: 1:00"),
+            all_day(
+                f"q{week}",
+                "Run: Tempo into VO2max spikes",
+                day(week, "tue"),
+                description="Planned Time: 1:00",
+            ),
             all_day(f"e{week}a", f"Run: Easy Run {round(45 * scale)} min", day(week, "wed")),
             all_day(f"e{week}b", f"Run: Easy Run {round(40 * scale)} min", day(week, "thu")),
             all_day(f"l{week}", f"Long Run {long} km", day(week, "sat")),
         ]
         if 8 <= week < 21 and not cut:
-            events.append(all_day(f"b{week}", f"Long Run {round(long / 2)} km (back-to-back)", day(week, "sun")))
+            events.append(
+                all_day(f"b{week}", f"Long Run {round(long / 2)} km (back-to-back)", day(week, "sun"))
+            )
     events.append(all_day("race", "Race: Lavaredo 100K (A)", day(23, "sat")))
     events.append(all_day("shake", "Run: Shakeout 20 min", day(23, "thu")))
     return events
@@ -121,7 +131,9 @@ def b50k_before_a_marathon() -> list[SourceEvent]:
     longs = [20, 22, 24, 18, 26, 0, 0, 28, 30, 32, 22, 14]
     for week, km in enumerate(longs):
         events += [
-            all_day(f"x{week}q", "Lactate threshold 10 w/ 4 @ 15K to half marathon race pace", day(week, "tue")),
+            all_day(
+                f"x{week}q", "Lactate threshold 10 w/ 4 @ 15K to half marathon race pace", day(week, "tue")
+            ),
             all_day(f"x{week}e", "Run: Easy Run 50 min", day(week, "thu")),
         ]
         if km:

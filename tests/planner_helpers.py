@@ -8,8 +8,8 @@ the first strength window, so the whole week can be planned.
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo

@@ -176,7 +176,10 @@ def busy_blocks(draw: st.DrawFn, first: date, weeks: int, zone: ZoneInfo) -> lis
         else:
             start = wall(day, 0, 0, zone)
             end = wall(day + timedelta(days=draw(_BUSY_DAYS)), 0, 0, zone)
-        out.append(Busy(start=start, end=end, title=f"busy {i}"))
+        training = draw(_QUARTER) == 0  # another sport: never a rest day (R14)
+        out.append(
+            Busy(start=start, end=end, title=f"{'bike' if training else 'busy'} {i}", training=training)
+        )
     return out
 
 

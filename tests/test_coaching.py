@@ -70,12 +70,15 @@ def test_ultra_with_cutback_weeks_moves_forward_and_keeps_its_blocks(cutback_eve
     weeks = {w.start: w for w in result.weeks}
     phases = [w.phase for w in result.weeks]
     assert phases.count(Phase.PEAK) <= 4
-    assert Phase.BASE in phases and Phase.BUILD in phases and Phase.TAPER in phases
+    assert Phase.BASE in phases
+    assert Phase.BUILD in phases
+    assert Phase.TAPER in phases
     # the race week, then its recovery: no "unstructured" weeks after the final race
     race_week = week_start(day(23, "sat"))
     assert weeks[race_week].phase is Phase.RACE
     after = [w for w in result.weeks if w.start > race_week]
-    assert after and all(w.phase is Phase.RECOVERY for w in after)
+    assert after
+    assert all(w.phase is Phase.RECOVERY for w in after)
     # every planned down week is flagged and keeps its block's phase and load
     cutbacks = [w for w in result.weeks if w.cutback]
     assert len(cutbacks) >= 4
@@ -95,7 +98,8 @@ def test_ultra_peak_weeks_are_the_last_big_weeks_before_the_taper() -> None:
     result = plan_feed(Feed(ultra_24_weeks()))
     peak = [w for w in result.weeks if w.phase is Phase.PEAK]
     taper = [w for w in result.weeks if w.phase is Phase.TAPER]
-    assert peak and taper
+    assert peak
+    assert taper
     assert peak[-1].start + timedelta(weeks=1) == taper[0].start
     # the biggest training week is a peak week, and no early week is "peak"
     biggest = max(result.weeks, key=lambda w: w.run_minutes)
@@ -109,7 +113,8 @@ def test_first_heavy_week_is_eased_in_and_heavy_follows() -> None:
     assert (first.phase, first.load) == (Phase.BASE, "moderate")
     assert second.load == "heavy"
     main = [s for s in week_of(result, first.start) if s.kind is HEAVY]
-    assert main and all(s.load == "moderate" for s in main)
+    assert main
+    assert all(s.load == "moderate" for s in main)
     assert any("ease" in r for s in main for r in s.reasons)
     # exercise names stay from week to week (weights can progress)
     names = [tuple(e.name for e in s.exercises[:2]) for s in strength(result) if s.kind is HEAVY]
@@ -146,7 +151,8 @@ def test_short_feed_far_from_its_a_race_is_not_peak() -> None:
     events = [*coach_feed_3_weeks(), all_day("far", "Race: Zugspitz Ultratrail 100K", day(14, "sat"))]
     result = plan_feed(Feed(events))
     shown = [w for w in result.weeks if w.start <= day(2, "mon")]
-    assert shown and all(w.phase in (Phase.BASE, Phase.BUILD) for w in shown)
+    assert shown
+    assert all(w.phase in (Phase.BASE, Phase.BUILD) for w in shown)
     assert "PEAK_UNKNOWN" in [w.code for w in result.warnings]
     assert_clean(result)
 
@@ -161,12 +167,14 @@ def test_miles_typed_into_identical_blocks(weeks: int, first_long: int) -> None:
     assert result.unit == "mi"
     longs = [r for r in result.runs if r.kind is RunKind.LONG]
     minutes = [result.run_minutes[r.uid] for r in longs[:weeks]]
-    assert minutes == sorted(minutes) and minutes[0] < minutes[-1], "the title's distance is the truth"
+    assert minutes == sorted(minutes), "the title's distance is the truth"
+    assert minutes[0] < minutes[-1]
     build = [w.run_minutes for w in result.weeks[: weeks - 1]]
     assert len(set(build)) > 2, "weeks are not all the same"
     assert_forward(result)
     text = " ".join(r for s in result.sessions for r in s.reasons)
-    assert " mi " in text and " km" not in text
+    assert " mi " in text
+    assert " km" not in text
 
 
 # ---- runs plus bike sessions ------------------------------------------------------------------------
@@ -206,7 +214,8 @@ def test_b_50k_before_an_a_marathon() -> None:
     assert weeks[week_start(a_day)].phase is Phase.RACE
     # the biggest training weeks are peak, with light legs, not base with heavy legs
     biggest = max(result.weeks, key=lambda w: w.run_minutes)
-    assert biggest.phase is Phase.PEAK and biggest.load == "light"
+    assert biggest.phase is Phase.PEAK
+    assert biggest.load == "light"
     # R17 for a long B race: no leg work in the 3 days before it, no strength the day before
     near = [s for s in strength(result) if b_day - timedelta(days=3) <= s.day <= b_day]
     assert all(not s.kind.is_lower for s in near)
@@ -261,16 +270,20 @@ def test_a_person_dragging_heavy_legs_to_the_day_before_the_long_run() -> None:
     heavy = next(s for s in week_of(first, week) if s.kind is HEAVY)
     long_day = next(r.first_day for r in first.runs if r.kind is RunKind.LONG and r.first_day >= week)
     moved_start = datetime.combine(long_day - timedelta(days=1), time(6), ZONE)
-    dragged = replace(heavy, start=moved_start, end=moved_start + timedelta(minutes=heavy.minutes), fixed=True)
+    dragged = replace(
+        heavy, start=moved_start, end=moved_start + timedelta(minutes=heavy.minutes), fixed=True
+    )
     result = plan_feed(feed, fixed=[dragged])
     kept = [s for s in result.sessions if s.uid == heavy.uid]
     assert kept == [dragged]
     warnings = [w for w in result.warnings if w.code == "PERSON_BREAKS_RULE"]
     assert len(warnings) == 1
-    assert "day before" in warnings[0].message and "R10" not in warnings[0].message
+    assert "day before" in warnings[0].message
+    assert "R10" not in warnings[0].message
     # the rest of the week is planned around it: one more session, not on that day
     others = [s for s in week_of(result, week) if s.kind.is_strength and s.uid != heavy.uid]
-    assert others and all(s.day != dragged.day for s in others)
+    assert others
+    assert all(s.day != dragged.day for s in others)
     assert_clean(result)
 
 
@@ -308,8 +321,11 @@ def test_a_moved_long_run_changes_only_what_it_made_invalid() -> None:
 def test_words_a_runner_reads() -> None:
     result = plan_feed(Feed(miles_blocks()))
     for session in strength(result):
-        assert session.rules and all(RULE_CODE.fullmatch(r) for r in session.rules)
-        assert session.effort and session.warmup and session.alternative
+        assert session.rules
+        assert all(RULE_CODE.fullmatch(r) for r in session.rules)
+        assert session.effort
+        assert session.warmup
+        assert session.alternative
         assert all(re.match(r"\d+ x ", e.prescription) for e in session.exercises)
     short = min(strength(result), key=lambda s: s.minutes)
     long = max(strength(result), key=lambda s: s.minutes)
@@ -338,6 +354,9 @@ def test_every_feed_style_passes_plan_check_at_any_point_of_its_plan() -> None:
 
 
 def test_timed_quality_and_easy_runs_keep_lift_first() -> None:
-    events = [timed("q", "Run: Tempo 45 min", day(0, "tue"), 6, 45), all_day("l", "Long Run 20 km", day(0, "sat"))]
+    events = [
+        timed("q", "Run: Tempo 45 min", day(0, "tue"), 6, 45),
+        all_day("l", "Long Run 20 km", day(0, "sat")),
+    ]
     result = plan_feed(Feed(events, rules={"peak_week_minutes": 400}))
     assert_clean(result)

@@ -12,7 +12,6 @@ Each bug these properties found is pinned as a regression by its minimal failing
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import sys
@@ -34,6 +33,7 @@ from calsync.config import WEEKDAYS, Rules
 from calsync.model import Busy, PlanResult, Run, RunKind, SessionKind, iso_week, week_start
 from calsync.output import plan_json
 from calsync.phases import run_minutes
+from calsync.planner import plan
 from calsync.reconcile import Action, fixed_sessions, reconcile
 from conftest import PLAN_CHECK
 from strategies import BERLIN, ZONES, Scenario, local_day, scenarios
@@ -142,7 +142,9 @@ def hard_violations(sc: Scenario, result: PlanResult, runs: Sequence[Run] | None
             long_days = run_days(long, zone)
             gap, after = (long_days[0] - day).days, (day - long_days[-1]).days
             if heavy and 0 <= gap <= rules.heavy_before_long_days:
-                out.append(f"R8: {what} {gap} days before {long.title} ({rules.heavy_before_long_days} full days)")
+                out.append(
+                    f"R8: {what} {gap} days before {long.title} ({rules.heavy_before_long_days} full days)"
+                )
             if lower and gap == 1:
                 out.append(f"R10: {what} the day before {long.title}")
             if heavy and 1 <= after <= rules.heavy_after_long_days:
@@ -164,12 +166,22 @@ def hard_violations(sc: Scenario, result: PlanResult, runs: Sequence[Run] | None
         if s_utc < now.astimezone(UTC):
             out.append(f"R19: {what} starts before now {now}")
 
+    training_days: set[date] = set()
+    for block in sc.busy:
+        if block.training:
+            first_day = block.start.astimezone(zone).date()
+            last_day = max(first_day, (block.end.astimezone(zone) - timedelta(microseconds=1)).date())
+            training_days.update(
+                first_day + timedelta(days=k) for k in range((last_day - first_day).days + 1)
+            )
     for r in rests:
         day = local_day(r.start, zone)
         if isinstance(r.start, datetime):
             out.append(f"R14: rest day {r.uid} is not all-day")
         if day in on_day:
             out.append(f"R14: rest day {day} has a run {on_day[day][0].title}")
+        if day in training_days:
+            out.append(f"R14: rest day {day} has other training")
         if day < today:
             out.append(f"R19: rest day {day} is in the past (today {today})")
     planned_days = {local_day(s.start, zone) for s in strength}
@@ -183,7 +195,7 @@ def hard_violations(sc: Scenario, result: PlanResult, runs: Sequence[Run] | None
         days = [week.start + timedelta(days=k) for k in range(7)]
         rest_here = [r for r in rests if days[0] <= local_day(r.start, zone) <= days[-1]]
         any_rest = [r for r in all_rests if days[0] <= local_day(r.start, zone) <= days[-1]]
-        free_ahead = [d for d in days if d not in on_day and d > today]
+        free_ahead = [d for d in days if d not in on_day and d not in training_days and d > today]
         # a person's own strength session on a run-free day takes that day from the rest day
         open_ahead = [d for d in free_ahead if d not in kept_days]
         if len(rest_here) > rules.rest_days_per_week:
@@ -208,6 +220,7 @@ def hard_violations(sc: Scenario, result: PlanResult, runs: Sequence[Run] | None
             kept_strength = strength_days - planned_days  # a person's own session on that day wins
             if (
                 pinned not in on_day
+                and pinned not in training_days
                 and pinned not in kept_strength
                 and pinned >= today
                 and rest_here[0].start != pinned
@@ -743,3 +756,97 @@ def test_plan_around_a_persons_edit_keeps_the_hard_rules(sc: Scenario, pick: int
     with tempfile.TemporaryDirectory() as tmp:
         result, _, _ = pass_after_edit(sc, Path(tmp) / "out.ics", pick, how)
         assert hard_violations(sc, result) == []
+
+
+# ---- 9. coach-grade plans (PRODUCT.md section 2: phases, volume, R2, words, stability) ---------
+
+PHASE_ORDER = ["base", "build", "peak", "taper", "race"]
+RULE_CODE = __import__("re").compile(r"\bR\d{1,2}\b")
+
+
+@PURE
+@given(sc=scenarios())
+def test_phases_move_forward_and_no_week_tops_its_peak(sc: Scenario) -> None:
+    """Inside a build-up phases never go back (a new build-up starts only after a race's
+    recovery or 2+ weeks without runs), and no week shows more than 100 % of peak."""
+    result = sc.result()
+    assert all(0.0 <= w.peak_fraction <= 1.0 for w in result.weeks)
+    weeks = sorted(result.weeks, key=lambda w: w.start)
+    rank = -1
+    for previous, week in zip([None, *weeks], weeks, strict=False):
+        gap = previous is None or week.start - previous.start > timedelta(weeks=2)
+        if (
+            gap
+            or week.phase.value == "recovery"
+            or (previous is not None and previous.phase.value in ("race", "recovery"))
+        ):
+            rank = -1
+        if week.phase.value in PHASE_ORDER:
+            now = PHASE_ORDER.index(week.phase.value)
+            assert now >= rank, [(w.week, w.phase.value) for w in weeks]
+            rank = now
+
+
+@PURE
+@given(sc=scenarios())
+def test_upper_body_on_two_days_of_every_normal_week(sc: Scenario) -> None:
+    """R2: in base / build / peak weeks with 2+ planned sessions, the upper body works on 2+ days."""
+    result = sc.result()
+    for week in result.weeks:
+        if week.phase.value not in ("base", "build", "peak"):
+            continue
+        stop = week.start + timedelta(days=7)
+        mine = [
+            s
+            for s in result.sessions
+            if s.kind.is_strength and week.start <= local_day(s.start, sc.zone) < stop
+        ]
+        if len(mine) < 2 or any(s.fixed for s in mine):
+            continue
+        days = {local_day(s.start, sc.zone) for s in mine if "upper" in s.muscle_groups}
+        assert len(days) >= 2, [(s.kind.value, s.muscle_groups) for s in mine]
+
+
+@PURE
+@given(sc=scenarios())
+def test_reasons_are_plain_sentences_and_rules_are_ids(sc: Scenario) -> None:
+    """A runner reads no rule code; the ids travel in ``rules``."""
+    result = sc.result()
+    for session in result.sessions:
+        assert session.reasons
+        for reason in session.reasons:
+            assert not RULE_CODE.search(reason), reason
+            assert reason[:1].isupper() or reason[:1].isdigit(), reason
+            assert reason.endswith("."), reason
+        assert all(RULE_CODE.fullmatch(r) for r in session.rules), session.rules
+
+
+@PURE
+@given(case=moved_run())
+def test_a_moved_run_moves_only_the_sessions_it_made_invalid(case: tuple[Scenario, int, Run]) -> None:
+    """Stability: planned again with the sessions placed before, every session whose old day
+    still keeps every hard rule (and is not the new rest day) stays on its day."""
+    sc, index, moved = case
+    runs = list(sc.runs)
+    runs[index] = moved
+    first = sc.result()
+    placed = [s for s in first.sessions if not s.fixed]
+    second = plan(replace(sc.plan_input(runs=runs), previous=placed))
+    moved_sc = replace(sc, runs=tuple(runs))
+    after = {s.uid: s for s in second.sessions}
+    rests = {local_day(s.start, sc.zone) for s in second.sessions if s.kind is SessionKind.REST}
+    for old in placed:
+        new = after.get(old.uid)
+        if new is None or local_day(new.start, sc.zone) == local_day(old.start, sc.zone):
+            continue
+        still_valid = old.kind is SessionKind.REST or (
+            local_day(old.start, sc.zone) not in rests
+            and not hard_violations(moved_sc, replace(second, sessions=(old,)), runs)
+        )
+        if old.kind is SessionKind.REST:
+            day = local_day(old.start, sc.zone)
+            still_valid = not any(day in run_days(r, sc.zone) for r in runs) and not any(
+                b.training and b.start.astimezone(sc.zone).date() <= day <= b.end.astimezone(sc.zone).date()
+                for b in sc.busy
+            )
+        assert not still_valid, (old.kind.value, old.start, new.start)

@@ -728,9 +728,7 @@ class _Planner:
             label=label, slots=slots, free=free, per_slot=per_slot, week=week, others=previous + kept
         )
         for slot, option in placed:
-            self.sessions.append(
-                self._session(label, slot, option, week, target_minutes=target_minutes, per_slot=per_slot)
-            )
+            self.sessions.append(self._session(label, slot, option, week, per_slot=per_slot))
         # a week that a race and its recovery take mostly is not short of strength (R3, R16)
         normal = phase in (*NORMAL_PHASES, Phase.UNSTRUCTURED) and self._race_days(monday) < 3
         for slot, why in unplaced:
@@ -1044,7 +1042,6 @@ class _Planner:
         option: _Option,
         week: WeekModel,
         *,
-        target_minutes: int,
         per_slot: float,
     ) -> Session:
         kind = option.kind
@@ -1056,7 +1053,7 @@ class _Planner:
             whys.append(self._step_down(slot, option, per_slot))
         if option.day in self.days.light_only and kind is not BODYWEIGHT:
             whys.append(self.days.light_only[option.day])
-        whys.append(self._load_why(kind, load, week, option.minutes, target_minutes))
+        whys.append(self._load_why(kind, load, week, option.minutes))
         if option.fit.order is not None:
             whys.append(option.fit.order)
         rules = [w.rule for w in whys]
@@ -1158,9 +1155,7 @@ class _Planner:
             "R5", f"not {KIND_WORDS[first]} today: a lighter session sits better with this week's runs"
         )
 
-    def _load_why(
-        self, kind: SessionKind, load: str | None, week: WeekModel, minutes: int, target: int
-    ) -> Why:
+    def _load_why(self, kind: SessionKind, load: str | None, week: WeekModel, minutes: int) -> Why:
         """The load (R5) or the minutes (R4), from the week's place in the training cycle."""
         where = f"a {week.phase.value} week"
         if week.cutback:
@@ -1179,9 +1174,7 @@ class _Planner:
                 return Why("R5", f"{load} load ({reps} reps): {where}, so the load stays the block's")
             return Why("R5", f"{load} load ({reps} reps): {where}, {share}")
         if week.phase in NORMAL_PHASES:
-            return Why(
-                "R4", f"{minutes} minutes: {where}, {share}, so strength gets {target} minutes this week"
-            )
+            return Why("R4", f"{minutes} minutes: {where}, {share}")
         return Why("R4", f"{minutes} minutes: {where}")
 
     # -- R18 --------------------------------------------------------------------------------
