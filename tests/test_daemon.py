@@ -96,11 +96,12 @@ def start(daemons: list[DaemonProcess], config: Path) -> DaemonProcess:
 
 
 def sessions_at(calendar_url: str, server: DavServer) -> dict[str, str]:
-    """UID -> DTSTART of every event in a CalDAV calendar (a duplicate UID fails the test)."""
+    """UID -> DTSTART, DTEND and SUMMARY of every event in a CalDAV calendar (a duplicate UID
+    fails the test). A moved run may change a session's kind and length on its day (Stability)."""
     from caldav_servers import DavCalendar
 
     return {
-        uid: event.decoded("DTSTART").isoformat()
+        uid: f"{event.decoded('DTSTART').isoformat()} {event.decoded('DTEND').isoformat()} {event.get('SUMMARY')}"
         for uid, event in events_in(DavCalendar(server, calendar_url)).items()
     }
 

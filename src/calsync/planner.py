@@ -608,12 +608,17 @@ class _Planner:
             )
         self._check_a_race()
         if self.model.peak_unknown and not self.rules.peak_week_minutes:
+            if any(r.priority == "A" for r in self.races):
+                what = "the weeks up to your A race yet"
+                fix = "Set peak_week_minutes (your biggest planned week, in minutes of running)"
+            else:
+                what = "your peak week or a race to build up to"
+                fix = "Set a_race (your goal race's date) or peak_week_minutes"
             self.warnings.append(
                 PlanWarning(
                     "PEAK_UNKNOWN",
-                    "the calendar does not show your peak week or a race to build up to, so calsync "
-                    "cannot tell how close you are to your peak: lower-body work stays at a moderate "
-                    "load. Set a_race (your goal race's date) or peak_week_minutes in the config.",
+                    f"the calendar does not show {what}, so calsync cannot tell how close you are "
+                    f"to your peak: lower-body work stays at a moderate load. {fix} in the config.",
                 )
             )
         previous: list[tuple[date, bool]] = []

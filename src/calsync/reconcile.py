@@ -135,10 +135,25 @@ class ApplyResult:
 
 def _kept_reason(event: OwnedEvent, now: datetime) -> str:
     if event.edited:
-        return "kept: changed by you, so calsync leaves it where you put it"
+        return "Kept where you put it: you changed it, so calsync leaves it as it is."
     if event.ended(now):
-        return "kept: already done"
-    return "kept: already started"
+        return "Kept: already done."
+    return "Kept: already started."
+
+
+def _as_session(event: OwnedEvent, *, reasons: tuple[str, ...] = (), fixed: bool = False) -> Session:
+    """An owned event as the planner sees it: same UID, kind, week, slot and times."""
+    return Session(
+        uid=event.uid,
+        kind=event.kind,
+        title=event.title,
+        start=event.start,
+        end=event.end,
+        week=event.week,
+        slot=event.slot,
+        reasons=reasons,
+        fixed=fixed,
+    )
 
 
 def fixed_sessions(owned: Sequence[OwnedEvent], *, now: datetime) -> list[Session]:
@@ -149,38 +164,13 @@ def fixed_sessions(owned: Sequence[OwnedEvent], *, now: datetime) -> list[Sessio
     """
     kept = [event for event in owned if event.kept(now)]
     kept.sort(key=lambda e: _sort_key(e.start, e.uid, now.tzinfo))
-    return [
-        Session(
-            uid=event.uid,
-            kind=event.kind,
-            title=event.title,
-            start=event.start,
-            end=event.end,
-            week=event.week,
-            slot=event.slot,
-            reasons=(_kept_reason(event, now),),
-            fixed=True,
-        )
-        for event in kept
-    ]
+    return [_as_session(event, reasons=(_kept_reason(event, now),), fixed=True) for event in kept]
 
 
 def previous_sessions(owned: Sequence[OwnedEvent], *, now: datetime) -> list[Session]:
     """The owned events calsync placed and nobody changed, still ahead: the planner keeps each on
     its day while it stays valid (PRODUCT.md section 2, "Stability")."""
-    return [
-        Session(
-            uid=event.uid,
-            kind=event.kind,
-            title=event.title,
-            start=event.start,
-            end=event.end,
-            week=event.week,
-            slot=event.slot,
-        )
-        for event in owned
-        if not event.kept(now) and event.written_hash is not None
-    ]
+    return [_as_session(event) for event in owned if not event.kept(now) and event.written_hash is not None]
 
 
 def _by_uid(owned: Sequence[OwnedEvent]) -> dict[str, OwnedEvent]:
