@@ -100,10 +100,11 @@ def sessions_at(calendar_url: str, server: DavServer) -> dict[str, str]:
     fails the test). A moved run may change a session's kind and length on its day (Stability)."""
     from caldav_servers import DavCalendar
 
-    return {
-        uid: f"{event.decoded('DTSTART').isoformat()} {event.decoded('DTEND').isoformat()} {event.get('SUMMARY')}"
-        for uid, event in events_in(DavCalendar(server, calendar_url)).items()
-    }
+    out = {}
+    for uid, event in events_in(DavCalendar(server, calendar_url)).items():
+        start, end = event.decoded("DTSTART").isoformat(), event.decoded("DTEND").isoformat()
+        out[uid] = f"{start} {end} {event.get('SUMMARY')}"
+    return out
 
 
 def test_a_run_moved_in_the_feed_is_moved_in_the_caldav_target_within_two_intervals(

@@ -179,7 +179,7 @@ def test_fixed_sessions_are_the_started_and_the_edited() -> None:
     assert all(s.fixed for s in fixed)
     by_uid = {s.uid: s for s in fixed}
     assert by_uid["x"].slot == "s2"
-    assert by_uid["x"].reasons[0].startswith("kept:")
+    assert by_uid["x"].reasons[0].startswith("Kept where you put it")
     assert by_uid[PAST.uid].reasons == ("Kept: already done.",)
     assert by_uid[NOW_ON.uid].reasons == ("Kept: already started.",)
     assert by_uid[PAST.uid].start == PAST.start

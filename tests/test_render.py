@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from calsync.model import Exercise, Session, SessionKind
-from calsync.render import describe, fingerprint, session_fingerprint
+from calsync.render import FOOTER, describe, fingerprint, session_fingerprint
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -46,13 +47,35 @@ def rest() -> Session:
 def test_describe_lists_exercises_minutes_and_why_here() -> None:
     text = describe(heavy())
     lines = text.splitlines()
-    assert lines[0] == "- Back squat: 4 x 5"
-    assert lines[1] == "- Single-leg calf raise: 3 x 12"
-    assert "45 minutes" in text
-    assert "heavy load" in text
+    assert lines[0].startswith("45 minutes, heavy load")
+    first = lines.index("- Back squat: 4 x 5")
+    assert lines[first + 1] == "- Single-leg calf raise: 3 x 12"
     why = next(line for line in lines if line.startswith("Why here:"))
     assert why == "Why here: R8: 5 days before Long Run 30 km. R13: lift first, the run is at 07:00."
-    assert text.index("45 minutes") < text.index("Why here:")
+    assert text.index("45 minutes") < text.index("- Back squat") < text.index("Why here:")
+    assert text.endswith(FOOTER)
+
+
+def test_describe_gives_the_warm_up_effort_and_no_gym_alternative() -> None:
+    session = replace(
+        heavy(),
+        warmup="5 min: leg swings, 10 bodyweight squats",
+        effort="RPE 8: 2 reps in reserve",
+        alternative="backpack squats and single-leg calf raises",
+    )
+    text = describe(session)
+    assert "Warm-up: 5 min: leg swings" in text
+    assert "Effort: RPE 8: 2 reps in reserve." in text
+    assert "No gym: backpack squats and single-leg calf raises." in text
+    assert text.index("Warm-up") < text.index("- Back squat") < text.index("Effort:") < text.index("No gym:")
+
+
+def test_describe_is_true_in_a_read_only_feed() -> None:
+    """The same words go to every target: nothing about moving the event (a subscribed feed is
+    read-only), and the rule ids stay out of the text when the reasons are plain sentences."""
+    text = describe(replace(heavy(), reasons=("Heavy legs today, 5 days before Saturday's long run.",)))
+    assert "move" not in text.lower()
+    assert not re.search(r"\bR\d+\b", text)
 
 
 def test_describe_rest_day_says_what_rest_means() -> None:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
+from calsync.catalogue import Catalogue
 from calsync.config import Rules, TimeWindow
 from calsync.model import Busy, RunKind, SessionKind
 from planner_helpers import all_day, plan_week
@@ -133,7 +134,10 @@ def test_a_window_until_midnight_fits_a_full_session() -> None:
         peak_week_minutes=600,
     )
     timed = [s for s in result.sessions if isinstance(s.start, datetime)]
-    assert any(s.minutes == 60 for s in timed), [s.minutes for s in timed]
+    catalogue = Catalogue()
+    assert timed
+    # each session is as long as its catalogue entry allows, ending at midnight at the latest
+    assert all(s.minutes == catalogue.max_minutes(s.kind, s.load) for s in timed), [s.minutes for s in timed]
 
 
 @pytest.mark.parametrize("moment", ["9999-12-31", "0001-01-01"])
