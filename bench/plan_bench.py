@@ -45,6 +45,7 @@ correctness check fails (wrong number of runs read, a broken plan, a failed comm
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import gc
 import io
@@ -66,6 +67,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import recurring_ical_events
 
+import calsync
 from calsync.catalogue import Catalogue
 from calsync.cli import main as calsync_main
 from calsync.config import WEEKDAYS, PlanConfig, Rules, load_config
@@ -77,6 +79,8 @@ from calsync.planner import PlanInput, plan
 T = TypeVar("T")
 
 INPROCESS_TARGET = 2.0
+PROCESS_TARGET = 2.0
+"""Issue 9: the whole ``calsync plan`` process against a bare parse + expand process."""
 """(a): calsync plan may take at most this many times the parse + expand baseline (in-process)."""
 PLANNER_TARGET_MS = 20.0
 """(b): mean planner time per athlete-year."""
@@ -403,6 +407,8 @@ def bench_feed(folder: Path, repeat: int) -> tuple[list[str], list[str]]:
     )
     stages = _stages(config, now, repeat)
     python = sys.executable
+    # an installed package has its bytecode; this checkout may run with PYTHONDONTWRITEBYTECODE
+    compileall.compile_dir(str(Path(calsync.__file__).parent), quiet=1)
     process = _interleaved(
         lambda: _process([python, "-m", "calsync", *_calsync_argv(feed)]),
         lambda: _process(
@@ -420,6 +426,7 @@ def bench_feed(folder: Path, repeat: int) -> tuple[list[str], list[str]]:
 
     c_med, b_med = statistics.median(inproc.calsync), statistics.median(inproc.baseline)
     verdict = "PASS" if inproc.median_ratio <= INPROCESS_TARGET else "FAIL"
+    process_verdict = "PASS" if process.median_ratio <= PROCESS_TARGET else "FAIL"
     p_med, pb_med = statistics.median(process.calsync), statistics.median(process.baseline)
     size_kb = feed.ics.stat().st_size / 1024
     lines = [
@@ -434,7 +441,8 @@ def bench_feed(folder: Path, repeat: int) -> tuple[list[str], list[str]]:
         f"{inproc.min_ratio:.2f}x",
         "    calsync stages (medians): " + ", ".join(f"{name} {_ms(t)}" for name, t in stages),
         f"calsync plan (process) {_ms(p_med)} vs python -c 'import icalendar, recurring_ical_events; "
-        f"parse+expand' {_ms(pb_med)} -> {process.median_ratio:.2f}x (for information: start-up included)",
+        f"parse+expand' {_ms(pb_med)} -> {process.median_ratio:.2f}x (target <= {PROCESS_TARGET:g}x, "
+        f"start-up and imports included) {process_verdict}",
         f"    medians of {repeat}; min {_ms(min(process.calsync))} vs {_ms(min(process.baseline))} -> "
         f"{process.min_ratio:.2f}x",
     ]

@@ -446,7 +446,9 @@ class Catalogue:
         if key == "rest":
             return 0
         plan = self._plan(key, upper=key in _LOWER_KEYS)
-        return 5 * math.ceil((WARMUP_MINUTES * 60 + _seconds(plan.moves, plan.cuts[0])) / 300)
+        cap = 5 * math.ceil((WARMUP_MINUTES * 60 + _seconds(plan.moves, plan.cuts[0])) / 300)
+        self._caps[key] = cap
+        return cap
 
     def min_minutes(self, kind: SessionKind, load: str | None = None, *, with_upper: bool = False) -> int:
         """The shortest session that keeps its shape: three moves or more (four with the upper

@@ -19,6 +19,7 @@ Every placement carries plain sentences (``reasons``) and the rule ids behind th
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -26,6 +27,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from calsync.catalogue import Catalogue
@@ -109,8 +111,7 @@ class _Slot:
     with_upper: bool = False
 
 
-@dataclass(frozen=True)
-class _Fit:
+class _Fit(NamedTuple):
     """A start time inside the day's windows, and how it sits with the day's runs (R13)."""
 
     start: datetime
@@ -120,8 +121,9 @@ class _Fit:
     """The session could not go where R13 asks (after the run instead of before)."""
 
 
-@dataclass(frozen=True)
-class _Option:
+class _Option(NamedTuple):
+    """A kind of session on a day at a time, with its cost (tuples: the inner loop makes many)."""
+
     cost: float
     day: date
     kind: SessionKind
@@ -184,16 +186,29 @@ def _not_after(end: datetime, start: datetime) -> bool:
     return end.astimezone(UTC) <= start.astimezone(UTC)
 
 
+_ALL_DAY = datetime.min.replace(tzinfo=UTC)
+
+
+def _instant(when: date) -> datetime:
+    """A time as a UTC instant (all-day items sort first on their day)."""
+    return when.astimezone(UTC) if isinstance(when, datetime) else _ALL_DAY
+
+
 def _run_order(run: Run) -> tuple[object, ...]:
-    """A total order of runs, so nothing depends on the order of the input."""
+    """A total order of runs (by instants, then every field), so nothing depends on the order
+    of the input or on the zone its times are written in."""
     return (
         run.first_day,
-        str(run.start),
-        str(run.end),
+        run.all_day is False,
+        _instant(run.start),
+        _instant(run.end),
+        run.last_day,
         run.uid,
         run.recurrence_id or "",
         run.title,
         run.kind,
+        run.distance_km or 0.0,
+        run.minutes or 0,
     )
 
 
@@ -203,8 +218,12 @@ def _on_grid(origin: datetime, after: datetime) -> datetime:
     return origin + max(steps, 0) * STEP
 
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def _day_label(day: date) -> str:
-    return f"{WEEKDAYS[day.weekday()].capitalize()} {day.day} {day:%b}"
+    """``Sat 5 Dec`` (no strftime: it is slow and follows the locale)."""
+    return f"{WEEKDAYS[day.weekday()].capitalize()} {day.day} {_MONTHS[day.month - 1]}"
 
 
 def plan_unit(runs: Sequence[Run]) -> str:
@@ -284,7 +303,8 @@ class _Days:
         self._long_lasts = [r.last_day for r in self._longs_by_end]
         self._fits: dict[tuple[date, int], _Fit | None] = {}
         for run in runs:
-            self._add_run(run)
+            if run.last_day >= first - timedelta(days=1) and run.first_day <= last + timedelta(days=1):
+                self._add_run(run)
         for block in busy:
             if block.training:
                 if _not_after(block.end, block.start):  # a training event without length
@@ -304,11 +324,10 @@ class _Days:
     def _add_run(self, run: Run) -> None:
         minutes = run_minutes(run, self.rules.default_pace_min_per_km)
         if isinstance(run.start, datetime) and isinstance(run.end, datetime):
-            start, end = _in_zone(run.start, self.zone), _in_zone(run.end, self.zone)
+            start, end = run.start, run.end  # already in the plan's zone (see _Planner)
             if _not_after(end, start):
                 end = start + timedelta(minutes=minutes)
-            self._add_interval(start, end, self.run_times)
-            self._add_interval(start, end, self.blocked)
+            self._add_run_time(start, end)
             days = {start.date(), (end - timedelta(microseconds=1)).date()}
         else:
             days = set()
@@ -317,11 +336,21 @@ class _Days:
                 days.add(day)
                 start = datetime.combine(day, self.rules.default_run_time, self.zone)
                 end = min(start + timedelta(minutes=minutes), datetime.combine(day, time(23, 59), self.zone))
-                self._add_interval(start, end, self.run_times)
-                self._add_interval(start, end, self.blocked)
+                self._add_run_time(start, end)
                 day += timedelta(days=1)
         for day in days:
             self.runs_on.setdefault(day, []).append(run)
+
+    def _add_run_time(self, start: datetime, end: datetime) -> None:
+        """A run's time: it blocks sessions (R19) and orders them on its days (R13)."""
+        if _not_after(end, start):
+            return
+        day = max(start.date(), self.first - timedelta(days=1))
+        last = min((end - timedelta(microseconds=1)).date(), self.last + timedelta(days=1))
+        while day <= last:
+            self.run_times.setdefault(day, []).append((start, end))
+            self.blocked.setdefault(day, []).append((start, end))
+            day += timedelta(days=1)
 
     def _add_interval(
         self,
@@ -330,7 +359,6 @@ class _Days:
         table: dict[date, list[tuple[datetime, datetime]]] | dict[date, list[Busy]],
         item: Busy | None = None,
     ) -> None:
-        start, end = _in_zone(start, self.zone), _in_zone(end, self.zone)
         if _not_after(end, start):
             return
         day = max(start.date(), self.first - timedelta(days=1))
@@ -596,6 +624,7 @@ class _Planner:
         self.sessions: list[Session] = []
         self.week_plans: list[WeekPlan] = []
         self._soft_costs: dict[tuple[SessionKind, date], float] = {}
+        self._lengths: dict[tuple[SessionKind, str | None, float, Phase], int] = {}
 
     # -- the whole plan ---------------------------------------------------------------------
     def plan(self) -> PlanResult:
@@ -780,6 +809,7 @@ class _Planner:
         # in the weeks around a change). Lower body on Sundays costs a little instead (see _soft).
         return kept
 
+    @functools.cache  # noqa: B019 (one planner per plan: the cache lives as long as it)
     def _race_days(self, monday: date) -> int:
         """Days of the week that a race, its run-up or its recovery keep free of strength."""
         days = [monday + timedelta(days=i) for i in range(7)]
@@ -897,6 +927,13 @@ class _Planner:
     def _length(self, kind: SessionKind, load: str | None, per_slot: float, phase: Phase) -> int:
         """Session minutes: R4's share of the week, within the catalogue's limit; R15's fixed
         length for bodyweight; at most ``taper_session_max_minutes`` in taper and recovery."""
+        key = (kind, load, per_slot, phase)
+        found = self._lengths.get(key)
+        if found is None:
+            found = self._lengths[key] = self._uncached_length(kind, load, per_slot, phase)
+        return found
+
+    def _uncached_length(self, kind: SessionKind, load: str | None, per_slot: float, phase: Phase) -> int:
         if kind is BODYWEIGHT:
             return self.rules.bodyweight_minutes
         cap = self.inp.catalogue.max_minutes(kind, load)
@@ -910,27 +947,33 @@ class _Planner:
         options: list[_Option] = []
         why: dict[str, None] = {}
         before = self.previous.get((label, slot.slot))
+        no_time: date | None = None
+        chain = [
+            (level, kind, self._length(kind, self._kind_load(kind, week), per_slot, week.phase))
+            for level, kind in enumerate(slot.chain)
+        ]
+        forbids, fit_in, soft, now = self.days.forbids, self.days.fit, self._soft, self.now
         for day in free:
             best: _Option | None = None
-            for level, kind in enumerate(slot.chain):
+            moved = MOVE_COST if before is not None and before.day != day else 0.0
+            for level, kind, minutes in chain:
                 if best is not None and LEVEL_COST * level >= best.cost:
                     break
-                blocked = self.days.forbids(kind, day)
+                blocked = forbids(kind, day)
                 if blocked:
                     why.setdefault(blocked.text, None)
                     continue
-                minutes = self._length(kind, self._kind_load(kind, week), per_slot, week.phase)
-                fit = self.days.fit(day, minutes, self.now)
+                fit = fit_in(day, minutes, now)
                 if fit is None:
-                    why.setdefault(f"no free time in your strength windows on {_day_label(day)}", None)
+                    no_time = day
                     continue
-                cost = LEVEL_COST * level + self._soft(kind, day) + (3.0 if fit.against_order else 0.0)
-                if before is not None and before.day != day:
-                    cost += MOVE_COST
+                cost = LEVEL_COST * level + soft(kind, day) + (3.0 if fit.against_order else 0.0) + moved
                 if best is None or cost < best.cost:
                     best = _Option(cost, day, kind, level, fit)
             if best is not None:
                 options.append(best)
+        if no_time is not None:
+            why.setdefault(f"no free time in your strength windows on {_day_label(no_time)}", None)
         if not free:
             why.setdefault("no free day left this week", None)
         return options, "; ".join(list(why)[:3])
