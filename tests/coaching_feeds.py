@@ -139,7 +139,7 @@ def b50k_before_a_marathon() -> list[SourceEvent]:
         if km:
             events.append(all_day(f"x{week}l", f"Long Run {km} km", day(week, "sun")))
     events.append(all_day("b50k", "Race: Trail 50K (B)", day(5, "sat")))
-    events.append(all_day("x6e", "Run: Easy Run 30 min", day(6, "fri")))
+    events.append(all_day("x6f", "Run: Easy Run 30 min", day(6, "fri")))
     events.append(all_day("amara", "Race: Frankfurt Marathon (A)", day(12, "sun")))
     return events
 

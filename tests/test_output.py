@@ -116,10 +116,10 @@ WEEK = WeekPlan(
 )
 RUN_MINUTES = {
     # what calsync counts for the training runs (the race is not counted): 303 in all
-    "tue-intervals@example": 60,
-    "thu-tempo@example/2026-12-03T18:00:00+01:00": 45,
-    "long-24@example": 153,
-    "sun-easy@example": 45,
+    run_key(INTERVALS): 60,
+    run_key(TEMPO): 45,
+    run_key(LONG): 153,
+    run_key(EASY): 45,
 }
 
 
@@ -559,7 +559,7 @@ def test_table_plan_in_miles_has_no_long_decimals() -> None:
     result = make_result(
         runs=(long_run, tempo, odd),
         unit="mi",
-        run_minutes={"long-18mi@example": 170, "tempo@example": 45, "odd@example": 130},
+        run_minutes={run_key(long_run): 170, run_key(tempo): 45, run_key(odd): 130},
     )
     text = plan_table([result], now=NOW)
     assert "long  18 mi  2h50" in text

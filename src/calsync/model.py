@@ -281,8 +281,9 @@ class PlanResult:
 
 
 def run_key(run: Run) -> str:
-    """One run occurrence's key: its UID, and its RECURRENCE-ID for an occurrence of a series."""
-    return f"{run.uid}/{run.recurrence_id}" if run.recurrence_id else run.uid
+    """One run occurrence's key: its UID with its RECURRENCE-ID, else with its start (two events
+    of a careless feed may share a UID)."""
+    return f"{run.uid}/{run.recurrence_id or run.start.isoformat()}"
 
 
 def iso_week(day: date) -> str:

@@ -465,8 +465,8 @@ class _Days:
         """The hard rule that forbids this kind on this day, if any."""
         if day in self.no_strength:
             return self.no_strength[day]
-        if kind.is_lower and day in self.no_lower:
-            return self.no_lower[day]
+        if (kind.is_lower or kind is BODYWEIGHT) and day in self.no_lower:
+            return self.no_lower[day]  # bodyweight squats and lunges are leg work too
         if kind is HEAVY and day in self.no_heavy:
             return self.no_heavy[day]
         if day in self.light_only and kind not in LIGHT_ONLY_KINDS:
@@ -637,7 +637,7 @@ class _Planner:
             )
         self._check_a_race()
         if self.model.peak_unknown and not self.rules.peak_week_minutes:
-            if any(r.priority == "A" for r in self.races):
+            if any(r.priority == "A" and r.first_day >= self.today for r in self.races):
                 what = "the weeks up to your A race yet"
                 fix = "Set peak_week_minutes (your biggest planned week, in minutes of running)"
             else:
@@ -750,6 +750,10 @@ class _Planner:
         if rest_session is not None:
             self.sessions.append(rest_session)
         template = self._template(phase, week.load)
+        # a race and its recovery leave few days: fewer sessions rather than back-to-back ones
+        open_days = sum(1 for d in days if d >= self.today and d not in self.days.no_strength)
+        if self._race_days(monday) and open_days < 2 * len(template):
+            template = template[: max(1, open_days // 2)]
         slots = [s for s in template if s.slot not in fixed_slots]
         per_slot = target_minutes / max(1, len(template))
         free = [
@@ -955,8 +959,10 @@ class _Planner:
         forbids, fit_in, soft, now = self.days.forbids, self.days.fit, self._soft, self.now
         for day in free:
             best: _Option | None = None
-            moved = MOVE_COST if before is not None and before.day != day else 0.0
+            moved_day = before is not None and before.day != day
             for level, kind, minutes in chain:
+                # Stability: a session stays as it was (day and kind) while that is still valid
+                moved = MOVE_COST if moved_day or (before is not None and before.kind is not kind) else 0.0
                 if best is not None and LEVEL_COST * level >= best.cost:
                     break
                 blocked = forbids(kind, day)
@@ -1006,9 +1012,11 @@ class _Planner:
                 cost += 3.0  # legs are tired the morning after a long run
         if kind.is_lower and day.weekday() == 6:
             cost += 2.0  # next Monday often holds the week's main lower-body session
+        if kind is LIGHT and day in self.days.heavy_soft:
+            cost += 3.0  # light legs the day before a quality run blunt it a little
         runs = self.days.runs_on.get(day, [])
         if any(r.is_long for r in runs):
-            cost += 4.0
+            cost += 9.0  # the morning of the long run: worse than a session next to another
         elif any(r.kind is RunKind.QUALITY for r in runs):
             cost += 2.0
         elif runs:
@@ -1205,29 +1213,38 @@ class _Planner:
 
     def _load_why(self, kind: SessionKind, load: str | None, week: WeekModel, minutes: int) -> Why:
         """The load (R5) or the minutes (R4), from the week's place in the training cycle."""
-        where = f"a {week.phase.value} week"
-        if week.cutback:
-            where = f"a cutback week of the {week.phase.value} block"
-        if self.model.peak_unknown and week.phase in NORMAL_PHASES and not self.rules.peak_week_minutes:
+        phase = week.phase
+        if phase is Phase.TAPER:
+            return Why("R4", f"{minutes} minutes, easy: a taper week, so you start the race fresh")
+        if phase is Phase.RECOVERY:
+            return Why("R16", f"{minutes} minutes, easy: you are still recovering from your race")
+        if phase is Phase.UNSTRUCTURED:
+            return Why("R15", f"{minutes} minutes: no runs this week, so short sessions keep strength going")
+        where = f"a cutback week of the {phase.value} block" if week.cutback else f"a {phase.value} week"
+        if self.model.peak_unknown and phase in NORMAL_PHASES and not self.rules.peak_week_minutes:
             share = "your peak week is not known yet"
         else:
             share = f"your running is at {round(week.fraction * 100)}% of its peak"
+        if kind is LIGHT:
+            return Why(
+                "R5", "light load (12-15 reps): the week's easier leg session, for hips, calves and ankles"
+            )
         if kind is HEAVY and week.eased:
             return Why(
-                "R5", f"moderate load this week to ease into heavy lifting; heavier from next week ({where})"
+                "R5", f"moderate load (6-10 reps) to ease into heavy lifting after weeks without ({where})"
             )
-        if kind.is_lower and load is not None:
+        if kind is HEAVY and load is not None:
             reps = {"heavy": "3-6", "moderate": "6-10", "light": "12-15"}[load]
             if week.cutback:
                 return Why("R5", f"{load} load ({reps} reps): {where}, so the load stays the block's")
             return Why("R5", f"{load} load ({reps} reps): {where}, {share}")
-        if week.phase in NORMAL_PHASES:
-            return Why("R4", f"{minutes} minutes: {where}, {share}")
-        return Why("R4", f"{minutes} minutes: {where}")
+        return Why("R4", f"{minutes} minutes: {where}, {share}")
 
     # -- R18 --------------------------------------------------------------------------------
     def _check_rolling(self) -> None:
         rules = self.rules
+        if not rules.strength_sessions_per_week:
+            return  # the runner turned strength off
         normal = {*NORMAL_PHASES, Phase.UNSTRUCTURED}
         strength_days = sorted({s.day for s in self.sessions if s.kind.is_strength})
         window_weeks = max(1, rules.rolling_days // 7)

@@ -65,7 +65,9 @@ def describe(session: Session) -> str:
         if session.effort:
             parts.append(f"Effort: {_sentence(session.effort)}")
         if session.alternative:
-            parts.append(f"No gym: {_sentence(session.alternative)}")
+            alternative = _sentence(session.alternative)
+            no_gym = alternative.lower().startswith("no gym")
+            parts.append(alternative if no_gym else f"No gym: {alternative}")
     if any(r.strip() for r in session.reasons):
         parts.append(why_here(session.reasons))
     parts.append(FOOTER)
