@@ -470,7 +470,9 @@ class SourcePlan:
                 week.easy = not week.easy
             elif change == "add" and len(self.weeks) < 14:
                 self.weeks.append(Week(rng.choice((4, 5, 6)), rng.choice(range(14, 36, 3))))
-            elif change == "remove" and len(self.weeks) > 6:
+            elif change == "remove" and len(self.weeks) > 8:
+                # not below 8 weeks: a plan shrinking by half between two passes that finish
+                # stops at the mass-delete guard (by design), which is not what this test is about
                 self.weeks.pop()
         self.write()
 

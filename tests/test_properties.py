@@ -850,3 +850,17 @@ def test_a_moved_run_moves_only_the_sessions_it_made_invalid(case: tuple[Scenari
                 for b in sc.busy
             )
         assert not still_valid, (old.kind.value, old.start, new.start)
+
+
+@PURE
+@given(case=moved_run())
+def test_planning_again_around_its_own_sessions_changes_nothing(case: tuple[Scenario, int, Run]) -> None:
+    """A pass plans around what the last pass wrote (Stability): planned again with its own
+    output, the plan is the same, so a second pass writes nothing (even after a moved run)."""
+    sc, index, moved = case
+    runs = list(sc.runs)
+    runs[index] = moved
+    first = [s for s in sc.result().sessions if not s.fixed]
+    second = plan(replace(sc.plan_input(runs=runs), previous=first))
+    third = plan(replace(sc.plan_input(runs=runs), previous=[s for s in second.sessions if not s.fixed]))
+    assert placements(third) == placements(second)

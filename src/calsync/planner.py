@@ -618,8 +618,12 @@ class _Planner:
             self.fixed_in_week.setdefault(week_start(session.day), []).append(session)
             self.fixed_slots.setdefault(session.week, set()).add(session.slot)
         self.previous: dict[tuple[str, str], Session] = {
-            (s.week, s.slot): _session_in_zone(s, zone) for s in inp.previous
+            (s.week, s.slot): _session_in_zone(s, zone) for s in inp.previous if s.kind.is_strength
         }
+        self.previous_rest: dict[tuple[str, str], Session] = {
+            (s.week, s.slot): s for s in inp.previous if s.kind is SessionKind.REST
+        }
+        self.previous_weeks = {week for week, _ in self.previous}
         self.warnings: list[PlanWarning] = []
         self.sessions: list[Session] = []
         self.week_plans: list[WeekPlan] = []
@@ -750,9 +754,9 @@ class _Planner:
         if rest_session is not None:
             self.sessions.append(rest_session)
         template = self._template(phase, week.load)
-        # a race and its recovery leave few days: fewer sessions rather than back-to-back ones
+        # a recovery week that R16 leaves few days: fewer sessions rather than back-to-back ones
         open_days = sum(1 for d in days if d >= self.today and d not in self.days.no_strength)
-        if self._race_days(monday) and open_days < 2 * len(template):
+        if phase is Phase.RECOVERY and open_days < 2 * len(template):
             template = template[: max(1, open_days // 2)]
         slots = [s for s in template if s.slot not in fixed_slots]
         per_slot = target_minutes / max(1, len(template))
@@ -886,7 +890,7 @@ class _Planner:
         if not candidates:
             return None, None
 
-        before = self.previous.get((label, slot))
+        before = self.previous_rest.get((label, slot))
         if before is not None and before.day in candidates:
             day = before.day  # Stability: a rest day still valid stays
         else:
@@ -951,6 +955,7 @@ class _Planner:
         options: list[_Option] = []
         why: dict[str, None] = {}
         before = self.previous.get((label, slot.slot))
+        replanned = label in self.previous_weeks
         no_time: date | None = None
         chain = [
             (level, kind, self._length(kind, self._kind_load(kind, week), per_slot, week.phase))
@@ -959,10 +964,11 @@ class _Planner:
         forbids, fit_in, soft, now = self.days.forbids, self.days.fit, self._soft, self.now
         for day in free:
             best: _Option | None = None
-            moved_day = before is not None and before.day != day
             for level, kind, minutes in chain:
-                # Stability: a session stays as it was (day and kind) while that is still valid
-                moved = MOVE_COST if moved_day or (before is not None and before.kind is not kind) else 0.0
+                # Stability: in a week calsync planned before, every session that is not exactly
+                # as it was (same slot, day and kind) is a change to write: it costs MOVE_COST
+                kept = before is not None and before.day == day and before.kind is kind
+                moved = MOVE_COST if replanned and not kept else 0.0
                 if best is not None and LEVEL_COST * level >= best.cost:
                     break
                 blocked = forbids(kind, day)
