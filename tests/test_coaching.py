@@ -230,7 +230,7 @@ def test_b_50k_before_an_a_marathon() -> None:
 # ---- a plan ending in a race followed by nothing ---------------------------------------------------
 
 
-@pytest.mark.parametrize(("km", "recovery_weeks"), [(42.2, 2), (21.1, 1)])
+@pytest.mark.parametrize(("km", "recovery_weeks"), [(42.2, 2), (21.1, 2), (10.0, 1)])
 def test_plan_ending_in_a_race_ends_with_its_recovery(km: float, recovery_weeks: int) -> None:
     result = plan_feed(Feed(ends_in_a_race(km)))
     assert_clean(result)
@@ -436,3 +436,69 @@ def test_description_says_no_gym_once() -> None:
     result = plan_feed(Feed(_base_plan()))
     for s in strength(result):
         assert describe(s).count("No gym") == 1
+
+
+@pytest.mark.parametrize("gap_weeks", [2, 3])
+def test_a_holiday_of_a_few_weeks_is_unstructured_not_forgotten(gap_weeks: int) -> None:
+    events = [e for e in _base_plan(8) if not (2 <= (e.start - day(0, "mon")).days // 7 < 2 + gap_weeks)]
+    result = plan_feed(Feed(events))
+    holiday = [w for w in result.weeks if day(2, "mon") <= w.start < day(2 + gap_weeks, "mon")]
+    assert [w.phase for w in holiday] == [Phase.UNSTRUCTURED] * gap_weeks
+    for w in holiday:
+        kinds = [s.kind for s in week_of(result, w.start)]
+        assert kinds.count(SessionKind.BODYWEIGHT) == 2
+        assert kinds.count(SessionKind.REST) == 1
+    assert_clean(result)
+
+
+def test_a_long_gap_before_a_far_race_is_not_planned() -> None:
+    """Past the end of the written plan nothing is planned, even with a race months away."""
+    events = [*coach_feed_3_weeks(), all_day("far", "Race: Zugspitz Ultratrail 100K", day(14, "sat"))]
+    result = plan_feed(Feed(events))
+    assert not [w for w in result.weeks if day(3, "mon") <= w.start < day(12, "mon")]
+
+
+def test_a_persons_own_leg_session_is_not_doubled() -> None:
+    """Light legs moved by the runner: the week's other session is not a second light-legs one
+    (the heavy one stays heavy). Made from a week where heavy legs found no day."""
+    feed = Feed(ultra_24_weeks())
+    first = plan_feed(feed)
+    week = first.weeks[9].start  # a back-to-back build week: two light-legs sessions
+    legs = [s for s in week_of(first, week) if s.kind is SessionKind.LIGHT_LOWER]
+    assert len(legs) == 2
+    mine = legs[0]
+    moved_start = datetime.combine(mine.day + timedelta(days=1), time(6), ZONE)
+    moved = replace(mine, start=moved_start, end=moved_start + timedelta(minutes=mine.minutes), fixed=True)
+    result = plan_feed(feed, fixed=[moved], previous=[s for s in first.sessions if not s.fixed])
+    others = [s for s in week_of(result, week) if s.kind.is_strength and s.uid != mine.uid]
+    assert others
+    assert not [s for s in others if s.kind is SessionKind.LIGHT_LOWER]
+    assert_clean(result)
+
+
+def test_a_short_window_still_gets_a_shorter_main_session() -> None:
+    """Only 30 minutes to lift before Tuesday's early run: heavier legs fit there, shortened,
+    rather than after the run or not at all."""
+    events = []
+    for week in range(4):
+        events += [
+            timed(f"t{week}", "Run: Easy Run 45 min", day(week, "tue"), 6, 45),
+            all_day(f"w{week}", "Tempo 6x1km", day(week, "thu")),
+            all_day(f"s{week}", f"Long Run {16 + week} km", day(week, "sun")),
+        ]
+    rules = {"peak_week_minutes": 600, "strength_windows": ["05:30-08:00"], "rest_day": "mon"}
+    result = plan_feed(Feed(events, rules=rules))
+    heavy = [s for s in strength(result) if s.kind is HEAVY]
+    assert len(heavy) == len(result.weeks)
+    for s in heavy:
+        assert s.day.weekday() == 1
+        assert s.minutes == 30
+        assert s.end <= datetime.combine(s.day, time(6), ZONE)
+    assert_clean(result)
+
+
+def test_the_recovery_after_a_final_race_is_planned_through_its_light_days() -> None:
+    result = plan_feed(Feed(ends_in_a_race(21.1)))
+    race_day = day(8, "sun")
+    light_until = race_day + timedelta(days=10)
+    assert result.weeks[-1].start + timedelta(days=6) >= light_until

@@ -44,6 +44,9 @@ CUTBACK_FRACTION = 0.8
 UNKNOWN_PEAK_FRACTION = 0.8
 """Without a known peak, the largest week seen is taken as this fraction of it (R4's minutes only)."""
 LOADS = ("heavy", "moderate", "light")
+MAX_BREAK_WEEKS = 3
+"""Run-free weeks between two build-ups up to this many are a break (holiday, travel) and are
+planned as ``unstructured``; a longer gap is a plan not written yet, and is not planned."""
 WEEK = timedelta(weeks=1)
 
 
@@ -182,11 +185,18 @@ def _mostly_in(monday: date, first: date, last: date) -> bool:
 
 
 def _build_ups(
-    span: list[date], run_weeks: set[date], race_weeks: set[date], recovery: set[date]
-) -> list[list[date]]:
+    span: list[date],
+    run_weeks: set[date],
+    training_weeks: set[date],
+    race_weeks: set[date],
+    recovery: set[date],
+) -> tuple[list[list[date]], list[date]]:
     """Cut the weeks into build-ups: at an A race week (included), at recovery weeks, and at
-    2+ weeks without runs; a lone run-free week stays inside."""
+    2+ weeks without runs; a lone run-free week stays inside. Also returns the weeks of short
+    breaks (2 to ``MAX_BREAK_WEEKS`` run-free weeks that training follows: a holiday), which are
+    planned as ``unstructured`` between two build-ups."""
     out: list[list[date]] = []
+    breaks: list[date] = []
     current: list[date] = []
     gap: list[date] = []
 
@@ -206,6 +216,8 @@ def _build_ups(
             continue
         if len(gap) >= 2:
             close()
+            if len(gap) <= MAX_BREAK_WEEKS and monday in training_weeks and out:
+                breaks.extend(gap)
         else:
             current.extend(gap)
         gap = []
@@ -213,7 +225,7 @@ def _build_ups(
         if monday in race_weeks:
             close()
     close()
-    return out
+    return out, breaks
 
 
 @dataclass
@@ -326,9 +338,11 @@ def phase_model(
     recovery: set[date] = set()
     recovery_races = _recovery_races(races, runs)
     for race in recovery_races:
+        # after a final race (no training follows), every week its recovery touches is planned
+        final = not any(r.kind is not RunKind.RACE and r.first_day > race.last_day for r in runs)
         monday = week_start(race.last_day) + WEEK
         while monday <= race.recovered:
-            if _mostly_in(monday, race.last_day + timedelta(days=1), race.recovered):
+            if final or _mostly_in(monday, race.last_day + timedelta(days=1), race.recovered):
                 recovery.add(monday)
             monday += WEEK
     last = max([*run_weeks, *(week_start(r.recovered) for r in recovery_races)])
@@ -341,7 +355,11 @@ def phase_model(
     models: dict[date, WeekModel] = {}
     peak_seen: int | None = None
     unknown_weeks: set[date] = set()
-    for build_up in _build_ups(span, run_weeks, race_weeks, recovery):
+    training_weeks = {w for w, v in volumes.items() if v > 0}
+    build_ups, breaks = _build_ups(span, run_weeks, training_weeks, race_weeks, recovery)
+    for monday in breaks:
+        models[monday] = WeekModel(monday, 0, Phase.UNSTRUCTURED, 0.0, 0.0, "light")
+    for build_up in build_ups:
         ending = next((r for r in a_races if week_start(r.first_day) == build_up[-1]), None)
         found = _phases_of(build_up, volumes, ending, rules)
         if found.unknown:

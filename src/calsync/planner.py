@@ -57,6 +57,11 @@ LEVEL_COST = 10.0
 """Cost of each step down a slot's chain of kinds."""
 MOVE_COST = 15.0
 """Cost of moving a session calsync placed before away from its day (Stability)."""
+SHORT_SESSION_MINUTES = 30
+"""When a session's full length does not fit the day's window, a shorter one of this length is
+tried before a lighter kind (the content shrinks with the minutes, R4)."""
+SHORT_COST = 2.0
+"""Cost of shortening a session to fit: less than a step down the chain."""
 UNPLACED_COST = 60.0
 """Cost of leaving a slot empty: worse than any placement."""
 KM_PER_MILE = 1.609344
@@ -758,7 +763,7 @@ class _Planner:
         open_days = sum(1 for d in days if d >= self.today and d not in self.days.no_strength)
         if phase is Phase.RECOVERY and open_days < 2 * len(template):
             template = template[: max(1, open_days // 2)]
-        slots = [s for s in template if s.slot not in fixed_slots]
+        slots = self._around_kept([s for s in template if s.slot not in fixed_slots], fixed)
         per_slot = target_minutes / max(1, len(template))
         free = [
             d
@@ -816,6 +821,21 @@ class _Planner:
         # one moved run ripple week after week through the whole plan (sessions must change only
         # in the weeks around a change). Lower body on Sundays costs a little instead (see _soft).
         return kept
+
+    @staticmethod
+    def _around_kept(slots: list[_Slot], fixed: list[Session]) -> list[_Slot]:
+        """A person's own leg session counts as the week's session of its kind: kept heavy legs
+        turn the other heavy slot to upper body and core; kept light legs take light legs out of
+        every other slot (heavy ones may still go heavy), so legs do not double up."""
+        out = list(slots)
+        for session in fixed:
+            if session.kind is HEAVY:
+                same = [i for i, slot in enumerate(out) if slot.chain[0] is HEAVY]
+                if same:
+                    out[same[0]] = replace(out[same[0]], chain=(UPPER, BODYWEIGHT))
+            elif session.kind is LIGHT:
+                out = [replace(slot, chain=tuple(k for k in slot.chain if k is not LIGHT)) for slot in out]
+        return out
 
     @functools.cache  # noqa: B019 (one planner per plan: the cache lives as long as it)
     def _race_days(self, monday: date) -> int:
@@ -976,10 +996,21 @@ class _Planner:
                     why.setdefault(blocked.text, None)
                     continue
                 fit = fit_in(day, minutes, now)
+                extra = 0.0
+                if (
+                    (fit is None or fit.against_order)
+                    and minutes > SHORT_SESSION_MINUTES
+                    and kind is not BODYWEIGHT
+                ):
+                    short = fit_in(day, SHORT_SESSION_MINUTES, now)
+                    if short is not None and (fit is None or not short.against_order):
+                        fit, extra = short, SHORT_COST
                 if fit is None:
                     no_time = day
                     continue
-                cost = LEVEL_COST * level + soft(kind, day) + (3.0 if fit.against_order else 0.0) + moved
+                cost = (
+                    LEVEL_COST * level + soft(kind, day) + (3.0 if fit.against_order else 0.0) + moved + extra
+                )
                 if best is None or cost < best.cost:
                     best = _Option(cost, day, kind, level, fit)
             if best is not None:
