@@ -773,14 +773,17 @@ def test_phases_move_forward_and_no_week_tops_its_peak(sc: Scenario) -> None:
     assert all(0.0 <= w.peak_fraction <= 1.0 for w in result.weeks)
     weeks = sorted(result.weeks, key=lambda w: w.start)
     rank = -1
+    breaks = 0  # consecutive unstructured weeks: 2+ of them are a break between build-ups
     for previous, week in zip([None, *weeks], weeks, strict=False):
         gap = previous is None or week.start - previous.start > timedelta(weeks=2)
         if (
             gap
+            or breaks >= 2
             or week.phase.value == "recovery"
             or (previous is not None and previous.phase.value in ("race", "recovery"))
         ):
             rank = -1
+        breaks = breaks + 1 if week.phase.value == "unstructured" else 0
         if week.phase.value in PHASE_ORDER:
             now = PHASE_ORDER.index(week.phase.value)
             assert now >= rank, [(w.week, w.phase.value) for w in weeks]
