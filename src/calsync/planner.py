@@ -307,6 +307,9 @@ class _Days:
         self._longs_by_end = sorted(self.longs, key=lambda r: (r.last_day, r.first_day, r.uid))
         self._long_lasts = [r.last_day for r in self._longs_by_end]
         self._fits: dict[tuple[date, int], _Fit | None] = {}
+        self._day_windows: dict[date, list[tuple[datetime, datetime]]] = {}
+        self.windows_by_weekday = [rules.windows_for(weekday) for weekday in range(7)]
+        self.lift_first = rules.same_day_order == "lift_first"
         for run in runs:
             if run.last_day >= first - timedelta(days=1) and run.first_day <= last + timedelta(days=1):
                 self._add_run(run)
@@ -508,17 +511,12 @@ class _Days:
         blocked = self.blocked.get(day, ())
         runs = self.run_times.get(day, ())
         first_run = min((s for s, _ in runs), default=None)
-        lift_first = self.rules.same_day_order == "lift_first"
+        lift_first = self.lift_first
         kept_after = None
         if runs and not lift_first:
             kept_after = max(e for _, e in runs) + timedelta(hours=self.rules.run_first_gap_hours)
         length = timedelta(minutes=minutes)
-        for window in self.rules.windows_for(day.weekday()):
-            origin = datetime.combine(day, window.start, self.zone)
-            if window.end == time.max:  # a window "until 24:00" ends at midnight
-                stop = datetime.combine(day + timedelta(days=1), time(0), self.zone)
-            else:
-                stop = datetime.combine(day, window.end, self.zone)
+        for origin, stop in self._windows(day):
             start = origin if origin > now else _on_grid(origin, now)
             while start + length <= stop:
                 end = start + length
@@ -549,6 +547,21 @@ class _Days:
                 start = _on_grid(origin, max(start, kept_after - timedelta(microseconds=1)))
         self._fits[key] = best
         return best
+
+    def _windows(self, day: date) -> list[tuple[datetime, datetime]]:
+        """The day's strength windows as times (R19), computed once per day."""
+        found = self._day_windows.get(day)
+        if found is None:
+            found = []
+            for window in self.windows_by_weekday[day.weekday()]:
+                origin = datetime.combine(day, window.start, self.zone)
+                if window.end == time.max:  # a window "until 24:00" ends at midnight
+                    stop = datetime.combine(day + timedelta(days=1), time(0), self.zone)
+                else:
+                    stop = datetime.combine(day, window.end, self.zone)
+                found.append((origin, stop))
+            self._day_windows[day] = found
+        return found
 
     def next_long(self, day: date) -> Run | None:
         """The first long run or race on or after the day, within a week."""
