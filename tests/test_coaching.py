@@ -502,3 +502,15 @@ def test_the_recovery_after_a_final_race_is_planned_through_its_light_days() -> 
     race_day = day(8, "sun")
     light_until = race_day + timedelta(days=10)
     assert result.weeks[-1].start + timedelta(days=6) >= light_until
+
+
+def test_a_recovery_jog_moved_by_a_day_does_not_change_which_weeks_are_planned() -> None:
+    """Found by the locality property: whether the plan ends with its race is judged past the
+    race's whole recovery, so a jog just after the race moving by a day changes nothing far away."""
+    events = [*ends_in_a_race(), all_day("jog", "Run: Easy Run 20 min", day(8, "sun"))]
+    moved = [
+        replace(e, start=e.start + timedelta(days=1), end=e.end + timedelta(days=1)) if e.uid == "jog" else e
+        for e in events
+    ]
+    before, after = plan_feed(Feed(events)), plan_feed(Feed(moved))
+    assert [w.start for w in before.weeks] == [w.start for w in after.weeks]

@@ -166,16 +166,17 @@ class PhaseModel:
         return found
 
 
+def _is_final(race: Race, runs: Sequence[Run]) -> bool:
+    """No training run comes after the race's whole R16 period: the plan ends with the race.
+
+    Judged past the period, not from the race day, so a recovery jog moved by a day or two does
+    not change which weeks are planned (a moved run changes only the weeks near it)."""
+    return not any(r.kind is not RunKind.RACE and r.first_day > race.recovered for r in runs)
+
+
 def _recovery_races(races: Sequence[Race], runs: Sequence[Run]) -> list[Race]:
-    """Races whose R16 period is a recovery phase: A races, and races no training follows soon."""
-    out = []
-    for race in races:
-        followed = any(
-            r.kind is not RunKind.RACE and race.last_day < r.first_day <= race.recovered for r in runs
-        )
-        if race.priority == "A" or not followed:
-            out.append(race)
-    return out
+    """Races whose R16 period is a recovery phase: A races, and a race the plan ends with."""
+    return [race for race in races if race.priority == "A" or _is_final(race, runs)]
 
 
 def _mostly_in(monday: date, first: date, last: date) -> bool:
@@ -338,8 +339,8 @@ def phase_model(
     recovery: set[date] = set()
     recovery_races = _recovery_races(races, runs)
     for race in recovery_races:
-        # after a final race (no training follows), every week its recovery touches is planned
-        final = not any(r.kind is not RunKind.RACE and r.first_day > race.last_day for r in runs)
+        # after a final race, every week its recovery touches is planned
+        final = _is_final(race, runs)
         monday = week_start(race.last_day) + WEEK
         while monday <= race.recovered:
             if final or _mostly_in(monday, race.last_day + timedelta(days=1), race.recovered):

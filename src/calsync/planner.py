@@ -19,7 +19,6 @@ Every placement carries plain sentences (``reasons``) and the rule ids behind th
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 import re
@@ -647,6 +646,7 @@ class _Planner:
         self.week_plans: list[WeekPlan] = []
         self._soft_costs: dict[tuple[SessionKind, date], float] = {}
         self._lengths: dict[tuple[SessionKind, str | None, float, Phase], int] = {}
+        self._race_day_counts: dict[date, int] = {}
 
     # -- the whole plan ---------------------------------------------------------------------
     def plan(self) -> PlanResult:
@@ -850,9 +850,14 @@ class _Planner:
                 out = [replace(slot, chain=tuple(k for k in slot.chain if k is not LIGHT)) for slot in out]
         return out
 
-    @functools.cache  # noqa: B019 (one planner per plan: the cache lives as long as it)
     def _race_days(self, monday: date) -> int:
         """Days of the week that a race, its run-up or its recovery keep free of strength."""
+        found = self._race_day_counts.get(monday)
+        if found is None:
+            found = self._race_day_counts[monday] = self._count_race_days(monday)
+        return found
+
+    def _count_race_days(self, monday: date) -> int:
         days = [monday + timedelta(days=i) for i in range(7)]
         return sum(
             1
