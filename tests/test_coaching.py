@@ -507,7 +507,7 @@ def test_the_recovery_after_a_final_race_is_planned_through_its_light_days() -> 
 def test_a_recovery_jog_moved_by_a_day_does_not_change_which_weeks_are_planned() -> None:
     """Found by the locality property: whether the plan ends with its race is judged past the
     race's whole recovery, so a jog just after the race moving by a day changes nothing far away."""
-    events = [*ends_in_a_race(), all_day("jog", "Run: Easy Run 20 min", day(8, "sun"))]
+    events = [*ends_in_a_race(21.1), all_day("jog", "Run: Easy Run 20 min", day(8, "sun"))]
     moved = [
         replace(e, start=e.start + timedelta(days=1), end=e.end + timedelta(days=1)) if e.uid == "jog" else e
         for e in events
