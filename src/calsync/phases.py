@@ -20,8 +20,9 @@ fraction of each week (PRODUCT.md section 2, "Volume" and "Phases").
 * **Cutback weeks** (below 80 % of both neighbours inside base / build / peak) keep their block's
   phase, load and R4 fraction. **Load** (R5) never gets heavier again inside a build-up, and the
   first heavy week after weeks without heavy work is eased in at a moderate load.
-* **Recovery** is the weeks that lie mostly in an A race's R16 period (no strength, then light):
-  also a final race's, when no training follows it in that period.
+* **Recovery** is the weeks that lie mostly in an A race's R16 period (no strength, then light),
+  and every week a final race's R16 period touches (a race the plan ends with: no training after
+  its recovery). A break of 2-3 run-free weeks that training follows is ``unstructured``.
 """
 
 from __future__ import annotations
