@@ -35,6 +35,7 @@ from planner_helpers import hard_findings
 
 ORDER = [Phase.BASE, Phase.BUILD, Phase.PEAK, Phase.TAPER, Phase.RACE]
 RULE_CODE = re.compile(r"\bR\d{1,2}\b")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HEAVY = SessionKind.HEAVY_LOWER
 
 
@@ -292,7 +293,6 @@ def test_a_moved_long_run_changes_only_what_it_made_invalid() -> None:
     events = runs_and_bikes([], weeks=3)
     feed = Feed(events)
     first = plan_feed(feed)
-    week = first.weeks[1].start
     # the week-1 long run moves from Saturday to Sunday
     moved = [
         replace(e, start=e.start + timedelta(days=1), end=e.end + timedelta(days=1)) if e.uid == "r1l" else e
@@ -318,7 +318,6 @@ def test_a_moved_long_run_changes_only_what_it_made_invalid() -> None:
     # weeks the move does not reach do not change at all
     for w in (first.weeks[0].start,):
         assert {(s.uid, s.day) for s in week_of(first, w)} == {(s.uid, s.day) for s in week_of(second, w)}
-    assert week
     assert_clean(second)
 
 
@@ -357,12 +356,17 @@ def test_every_feed_style_passes_plan_check_at_any_point_of_its_plan() -> None:
             assert all(w.peak_fraction <= 1.0 for w in result.weeks)
 
 
-def test_timed_quality_and_easy_runs_keep_lift_first() -> None:
-    events = [
-        timed("q", "Run: Tempo 45 min", day(0, "tue"), 6, 45),
-        all_day("l", "Long Run 20 km", day(0, "sat")),
-    ]
+def test_on_run_days_sessions_are_lifted_before_the_run() -> None:
+    """R13 (lift_first): a week with a morning run on every weekday and the long run on Saturday
+    leaves only run days for strength; each session ends before that day's run starts."""
+    events = [timed(f"r{k}", "Run: Easy Run 40 min", day(0, d), 7, 40) for k, d in enumerate(DAYS[:5])]
+    events.append(all_day("l", "Long Run 20 km", day(0, "sat")))
     result = plan_feed(Feed(events, rules={"peak_week_minutes": 400}))
+    sessions = strength(result)
+    assert sessions
+    for s in sessions:
+        assert s.day.weekday() < 5
+        assert s.end <= datetime.combine(s.day, time(7), ZONE)
     assert_clean(result)
 
 

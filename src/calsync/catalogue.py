@@ -558,9 +558,3 @@ DEFAULT_CATALOGUE: dict[str, Recipe] = {
     )
 }
 """Every built-in entry at full length (without R2's upper-body moves)."""
-
-UPPER_ADD_ON: tuple[Exercise, ...] = tuple(
-    Exercise(move.name, move.prescription(move.sets)) for move in _UPPER_MOVES["heavy_lower"]
-)
-"""Deprecated (the planner will stop importing it): ``content(..., with_upper=True)`` adds the
-upper-body moves, fitted to the minutes."""

@@ -193,7 +193,7 @@ def _not_after(end: datetime, start: datetime) -> bool:
 _ALL_DAY = datetime.min.replace(tzinfo=UTC)
 
 
-def _instant(when: date) -> datetime:
+def _order_instant(when: date) -> datetime:
     """A time as a UTC instant (all-day items sort first on their day)."""
     return when.astimezone(UTC) if isinstance(when, datetime) else _ALL_DAY
 
@@ -204,8 +204,8 @@ def _run_order(run: Run) -> tuple[object, ...]:
     return (
         run.first_day,
         run.all_day is False,
-        _instant(run.start),
-        _instant(run.end),
+        _order_instant(run.start),
+        _order_instant(run.end),
         run.last_day,
         run.uid,
         run.recurrence_id or "",
