@@ -25,6 +25,7 @@ from calsync.adapters.caldav import (
     redact_url,
 )
 from calsync.errors import SourceError, TargetError
+from calsync.executor import execute
 from calsync.model import Session, SessionKind, iso_week
 from calsync.reconcile import Create, Delete, Update, reconcile
 
@@ -113,9 +114,9 @@ def target(calendar: DavCalendar, **kwargs: object) -> CaldavTarget:
 
 def sync(tgt: CaldavTarget, planned: list[Session]) -> list[Create | Update | Delete]:
     """One pass: read what calsync owns, reconcile, apply; the actions applied."""
-    owned = tgt.read_owned()
+    owned = tgt.list_owned()
     actions = reconcile(planned, owned, now=NOW, window_start=MON, window_end=MON + timedelta(weeks=2))
-    tgt.apply(actions, now=NOW)
+    execute(actions, tgt, now=NOW)
     return actions
 
 
@@ -318,7 +319,7 @@ def test_source_parse_reports_broken_objects_and_fails_when_all_are() -> None:
 def _objects(cal: DavCalendar) -> dict[str, icalendar.Event]:
     """The owned VEVENTs now on the server, by UID (read by a fresh target, no state)."""
     fresh = target(cal)
-    fresh.read_owned()
+    fresh.list_owned()
     out = {}
     for _etag, data in fresh.cache.values():
         if data:
@@ -331,15 +332,15 @@ def test_target_create_update_delete(caldav_calendar: DavCalendar) -> None:
     tgt = target(caldav_calendar)
     requests = counted(tgt.client)
 
-    assert tgt.read_owned() == []
+    assert tgt.list_owned() == []
     assert next(requests) == 1
     actions = reconcile(PLANNED, [], now=NOW, window_start=MON, window_end=MON + timedelta(weeks=2))
-    result = tgt.apply(actions, now=NOW)
+    result = execute(actions, tgt, now=NOW)
     assert sorted(result.created) == sorted(s.uid for s in PLANNED)
     assert result.conflicts == []
     assert next(requests) == 3 + 1, "one PUT per created event, then one listing moves the token past them"
 
-    owned = tgt.read_owned()
+    owned = tgt.list_owned()
     assert next(requests) == 1, "our own writes are not fetched back (ETags known)"
     assert {o.uid: o.sequence for o in owned} == {s.uid: 0 for s in PLANNED}
     assert not any(o.edited for o in owned)
@@ -360,7 +361,7 @@ def test_target_create_update_delete(caldav_calendar: DavCalendar) -> None:
     moved = [session(MON + timedelta(days=1), "s1"), PLANNED[2]]
     actions = reconcile(moved, owned, now=NOW, window_start=MON, window_end=MON + timedelta(weeks=2))
     assert [type(a).__name__ for a in actions] == ["Update", "Delete"]
-    result = tgt.apply(actions, now=NOW)
+    result = execute(actions, tgt, now=NOW)
     assert result.updated == [PLANNED[0].uid]
     assert result.deleted == [PLANNED[1].uid]
     assert next(requests) == 2 + 1, "one PUT (If-Match) + one DELETE (If-Match) + one listing"
@@ -371,7 +372,7 @@ def test_target_create_update_delete(caldav_calendar: DavCalendar) -> None:
     assert events[PLANNED[0].uid]["DTSTART"].dt == datetime(2026, 12, 1, 6, 0, tzinfo=ZONE)
     assert int(events[PLANNED[2].uid]["SEQUENCE"]) == 0
 
-    owned = tgt.read_owned()
+    owned = tgt.list_owned()
     assert next(requests) == 1, "idle listing after our own writes"
     assert reconcile(moved, owned, now=NOW, window_start=MON, window_end=MON + timedelta(weeks=2)) == []
     assert next(requests) == 0
@@ -381,7 +382,7 @@ def test_target_conflict_when_changed_behind_our_back(caldav_calendar: DavCalend
     cal, server = caldav_calendar, caldav_calendar.server
     tgt = target(cal)
     sync(tgt, PLANNED)
-    owned = tgt.read_owned()
+    owned = tgt.list_owned()
     heavy = next(o for o in owned if o.slot == "s1")
     href = f"{cal.url}{heavy.uid}.ics"
 
@@ -395,7 +396,7 @@ def test_target_conflict_when_changed_behind_our_back(caldav_calendar: DavCalend
     actions = reconcile(moved, owned, now=NOW, window_start=MON, window_end=MON + timedelta(weeks=2))
     assert [type(a).__name__ for a in actions] == ["Update"]
     requests = counted(tgt.client)
-    result = tgt.apply(actions, now=NOW)
+    result = execute(actions, tgt, now=NOW)
     assert next(requests) == 1
     assert result.updated == []
     assert [(c.uid, c.action) for c in result.conflicts] == [(heavy.uid, "update")]
@@ -404,7 +405,7 @@ def test_target_conflict_when_changed_behind_our_back(caldav_calendar: DavCalend
     assert "Gym with Anna" in now_text, "the person's version is intact"
 
     # re-read: the person's edit is seen as such, and calsync keeps it
-    owned = tgt.read_owned()
+    owned = tgt.list_owned()
     heavy = next(o for o in owned if o.slot == "s1")
     assert heavy.edited
     assert reconcile(moved, owned, now=NOW, window_start=MON, window_end=MON + timedelta(weeks=2)) == []
@@ -414,7 +415,7 @@ def test_target_delete_and_create_conflicts(caldav_calendar: DavCalendar) -> Non
     cal, server = caldav_calendar, caldav_calendar.server
     tgt = target(cal)
     sync(tgt, PLANNED)
-    owned = tgt.read_owned()
+    owned = tgt.list_owned()
     core = next(o for o in owned if o.slot == "s2")
     href = f"{cal.url}{core.uid}.ics"
     _etag, text = fetch(server, href)
@@ -424,12 +425,12 @@ def test_target_delete_and_create_conflicts(caldav_calendar: DavCalendar) -> Non
         text.replace("LOCATION", "X-TOUCHED").replace("END:VEVENT", "LOCATION:Gym\r\nEND:VEVENT"),
     )
 
-    result = tgt.apply([Delete(core)], now=NOW)
+    result = execute([Delete(core)], tgt, now=NOW)
     assert [(c.uid, c.action) for c in result.conflicts] == [(core.uid, "delete")]
     assert fetch(server, href)[0], "still there"
 
     # a create for a UID that is already there (e.g. another instance raced us): never overwritten
-    result = tgt.apply([Create(PLANNED[0])], now=NOW)
+    result = execute([Create(PLANNED[0])], tgt, now=NOW)
     assert [(c.uid, c.action) for c in result.conflicts] == [(PLANNED[0].uid, "create")]
     assert result.created == []
 
@@ -438,11 +439,11 @@ def test_target_person_deleted_event_is_not_recreated_by_update(caldav_calendar:
     cal = caldav_calendar
     tgt = target(cal)
     sync(tgt, PLANNED)
-    owned = tgt.read_owned()
+    owned = tgt.list_owned()
     heavy = next(o for o in owned if o.slot == "s1")
     delete(cal.server, f"{cal.url}{heavy.uid}.ics")
     moved = session(MON + timedelta(days=1), "s1")
-    result = tgt.apply([Update(moved, heavy, heavy.sequence + 1)], now=NOW)
+    result = execute([Update(moved, heavy, heavy.sequence + 1)], tgt, now=NOW)
     assert [c.action for c in result.conflicts] == ["update"]
     assert heavy.uid not in _objects(caldav_calendar)
 
@@ -465,7 +466,7 @@ def test_target_never_touches_foreign_events(caldav_calendar: DavCalendar) -> No
 
     tgt = target(cal)
     sync(tgt, PLANNED)
-    assert tgt.read_owned()
+    assert tgt.list_owned()
     sync(tgt, [session(MON + timedelta(days=1), "s1")])
     assert sorted(_objects(caldav_calendar)) == [PLANNED[0].uid]
     assert {name: fetch(server, cal.url + name) for name in foreign} == before
@@ -490,7 +491,7 @@ def test_target_adopts_owned_events_without_state(caldav_calendar: DavCalendar) 
     )
 
     lost = target(cal)  # state lost: no token, no cache
-    owned = lost.read_owned()
+    owned = lost.list_owned()
     assert sorted(o.uid for o in owned) == sorted([*(s.uid for s in PLANNED), stripped_uid])
     adopted = next(o for o in owned if o.uid == stripped_uid)
     assert adopted.kind is SessionKind.HEAVY_LOWER
@@ -534,7 +535,7 @@ def test_password_in_url_is_never_shown(radicale_server: DavServer) -> None:
     client = CaldavClient(url, error=TargetError)
     assert password not in client.url
     assert redact_url(url) == cal.url
-    assert CaldavTarget(client, PLAN, ZONE).read_owned() == []
+    assert CaldavTarget(client, PLAN, ZONE).list_owned() == []
     assert password not in repr(client)
 
 
@@ -542,7 +543,7 @@ def test_wrong_url_is_404(caldav_calendar: DavCalendar) -> None:
     cal = caldav_calendar
     wrong = cal.server.at(cal.url.rstrip("/") + "-nope/")
     with pytest.raises(TargetError) as caught:
-        target(wrong).read_owned()
+        target(wrong).list_owned()
     message = _one_line(caught.value)
     assert "404" in message
     assert "check the calendar URL" in message
@@ -559,7 +560,7 @@ def test_server_down_is_connection_refused() -> None:
     assert url in message
     assert client.requests == 3, "retried"
     with pytest.raises(TargetError, match="cannot connect"):
-        CaldavTarget(CaldavClient(url, error=TargetError, backoff=0.01), PLAN, ZONE).read_owned()
+        CaldavTarget(CaldavClient(url, error=TargetError, backoff=0.01), PLAN, ZONE).list_owned()
 
 
 def test_tls_error_is_one_line(radicale_server: DavServer) -> None:
@@ -612,7 +613,7 @@ def test_timeout_is_retried_then_one_line() -> None:
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/cal/"
         client = CaldavClient(url, timeout=0.2, backoff=0.01, error=TargetError, name="plan me: target")
         with pytest.raises(TargetError) as caught:
-            CaldavTarget(client, PLAN, ZONE).read_owned()
+            CaldavTarget(client, PLAN, ZONE).list_owned()
     message = _one_line(caught.value)
     assert "no answer within 0.2 s" in message
     assert client.requests == 3
@@ -636,7 +637,7 @@ def test_event_ics_matches_the_ics_file_target(tmp_path: object) -> None:
 
     assert isinstance(tmp_path, Path)
     path = tmp_path / "out.ics"
-    IcsFileTarget(path, PLAN, ZONE).apply([Create(s) for s in PLANNED], now=NOW)
+    execute([Create(s) for s in PLANNED], IcsFileTarget(path, PLAN, ZONE), now=NOW)
     written = {str(e["UID"]): e for e in icalendar.Calendar.from_ical(path.read_bytes()).walk("VEVENT")}
     for s in PLANNED:
         ours = event_ics.session_vevent(s, PLAN, 0, NOW.astimezone(ZoneInfo("UTC")))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import icalendar
 import pytest
+from caldav.collection import Calendar as DavCollection
 
 from calsync.state import default_state_dir
 from test_cli import NOW, run_cli
@@ -56,9 +57,11 @@ def events_in(calendar: DavCalendar) -> dict[str, icalendar.Event]:
     """Every VEVENT of a calendar by UID (duplicates fail the test)."""
     found: dict[str, icalendar.Event] = {}
     with calendar.server.dav() as client:
-        cal = client.calendar(url=calendar.url)
-        for obj in cal.events():
+        objects = DavCollection(client=client, url=calendar.url).events()
+        assert isinstance(objects, list), "the synchronous client answers with a list"
+        for obj in objects:
             for event in icalendar.Calendar.from_ical(obj.data).walk("VEVENT"):
+                assert isinstance(event, icalendar.Event)
                 uid = str(event["UID"])
                 assert uid not in found, f"duplicate UID {uid}"
                 found[uid] = event

@@ -364,13 +364,21 @@ def test_a_target_that_cannot_show_its_extras_still_gets_its_sessions(
 ) -> None:
     """What a target shows besides events (Home Assistant's sensors) failing is a note, not a
     failed pass: the sessions are written and the exit code is 0."""
-    from calsync.adapters.ics_target import IcsFileTarget
+    from calsync import pipeline
     from calsync.errors import TargetError
 
-    def refuse(self: IcsFileTarget, result: object, now: object) -> None:
-        raise TargetError("plan me: sensors refused: the token is not an administrator's")
+    class Refusing:
+        """A publisher whose instance refuses the token."""
 
-    monkeypatch.setattr(IcsFileTarget, "publish", refuse)
+        requests = 1
+
+        def publish(self, _result: object, _now: object) -> None:
+            raise TargetError("plan me: sensors refused: the token is not an administrator's")
+
+        def close(self) -> None:
+            """Nothing to release."""
+
+    monkeypatch.setattr(pipeline, "publisher_for", lambda _config, _state=None: Refusing())
     config = write_config(tmp_path, EXAMPLE_PLAN)
     assert run_cli("--config", str(config), "rebuild", "--now", NOW) == 0
     out = capsys.readouterr().out

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,10 +81,10 @@ def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def daemons() -> list[DaemonProcess]:
+def daemons() -> Iterator[list[DaemonProcess]]:
     """Daemons a test starts; killed afterwards whatever happened."""
     started: list[DaemonProcess] = []
-    yield started  # type: ignore[misc]
+    yield started
     for daemon in started:
         daemon.kill()
 

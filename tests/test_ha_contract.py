@@ -10,6 +10,7 @@ instance wrote meanwhile (below), plus duplicate copies collapsed to one.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,9 @@ import pytest
 from calsync.adapters import ha_marker
 from calsync.adapters.homeassistant import HaCalendarTarget
 from calsync.config import HomeAssistantTarget
-from calsync.reconcile import Create, Update
+from calsync.executor import execute
+from calsync.model import Session
+from calsync.reconcile import Action, Create, Delete, Update
 from test_target_contract import (
     BY_UID,
     FOREIGN_PERSON,
@@ -196,12 +199,17 @@ def test_create_meeting_another_instances_copy_is_a_conflict(storage: HaStorage)
     assert pending(storage.make_target(), PLANNED) == []
 
 
-def housekeeping(handle: Handle) -> None:
-    """What a pass with nothing to write does after its listing: ``publish`` (sensors off here)."""
-    target = handle.target
-    assert isinstance(target, HaCalendarTarget)
-    target.target = target.target.model_copy(update={"sensors": False})
-    target.publish(None, NOW)  # type: ignore[arg-type]
+def housekeeping(handle: Handle, planned: Sequence[Session] = PLANNED) -> None:
+    """What a pass with nothing else to write does after its listing: the duplicate copies that
+    reconcile finds are deleted (and nothing else is written)."""
+    actions = pending(handle, planned)
+    assert all(isinstance(a, Delete) and a.duplicate for a in actions), actions
+    assert not handle.apply(actions).conflicts
+
+
+def only_duplicate_deletes(actions: list[Action]) -> bool:
+    """Whether reconcile's actions are nothing but deletes of extra copies."""
+    return all(isinstance(a, Delete) and a.duplicate for a in actions)
 
 
 def copy_of(storage: HaStorage, uid: str) -> None:
@@ -225,10 +233,12 @@ def test_two_copies_of_one_session_collapse_to_one(storage: HaStorage) -> None:
     copy_of(storage, S1)
     assert storage.uids().count(S1) == 2
     target = storage.make_target()
-    owned = by_uid(target.read_owned())
+    owned = by_uid(target.list_owned())
     assert sorted(owned) == sorted(s.uid for s in PLANNED)
     assert not owned[S1].edited
-    assert pending(target, PLANNED) == []
+    actions = pending(target, PLANNED)
+    assert [(a.previous.uid, a.duplicate) for a in actions if isinstance(a, Delete)] == [(S1, True)]
+    assert only_duplicate_deletes(actions)
     housekeeping(target)
     assert storage.uids() == sorted(s.uid for s in PLANNED)
 
@@ -241,7 +251,7 @@ def test_copies_are_collapsed_before_writing(storage: HaStorage) -> None:
     assert [a.session.uid for a in actions if isinstance(a, Update)] == [S2]
     assert not outcome.conflicts
     assert storage.uids() == sorted(s.uid for s in PLANNED)
-    assert by_uid(storage.make_target().read_owned())[S2].start == moved(BY_UID[S2]).start
+    assert by_uid(storage.make_target().list_owned())[S2].start == moved(BY_UID[S2]).start
 
 
 def test_a_copy_a_person_edited_is_theirs_and_the_unedited_one_stays_owned(storage: HaStorage) -> None:
@@ -262,10 +272,10 @@ def test_a_copy_a_person_edited_is_theirs_and_the_unedited_one_stays_owned(stora
         )
     theirs = json.dumps(next(i for i in storage.items() if i["uid"] == chosen["uid"]), sort_keys=True)
     target = storage.make_target()
-    owned = by_uid(target.read_owned())
+    owned = by_uid(target.list_owned())
     assert not owned[S1].edited
     assert owned[S1].title == BY_UID[S1].title
-    assert pending(target, PLANNED) == []
+    assert pending(target, PLANNED) == []  # the edited copy is theirs: not a duplicate to delete
     housekeeping(target)
     copies = {i["uid"]: json.dumps(i, sort_keys=True) for i in storage.items() if storage.key(i) == S1}
     assert len(copies) == 2
@@ -288,12 +298,12 @@ def test_a_description_pasted_into_a_persons_event_does_not_take_the_session(sto
         )
     (pasted,) = [i for i in storage.items() if storage.key(i) == S1 and i["uid"] != original["uid"]]
     target = storage.make_target()
-    assert by_uid(target.read_owned())[S1].start == BY_UID[S1].start
+    assert by_uid(target.list_owned())[S1].start == BY_UID[S1].start
     plan = [moved(s) if s.uid == S1 else s for s in PLANNED]
     actions, outcome = sync(target, plan)
     assert [a.session.uid for a in actions] == [S1]
     assert not outcome.conflicts
-    housekeeping(storage.make_target())
+    housekeeping(storage.make_target(), plan)
     now = {i["uid"]: i for i in storage.items() if storage.key(i) == S1}
     assert now[pasted["uid"]] == pasted  # theirs: untouched
     assert datetime.fromisoformat(now[original["uid"]]["start"]["dateTime"]) == moved(BY_UID[S1]).start
@@ -329,7 +339,7 @@ def test_an_event_deleted_right_after_the_re_check_is_gone_not_a_failed_pass(
         return answer
 
     monkeypatch.setattr(HaClient, "rest", rest)
-    result = target.target.apply(actions, now=NOW)
+    result = execute(actions, target.target, now=NOW)
     assert [c.uid for c in result.conflicts] == [S1]
     assert result.deleted == []
     assert S1 not in storage.uids()
@@ -343,14 +353,14 @@ def test_collapsing_copies_is_logged(storage: HaStorage, caplog: pytest.LogCaptu
     copy_of(storage, S1)
     caplog.set_level(logging.INFO, logger="calsync")
     target = storage.make_target()
-    target.read_owned()
+    target.list_owned()
     housekeeping(target)
     assert any("duplicate" in r.getMessage() and S1 in r.getMessage() for r in caplog.records), caplog.text
 
 
 def test_foreign_person_event_is_never_owned(storage: HaStorage) -> None:
     storage.add_foreign(FOREIGN_PERSON)
-    assert storage.make_target().read_owned() == []
+    assert storage.make_target().list_owned() == []
     actions, _ = sync(storage.make_target(), PLANNED)
     assert len(actions) == len(PLANNED)
     assert storage.uids().count("dentist-1@example.org") == 1

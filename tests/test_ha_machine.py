@@ -368,7 +368,7 @@ sensors = false
         assert self.config is not None
         target = HaCalendarTarget(self.config.target, PLAN_ID, ZONE, where="machine")  # type: ignore[arg-type]
         try:
-            return target.read_owned()
+            return target.list_owned()
         finally:
             target.close()
 

@@ -23,6 +23,7 @@ import icalendar
 import pytest
 
 from calsync.adapters import ha_marker
+from calsync.executor import execute
 
 if TYPE_CHECKING:
     from ha_server import HaServer
@@ -730,7 +731,7 @@ def test_an_idle_listing_covers_the_planning_window_not_years(
         now=now,
     )
     try:
-        assert {o.uid for o in told.read_owned()} == set(sessions_by_uid(ha_server, target))
+        assert {o.uid for o in told.list_owned()} == set(sessions_by_uid(ha_server, target))
     finally:
         told.close()
     ((start, end, count),) = listed[1:]
@@ -889,15 +890,15 @@ def test_a_session_in_the_fall_back_hour_reads_back_unedited_after_ha_restarts(
         def owned() -> Any:
             target = HaCalendarTarget(config, "me", ZONE, where="t", now=now, horizon_weeks=8)
             try:
-                (event,) = target.read_owned()
+                (event,) = target.list_owned()
                 return event
             finally:
                 target.close()
 
         writer = HaCalendarTarget(config, "me", ZONE, where="t", now=now, horizon_weeks=8)
         try:
-            assert writer.read_owned() == []
-            writer.apply([Create(session)], now=now)
+            assert writer.list_owned() == []
+            execute([Create(session)], writer, now=now)
         finally:
             writer.close()
         before = owned()
@@ -984,7 +985,7 @@ def test_check_reaches_an_ha_source_and_target(
 def test_unchanged_sensors_are_not_posted_again_by_the_same_process(
     ha_server: HaServer, token_file: Path
 ) -> None:
-    from calsync.adapters.homeassistant import HaCalendarTarget
+    from calsync.adapters.homeassistant import HaSensorPublisher
     from calsync.config import HomeAssistantTarget
     from calsync.model import Phase, PlanResult, WeekPlan
 
@@ -999,7 +1000,7 @@ def test_unchanged_sensors_are_not_posted_again_by_the_same_process(
     week = WeekPlan("2026-W48", date(2026, 11, 23), Phase.BASE, 240, date(2026, 11, 29), 90, 0.5, 120)
     result = PlanResult("cache-test", "Europe/Berlin", (), (week,), ())
     now = datetime.fromisoformat(NOW)
-    target = HaCalendarTarget(config, "cache-test", ZONE, where="test")
+    target = HaSensorPublisher(config, "cache-test", where="test", store=None)
     target.publish(result, now)
     assert target.requests == 2
     target.publish(result, now)

@@ -89,7 +89,7 @@ def test_every_file_reads_or_fails_cleanly(corpus_dir: Path, path: Path) -> None
     assert all(s is None or s.tzinfo is not None for s in starts), "every timed event must be aware"
     for event in result.events:
         assert isinstance(event.start, datetime) == isinstance(event.end, datetime)
-        assert event.end >= event.start  # type: ignore[operator]
+        assert event.end >= event.start
         assert event.uid
     assert all(line.startswith(f"{path.name}: ") for line in result.problems)
     order = [(instant(e.start), e.key) for e in result.events]
@@ -163,6 +163,7 @@ def test_floating_time_ignores_unused_custom_vtimezone(corpus_dir: Path) -> None
     tokyo = ZoneInfo("Asia/Tokyo")
     (event,) = read(corpus_dir, "node-ical/floating-dtstart-custom-vtimezone.ics", zone=tokyo).events
     assert event.start == datetime(2025, 6, 10, 14, tzinfo=tokyo)
+    assert isinstance(event.start, datetime)
     assert event.start.tzinfo == tokyo
     assert event.end == datetime(2025, 6, 10, 15, tzinfo=tokyo)
 
@@ -284,7 +285,7 @@ def test_strava_training_plan_all_day_events(corpus_dir: Path) -> None:
     result = read(corpus_dir, "strava-mcp/training_plan.ics")
     assert len(result.events) == 24
     assert result.problems == []
-    assert all(e.all_day and e.end == e.start + timedelta(days=1) for e in result.events)  # type: ignore[operator]
+    assert all(e.all_day and e.end == e.start + timedelta(days=1) for e in result.events)
     first = result.events[0]
     assert (first.start, first.summary) == (date(2026, 2, 8), "🏃 Long Run 8.5km")
     assert first.uid == "2026-02-08T00:00:00-long_run-🏃 Long Run 8.5km@leo-mcp"

@@ -36,9 +36,17 @@ def read(data: bytes, zone: ZoneInfo = BERLIN, start: datetime = START, end: dat
     return parse_ics(data, name="plan.ics", zone=zone, window_start=start, window_end=end)
 
 
-def at(*args: int, zone: ZoneInfo = BERLIN) -> datetime:
+def at(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, *, zone: ZoneInfo = BERLIN
+) -> datetime:
     """An aware datetime."""
-    return datetime(*args, tzinfo=zone)
+    return datetime(year, month, day, hour, minute, tzinfo=zone)
+
+
+def timed(value: date) -> datetime:
+    """A timed event's start or end (narrowed from ``date | datetime``)."""
+    assert isinstance(value, datetime), f"expected a datetime, got {value!r}"
+    return value
 
 
 def reverse_events(data: bytes) -> bytes:
@@ -63,7 +71,7 @@ def test_floating_time_is_read_in_the_plan_zone() -> None:
     result = read(cal("UID:f1\nSUMMARY:Easy Run\nDTSTART:20260305T070000\nDTEND:20260305T074000"))
     (event,) = result.events
     assert event.start == at(2026, 3, 5, 7, 0)
-    assert event.start.utcoffset() == timedelta(hours=1)
+    assert timed(event.start).utcoffset() == timedelta(hours=1)
     assert event.end == at(2026, 3, 5, 7, 40)
     assert result.problems == []
 
@@ -72,8 +80,9 @@ def test_floating_time_follows_x_wr_timezone_when_present() -> None:
     data = cal("UID:f2\nSUMMARY:Run\nDTSTART:20260305T070000", header="X-WR-TIMEZONE:America/New_York")
     (event,) = read(data).events
     assert event.start == datetime(2026, 3, 5, 7, 0, tzinfo=ZoneInfo("America/New_York"))
-    assert event.start.tzinfo == BERLIN
-    assert (event.start.hour, event.start.minute) == (13, 0)
+    start = timed(event.start)
+    assert start.tzinfo == BERLIN
+    assert (start.hour, start.minute) == (13, 0)
 
 
 def test_utc_and_other_zones_are_converted_to_the_plan_zone() -> None:
@@ -83,7 +92,7 @@ def test_utc_and_other_zones_are_converted_to_the_plan_zone() -> None:
     )
     events = {e.uid: e for e in read(data).events}
     assert events["u1"].start == at(2026, 3, 5, 7, 0)
-    assert events["u1"].start.tzinfo == BERLIN
+    assert timed(events["u1"].start).tzinfo == BERLIN
     assert events["u2"].start == at(2026, 3, 5, 13, 0)
 
 
@@ -91,7 +100,7 @@ def test_windows_zone_name_without_vtimezone() -> None:
     data = cal("UID:w1\nSUMMARY:Run\nDTSTART;TZID=W. Europe Standard Time:20260705T070000")
     (event,) = read(data, end=at(2026, 8, 1)).events
     assert event.start == at(2026, 7, 5, 7, 0)
-    assert event.start.utcoffset() == timedelta(hours=2)
+    assert timed(event.start).utcoffset() == timedelta(hours=2)
 
 
 def test_dst_day_and_weekly_series_across_dst_keep_wall_time() -> None:
@@ -102,8 +111,8 @@ def test_dst_day_and_weekly_series_across_dst_keep_wall_time() -> None:
     result = read(data)
     dst_day = next(e for e in result.events if e.uid == "d1")
     assert dst_day.start == at(2026, 3, 29, 7, 0)
-    assert dst_day.start.utcoffset() == timedelta(hours=2)
-    weekly = [e.start for e in result.events if e.uid == "d2"]
+    assert timed(dst_day.start).utcoffset() == timedelta(hours=2)
+    weekly = [timed(e.start) for e in result.events if e.uid == "d2"]
     assert [(s.day, s.hour, s.minute) for s in weekly] == [(22, 6, 30), (29, 6, 30), (5, 6, 30)]
     assert [s.utcoffset() for s in weekly] == [timedelta(hours=1), timedelta(hours=2), timedelta(hours=2)]
 

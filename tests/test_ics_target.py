@@ -13,6 +13,7 @@ from icalendar import Calendar
 
 from calsync.adapters.ics_target import IcsFileTarget, write_atomic
 from calsync.errors import TargetError
+from calsync.executor import execute
 from calsync.model import Exercise, Session, SessionKind, When
 from calsync.reconcile import Create, Delete, Update, fixed_sessions, reconcile
 
@@ -97,8 +98,8 @@ def target(tmp_path: Path) -> IcsFileTarget:
 
 def sync(target: IcsFileTarget, planned: list[Session], now: datetime = NOW) -> list[object]:
     """One pass: read, reconcile, apply; returns the actions."""
-    actions = reconcile(planned, target.read_owned(), now=now, window_start=WINDOW[0], window_end=WINDOW[1])
-    target.apply(actions, now=now)
+    actions = reconcile(planned, target.list_owned(), now=now, window_start=WINDOW[0], window_end=WINDOW[1])
+    execute(actions, target, now=now)
     return list(actions)
 
 
@@ -111,13 +112,13 @@ def vevents(path: Path) -> dict[str, Calendar]:
 
 
 def test_missing_file_owns_nothing(target: IcsFileTarget) -> None:
-    assert target.read_owned() == []
+    assert target.list_owned() == []
 
 
 def test_round_trip_written_hash_matches(target: IcsFileTarget) -> None:
     actions = sync(target, WEEK)
     assert all(isinstance(a, Create) for a in actions)
-    owned = target.read_owned()
+    owned = target.list_owned()
     assert sorted(e.uid for e in owned) == sorted(s.uid for s in WEEK)
     for event in owned:
         assert event.written_hash == event.current_hash
@@ -179,7 +180,7 @@ def test_sessions_across_a_dst_change_keep_local_wall_time(target: IcsFileTarget
     text = target.path.read_bytes().decode()
     assert "DTSTART;TZID=Europe/Berlin:20260327T060000" in text
     assert "DTSTART;TZID=Europe/Berlin:20260330T060000" in text
-    starts = {e.uid: e.start for e in target.read_owned()}
+    starts = {e.uid: e.start for e in target.list_owned()}
     assert isinstance(starts[before.uid], datetime)
     assert isinstance(starts[after.uid], datetime)
     assert starts[before.uid].isoformat() == "2026-03-27T06:00:00+01:00"
@@ -191,7 +192,7 @@ def test_second_pass_changes_nothing_byte_for_byte(target: IcsFileTarget) -> Non
     first = target.path.read_bytes()
     mtime = target.path.stat().st_mtime_ns
     assert sync(target, WEEK, now=NOW + timedelta(hours=1)) == []
-    target.apply([], now=NOW + timedelta(hours=2))
+    execute([], target, now=NOW + timedelta(hours=2))
     assert target.path.read_bytes() == first
     assert target.path.stat().st_mtime_ns == mtime
 
@@ -208,7 +209,7 @@ def test_foreign_components_are_kept_and_never_owned(target: IcsFileTarget) -> N
     target.path.parent.mkdir(parents=True)
     target.path.write_bytes(FOREIGN)
     original = {c.name + str(c.get("UID")): c.to_ical() for c in Calendar.from_ical(FOREIGN).subcomponents}
-    assert target.read_owned() == []
+    assert target.list_owned() == []
 
     sync(target, WEEK)
     after = {c.name + str(c.get("UID")): c.to_ical() for c in components(target.path)}
@@ -218,11 +219,11 @@ def test_foreign_components_are_kept_and_never_owned(target: IcsFileTarget) -> N
     assert str(calendar["PRODID"]) == "-//Someone//Their app//EN"  # the file's own header stays
     assert str(calendar["X-WR-CALNAME"]) == "Strength"
     assert {tz.tz_name for tz in calendar.timezones} >= {"Europe/Berlin"}
-    assert {e.uid for e in target.read_owned()} == {s.uid for s in WEEK}
+    assert {e.uid for e in target.list_owned()} == {s.uid for s in WEEK}
 
     # dropping every session deletes only calsync's own events
     sync(target, [])
-    assert target.read_owned() == []
+    assert target.list_owned() == []
     after = {c.name + str(c.get("UID")): c.to_ical() for c in components(target.path)}
     for key, data in original.items():
         assert after[key] == data
@@ -246,7 +247,7 @@ def edit(path: Path, old: str, new: str) -> None:
 def test_a_person_edit_is_detected_and_kept(target: IcsFileTarget, old: str, new: str) -> None:
     sync(target, WEEK)
     edit(target.path, old, new)
-    owned = {e.uid: e for e in target.read_owned()}
+    owned = {e.uid: e for e in target.list_owned()}
     heavy = owned[WEEK[0].uid]
     assert heavy.edited
     assert not owned[WEEK[1].uid].edited
@@ -257,7 +258,7 @@ def test_a_person_edit_is_detected_and_kept(target: IcsFileTarget, old: str, new
     assert sync(target, moved) == []
     assert target.path.read_bytes() == before
     assert sync(target, []) != []  # the other sessions go; the edited one stays
-    assert [e.uid for e in target.read_owned()] == [heavy.uid]
+    assert [e.uid for e in target.list_owned()] == [heavy.uid]
 
 
 def test_stamps_and_alarms_are_not_edits(target: IcsFileTarget) -> None:
@@ -268,7 +269,7 @@ def test_stamps_and_alarms_are_not_edits(target: IcsFileTarget) -> None:
         "END:VEVENT",
         "BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT10M\r\nDESCRIPTION:go\r\nEND:VALARM\r\nEND:VEVENT",
     )
-    assert not any(e.edited for e in target.read_owned())
+    assert not any(e.edited for e in target.list_owned())
 
 
 def test_update_in_place(target: IcsFileTarget) -> None:
@@ -291,37 +292,37 @@ def test_update_in_place(target: IcsFileTarget) -> None:
     assert event["DTSTAMP"].dt == later.astimezone(UTC)
     assert event["CREATED"].dt == NOW.astimezone(UTC)
     assert [a.name for a in event.subcomponents] == ["VALARM"]  # the person's alarm stays
-    owned = {e.uid: e for e in target.read_owned()}
+    owned = {e.uid: e for e in target.list_owned()}
     assert not owned[WEEK[0].uid].edited
     assert sync(target, moved, now=later) == []
 
 
 def test_a_change_between_read_and_apply_wins(target: IcsFileTarget) -> None:
     sync(target, WEEK)
-    owned = target.read_owned()
+    owned = target.list_owned()
     moved = [session(day=date(2026, 12, 1)), *WEEK[1:]]
     actions = reconcile(moved, owned, now=NOW, window_start=WINDOW[0], window_end=WINDOW[1])
     assert len(actions) == 1
     edit(target.path, "SUMMARY:Strength: heavy lower", "SUMMARY:Mine now")
     edited = target.path.read_bytes()
-    target.apply(actions, now=NOW)
+    execute(actions, target, now=NOW)
     assert target.path.read_bytes() == edited
 
 
 def test_no_duplicate_when_the_event_is_already_there(target: IcsFileTarget) -> None:
     sync(target, WEEK)
     before = target.path.read_bytes()
-    target.apply([Create(WEEK[0])], now=NOW)  # e.g. another instance created it meanwhile
+    execute([Create(WEEK[0])], target, now=NOW)  # e.g. another instance created it meanwhile
     assert target.path.read_bytes() == before
 
 
 def test_delete_of_a_missing_event_writes_nothing(target: IcsFileTarget) -> None:
     sync(target, WEEK)
-    (gone,) = [e for e in target.read_owned() if e.uid == WEEK[0].uid]
-    target.apply([Delete(gone)], now=NOW)
+    (gone,) = [e for e in target.list_owned() if e.uid == WEEK[0].uid]
+    execute([Delete(gone)], target, now=NOW)
     after_delete = target.path.read_bytes()
     assert WEEK[0].uid not in after_delete.decode()
-    target.apply([Delete(gone)], now=NOW)
+    execute([Delete(gone)], target, now=NOW)
     assert target.path.read_bytes() == after_delete
 
 
@@ -341,22 +342,22 @@ def test_corrupt_file_is_an_error_and_untouched(target: IcsFileTarget, data: byt
     target.path.parent.mkdir(parents=True)
     target.path.write_bytes(data)
     with pytest.raises(TargetError) as err:
-        target.read_owned()
+        target.list_owned()
     message = str(err.value)
     assert "\n" not in message
     assert "me" in message
     assert str(target.path) in message
     with pytest.raises(TargetError):
-        target.apply([Create(WEEK[0])], now=NOW)
+        execute([Create(WEEK[0])], target, now=NOW)
     assert target.path.read_bytes() == data
 
 
 def test_a_broken_owned_event_is_skipped_and_left_alone(target: IcsFileTarget) -> None:
     sync(target, WEEK)
     edit(target.path, "DTSTART;TZID=Europe/Berlin:20261130T060000", "DTSTART:not-a-date")
-    assert {e.uid for e in target.read_owned()} == {s.uid for s in WEEK[1:]}
+    assert {e.uid for e in target.list_owned()} == {s.uid for s in WEEK[1:]}
     before = target.path.read_bytes()
-    target.apply([Create(WEEK[0])], now=NOW)
+    execute([Create(WEEK[0])], target, now=NOW)
     assert target.path.read_bytes() == before
 
 
@@ -393,13 +394,13 @@ def test_write_failure_is_a_target_error(target: IcsFileTarget, monkeypatch: pyt
 
     monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(TargetError, match="read-only file system"):
-        target.apply([Create(WEEK[0])], now=NOW)
+        execute([Create(WEEK[0])], target, now=NOW)
     assert not target.path.exists()
 
 
 def test_nothing_to_do_on_a_missing_file_creates_nothing(target: IcsFileTarget) -> None:
     sync(target, WEEK)
-    (gone,) = [e for e in target.read_owned() if e.uid == WEEK[0].uid]
+    (gone,) = [e for e in target.list_owned() if e.uid == WEEK[0].uid]
     target.path.unlink()
-    target.apply([Delete(gone)], now=NOW)
+    execute([Delete(gone)], target, now=NOW)
     assert not target.path.exists()

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -32,7 +32,7 @@ from calsync.state import State
 from test_cli import run_cli
 
 if TYPE_CHECKING:
-    from http_feed import HttpFeed
+    from http_feed import Auth, HttpFeed
 
 pytest_plugins = ["http_feed"]
 
@@ -589,6 +589,15 @@ def test_cli_rebuild_from_a_feed_then_idle_sync_in_a_new_process(
 # -- secrets ------------------------------------------------------------------------------------------------
 
 
+class Served(TypedDict, total=False):
+    """How :meth:`HttpFeed.set` serves one case's body (its keyword arguments)."""
+
+    status: int
+    content_type: str
+    delay: float
+    auth: Auth
+
+
 def test_no_secret_in_any_message_or_calsync_log_record(
     http_feed: HttpFeed, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
@@ -602,7 +611,7 @@ def test_no_secret_in_any_message_or_calsync_log_record(
     secret_path = f"/feed/{FEED_TOKEN}.ics"
     link = http_feed.url(f"{secret_path}?token={FEED_TOKEN}x&user=me")
     messages: list[str] = []
-    cases = [
+    cases: list[tuple[bytes, Served, dict[str, object]]] = [
         (PLAN, {}, {}),
         (
             PLAN,
@@ -618,7 +627,7 @@ def test_no_secret_in_any_message_or_calsync_log_record(
         (f"BEGIN:VCALENDAR\r\nX:{FEED_TOKEN}\r\n".encode(), {}, {}),
     ]
     for body, served, keys in cases:
-        http_feed.set(secret_path, body, **served)  # type: ignore[arg-type]
+        http_feed.set(secret_path, body, **served)
         adapter = reader(link, **keys)
         try:
             read(adapter, None)

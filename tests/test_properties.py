@@ -30,6 +30,7 @@ from icalendar import Calendar, Component
 
 from calsync.adapters.ics_target import IcsFileTarget
 from calsync.config import WEEKDAYS, Rules
+from calsync.executor import execute
 from calsync.model import Busy, PlanResult, Run, RunKind, SessionKind, iso_week, week_start
 from calsync.output import plan_json
 from calsync.phases import run_minutes
@@ -466,7 +467,7 @@ def one_pass(
 ) -> tuple[PlanResult, list[Action]]:
     """Read what is owned, plan around what must stay, reconcile and apply (like ``run_pass``)."""
     now = sc.now if now is None else now
-    owned = target.read_owned()
+    owned = target.list_owned()
     result = sc.result(runs=runs, fixed=fixed_sessions(owned, now=now), now=now)
     first_week = week_start(now.astimezone(sc.zone).date())
     actions = reconcile(
@@ -476,7 +477,7 @@ def one_pass(
         window_start=first_week,
         window_end=first_week + timedelta(weeks=sc.horizon_weeks),
     )
-    target.apply(actions, now=now)
+    execute(actions, target, now=now)
     return result, actions
 
 
@@ -660,7 +661,7 @@ def pass_after_edit(sc: Scenario, path: Path, pick: int, how: str) -> tuple[Plan
     pass 2; returns pass 2's plan, the edited UID and the edited VEVENT's text."""
     target = IcsFileTarget(path, sc.plan_id, sc.zone)
     one_pass(sc, target)
-    future = sorted(e.uid for e in target.read_owned() if not e.started(sc.now + timedelta(days=1)))
+    future = sorted(e.uid for e in target.list_owned() if not e.started(sc.now + timedelta(days=1)))
     assume(future)
     uid = future[pick % len(future)]
     edited = edit_event(path, uid, how)

@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import niquests
 import pytest
+from caldav.collection import Calendar as DavCollection
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -192,14 +193,20 @@ class InjectedClient(CaldavClient):
 
 def vevents(data: str | bytes) -> list[icalendar.Event]:
     """The VEVENTs of one object."""
-    return list(icalendar.Calendar.from_ical(data).walk("VEVENT"))
+    found: list[icalendar.Event] = []
+    for component in icalendar.Calendar.from_ical(data).walk("VEVENT"):
+        assert isinstance(component, icalendar.Event)
+        found.append(component)
+    return found
 
 
 def read_calendar(server: DavServer, url: str) -> dict[str, list[tuple[str, bytes]]]:
     """Every event of a calendar: UID -> [(href, the VEVENT's properties as iCalendar)]."""
     found: dict[str, list[tuple[str, bytes]]] = {}
     with server.dav() as client:
-        for obj in client.calendar(url=url).events():
+        objects = DavCollection(client=client, url=url).events()
+        assert isinstance(objects, list), "the synchronous client answers with a list"
+        for obj in objects:
             for event in vevents(obj.data):
                 found.setdefault(str(event["UID"]), []).append((str(obj.url), event.to_ical()))
     return found
@@ -276,7 +283,7 @@ def moved_by_person(data: bytes, how: str) -> str:
                     event.add(name, value, parameters=dict(params))
         sequence = int(event.get("SEQUENCE", 0))
         event["SEQUENCE"] = sequence + 1
-    return cal.to_ical().decode()
+    return bytes(cal.to_ical()).decode()
 
 
 def same_when(a: object, b: When) -> bool:
@@ -470,7 +477,7 @@ class SyncMachine(RuleBasedStateMachine):
         """calsync's events in the target as it reads them (no failure injected)."""
         client = InjectedClient(self.target, username=self.server.username, password=self.server.password)
         try:
-            return CaldavTarget(client, PLAN_ID, ZONE).read_owned()
+            return CaldavTarget(client, PLAN_ID, ZONE).list_owned()
         finally:
             client.close()
 

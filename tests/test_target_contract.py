@@ -25,8 +25,9 @@ import pytest
 from calsync.adapters import event_ics
 from calsync.adapters.caldav import CaldavClient, CaldavTarget
 from calsync.adapters.ics_target import IcsFileTarget
-from calsync.adapters.memory import MemoryTarget
+from calsync.adapters.memory import MemoryCalendar, MemoryTarget
 from calsync.errors import TargetError
+from calsync.executor import execute
 from calsync.model import Session, SessionKind, iso_week
 from calsync.reconcile import Action, Create, Delete, OwnedEvent, Update, fixed_sessions, reconcile
 from calsync.render import session_fingerprint
@@ -114,13 +115,13 @@ class Handle:
     def __init__(self, target: IcsFileTarget | MemoryTarget | CaldavTarget) -> None:
         self.target = target
 
-    def read_owned(self) -> list[OwnedEvent]:
+    def list_owned(self) -> list[OwnedEvent]:
         """The target's owned events."""
-        return self.target.read_owned()
+        return self.target.list_owned()
 
     def apply(self, actions: Sequence[Action]) -> Outcome:
         """Apply at NOW."""
-        result = self.target.apply(actions, now=NOW)
+        result = execute(actions, self.target, now=NOW)
         return Outcome([c.uid for c in result.conflicts])
 
 
@@ -250,13 +251,13 @@ class IcsStorage(Storage):
 
 
 class MemoryStorage(Storage):
-    """A :class:`MemoryCalendar`; a person uses :class:`MemoryTarget`'s helpers."""
+    """A :class:`MemoryCalendar`; a person uses its helpers."""
 
     def __init__(self) -> None:
-        self.person = MemoryTarget(PLAN, ZONE)
+        self.person = MemoryCalendar()
 
     def make_target(self) -> Handle:
-        return Handle(MemoryTarget(PLAN, ZONE, self.person.calendar))
+        return Handle(MemoryTarget(PLAN, ZONE, self.person))
 
     def edit(
         self,
@@ -270,7 +271,7 @@ class MemoryStorage(Storage):
         self.person.edit(uid, **{k: v for k, v in changes.items() if v is not None})
 
     def delete(self, uid: str) -> None:
-        self.person.delete(uid)
+        self.person.delete_event(uid)
 
     def add_foreign(self, ics: str) -> None:
         self.person.add_foreign(ics)
@@ -278,12 +279,12 @@ class MemoryStorage(Storage):
     def raw(self) -> list[tuple[str, str]]:
         return [
             (str(e["UID"]), text)
-            for text in self.person.calendar.objects.values()
+            for text in self.person.objects.values()
             for e in icalendar.Calendar.from_ical(text).walk("VEVENT")
         ]
 
     def version(self) -> object:
-        return (self.person.calendar.writes, dict(self.person.calendar.objects))
+        return (self.person.writes, dict(self.person.objects))
 
 
 class DavStorage(Storage):
@@ -372,14 +373,14 @@ def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]
 
 def sync(target: Handle, planned: Sequence[Session]) -> tuple[list[Action], Outcome]:
     """One pass: read what calsync owns, reconcile with the plan, apply."""
-    owned = target.read_owned()
+    owned = target.list_owned()
     actions = reconcile(planned, owned, now=NOW, window_start=WINDOW[0], window_end=WINDOW[1])
     return actions, target.apply(actions)
 
 
 def pending(target: Handle, planned: Sequence[Session]) -> list[Action]:
     """The actions a pass would take now."""
-    owned = target.read_owned()
+    owned = target.list_owned()
     return reconcile(planned, owned, now=NOW, window_start=WINDOW[0], window_end=WINDOW[1])
 
 
@@ -411,12 +412,12 @@ def populated(storage: Storage) -> Handle:
 
 
 def test_empty_target_owns_nothing(storage: Storage) -> None:
-    assert storage.make_target().read_owned() == []
+    assert storage.make_target().list_owned() == []
 
 
 def test_created_sessions_read_back_as_owned(storage: Storage) -> None:
     populated(storage)
-    owned = by_uid(storage.make_target().read_owned())
+    owned = by_uid(storage.make_target().list_owned())
     assert sorted(owned) == sorted(BY_UID)
     for uid, event in owned.items():
         planned = BY_UID[uid]
@@ -453,7 +454,7 @@ def test_update_in_place_keeps_uid_and_bumps_sequence(storage: Storage) -> None:
     assert sorted(a.session.uid for a in actions if isinstance(a, Update)) == sorted([S1, DST_S2])
     assert len(actions) == 2
     assert not outcome.conflicts
-    owned = by_uid(storage.make_target().read_owned())
+    owned = by_uid(storage.make_target().list_owned())
     assert storage.uids() == sorted(BY_UID)  # same UIDs, nothing deleted and re-created
     for s in plan:
         event = owned[s.uid]
@@ -479,7 +480,7 @@ def test_delete_removes_only_that_event(storage: Storage) -> None:
     assert len(actions) == 1
     assert not outcome.conflicts
     assert storage.uids() == sorted([*(u for u in BY_UID if u != S2), "dentist-1@example.org"])
-    assert S2 not in by_uid(storage.make_target().read_owned())
+    assert S2 not in by_uid(storage.make_target().list_owned())
 
 
 def test_persons_edit_is_seen_and_kept(storage: Storage) -> None:
@@ -488,7 +489,7 @@ def test_persons_edit_is_seen_and_kept(storage: Storage) -> None:
     storage.edit(S1, summary="Squats with Anna")
     storage.edit(S2, start=new_start)
     target = storage.make_target()
-    owned = by_uid(target.read_owned())
+    owned = by_uid(target.list_owned())
     for uid in (S1, S2):
         assert owned[uid].edited
         assert owned[uid].current_hash != owned[uid].written_hash
@@ -507,7 +508,7 @@ def test_persons_edit_is_seen_and_kept(storage: Storage) -> None:
 def test_persons_deletion_disappears_from_owned(storage: Storage) -> None:
     populated(storage)
     storage.delete(DST_REST)
-    owned = by_uid(storage.make_target().read_owned())
+    owned = by_uid(storage.make_target().list_owned())
     assert sorted(owned) == sorted(u for u in BY_UID if u != DST_REST)
 
 
@@ -519,7 +520,7 @@ def test_foreign_events_are_never_owned_nor_changed(storage: Storage) -> None:
     plan = [moved(s) if s.uid == S1 else s for s in PLANNED if s.uid != S2]
     actions, _ = sync(storage.make_target(), plan)
     assert sorted(type(a).__name__ for a in actions) == ["Delete", "Update"]
-    assert not FOREIGN_UIDS & set(by_uid(storage.make_target().read_owned()))
+    assert not FOREIGN_UIDS & set(by_uid(storage.make_target().list_owned()))
     after = dict(storage.raw())
     assert {uid: after[uid] for uid in FOREIGN_UIDS} == before
 
@@ -536,7 +537,7 @@ def test_create_of_a_uid_already_there_changes_nothing(
     assert Create(BY_UID[S1]) in actions
     assert outcome.conflicts == [S1]
     assert storage.text_of(S1) == before
-    assert S1 not in by_uid(target.read_owned())
+    assert S1 not in by_uid(target.list_owned())
 
 
 def test_apply_with_no_actions_writes_nothing(storage: Storage) -> None:
@@ -566,8 +567,8 @@ def test_second_reconcile_after_apply_has_no_actions(storage: Storage) -> None:
 
 def test_fresh_target_adopts_what_is_there(storage: Storage) -> None:
     first = populated(storage)
-    seen = by_uid(first.read_owned())
-    adopted = by_uid(storage.make_target().read_owned())
+    seen = by_uid(first.list_owned())
+    adopted = by_uid(storage.make_target().list_owned())
     assert adopted == seen
     actions, _ = sync(storage.make_target(), PLANNED)
     assert actions == []
@@ -596,7 +597,7 @@ def test_stale_write_keeps_the_persons_edit(
         outcome = target.apply(actions)
     assert outcome.conflicts == [S1]
     assert "Moved by me" in storage.text_of(S1)
-    owned = by_uid(storage.make_target().read_owned())
+    owned = by_uid(storage.make_target().list_owned())
     assert owned[S1].edited
     assert owned[S1].start == BY_UID[S1].start
 

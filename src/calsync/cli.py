@@ -21,14 +21,12 @@ from calsync.errors import CalsyncError, ConfigError
 from calsync.model import PlanResult
 from calsync.output import dumps_plan_json, plan_table
 from calsync.pipeline import (
-    close_target,
     dismissed_sessions,
     make_plan,
     read_sources,
     run_pass,
     state_key,
     target_for,
-    target_label,
     window_for,
 )
 from calsync.reconcile import describe_action
@@ -77,9 +75,9 @@ def cmd_plan(args: argparse.Namespace, config: Config) -> int:
             owned = []
             if target is not None:
                 try:
-                    owned = target.read_owned()
+                    owned = target.list_owned()
                 finally:
-                    close_target(target)
+                    target.close()
             dismissed, _ = dismissed_sessions(state.written(state_key(plan_config)), owned, now=now)
             result, _ = make_plan(plan_config, now, owned, frozenset(dismissed))
             results.append(result)
@@ -205,10 +203,10 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
             target = target_for(plan_config, now=now)
             if target is not None:
                 try:
-                    owned = target.read_owned()
+                    owned = target.list_owned()
                 finally:
-                    close_target(target)
-                where = target_label(target)
+                    target.close()
+                where = target.label
                 print(f"{plan_config.id}: target ok, {len(owned)} events owned by calsync in {where}")
         except CalsyncError as err:
             _error(err, args.verbose)

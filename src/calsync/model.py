@@ -119,6 +119,16 @@ class SourceEvent:
 
 
 @dataclass(frozen=True)
+class ReadResult:
+    """What one read of a source produced."""
+
+    events: list[SourceEvent]
+    """Occurrences overlapping the window, sorted by start, then key."""
+    problems: list[str] = field(default_factory=list)
+    """One human line per skipped or repaired event (or unreadable part of the feed)."""
+
+
+@dataclass(frozen=True)
 class Run:
     """A source event classified as a run."""
 

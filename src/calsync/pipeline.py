@@ -9,15 +9,15 @@ between reconcile and apply.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from calsync.adapters.event_ics import UID_SCHEME
-from calsync.adapters.ics_read import ReadResult, read_ics_file
+from calsync.adapters.ics_read import read_ics_file
 from calsync.adapters.ics_target import FileIdentity, IcsFileTarget, file_identity
 from calsync.catalogue import Catalogue
 from calsync.classify import Classified, classify_events
@@ -31,9 +31,10 @@ from calsync.config import (
     PlanConfig,
 )
 from calsync.errors import CalsyncError, SourceError, TargetError
-from calsync.model import PlanResult, PlanWarning, Session, SourceEvent, When, week_start
+from calsync.executor import execute
+from calsync.model import PlanResult, PlanWarning, ReadResult, Session, SourceEvent, When, week_start
 from calsync.planner import PlanInput, plan
-from calsync.ports import SourceAdapter, Stop, TargetAdapter
+from calsync.ports import CalendarTarget, SourceAdapter, Stop, Version
 from calsync.reconcile import (
     Action,
     Create,
@@ -45,7 +46,7 @@ from calsync.reconcile import (
     reconcile,
 )
 from calsync.render import session_fingerprint
-from calsync.state import State, Written, default_state_dir
+from calsync.state import ScopedStore, State, Written, default_state_dir
 
 if TYPE_CHECKING:  # the caldav library is imported only by plans that use CalDAV (start-up time)
     from calsync.adapters.caldav import CaldavClient
@@ -273,9 +274,9 @@ def feed_path(config: PlanConfig) -> Path:
 
 def target_for(
     config: PlanConfig, state: State | None = None, *, full: bool = False, now: datetime | None = None
-) -> TargetAdapter | None:
-    """The target adapter of a plan, if it has one (a CalDAV one resumes from the state's token,
-    unless ``full``; a Home Assistant one lists around ``now`` over the plan's horizon)."""
+) -> CalendarTarget | None:
+    """The target adapter of a plan, if it has one (a CalDAV one resumes from its store, unless
+    ``full``; a Home Assistant one lists around ``now`` over the plan's horizon)."""
     target = config.target
     if target is None:
         return None
@@ -283,16 +284,10 @@ def target_for(
         client = _client(
             target, where=f"plan[{config.id}].target", name=f"plan {config.id}: target", error=TargetError
         )
-        key = f"target:{client.url}"
         from calsync.adapters.caldav import CaldavTarget as CaldavTarget_  # noqa: PLC0415
 
-        return CaldavTarget_(
-            client,
-            config.id,
-            config.zone,
-            token=state.token(key) if state and not full else None,
-            cache=state.objects(key) if state and not full else None,
-        )
+        store = ScopedStore(state, f"target:{client.url}") if state is not None else None
+        return CaldavTarget_(client, config.id, config.zone, store=store, resume=not full)
     if isinstance(target, HomeAssistantTarget):
         from calsync.adapters.homeassistant import HaCalendarTarget  # noqa: PLC0415
 
@@ -303,28 +298,36 @@ def target_for(
             where=f"plan[{config.id}].target",
             horizon_weeks=config.horizon_weeks,
             now=now,
-            posted=state.objects(f"sensors:{target.url.rstrip('/')}#{config.id}") if state else None,
         )
     if isinstance(target, FeedTarget):
         return IcsFileTarget(feed_path(config), config.id, config.zone)
     return IcsFileTarget(target.path, config.id, config.zone)
 
 
-def target_label(target: TargetAdapter) -> str:
-    """The target's file or URL, for messages."""
-    return target.label
+class Publisher(Protocol):
+    """What a target shows besides its events (Home Assistant's sensors)."""
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests made so far."""
+
+    def publish(self, result: PlanResult, now: datetime) -> None:
+        """Show the plan's state; raises TargetError when it cannot."""
+
+    def close(self) -> None:
+        """Release connections."""
 
 
-def save_target(target: TargetAdapter, state: State | None) -> None:
-    """Keep a remote target's sync token and listing for the next pass."""
-    kept = target.sync_state()
-    if state is not None and kept is not None:
-        state.save_sync(*kept)
+def publisher_for(config: PlanConfig, state: State | None = None) -> Publisher | None:
+    """The publisher of a plan's target, when its kind has one."""
+    target = config.target
+    if not isinstance(target, HomeAssistantTarget) or not target.sensors:
+        return None
+    from calsync.adapters.homeassistant import HaSensorPublisher  # noqa: PLC0415
 
-
-def close_target(target: TargetAdapter) -> None:
-    """Release a target's connection."""
-    target.close()
+    key = f"sensors:{target.url.rstrip('/')}#{config.id}"
+    store = ScopedStore(state, key) if state is not None else None
+    return HaSensorPublisher(target, config.id, where=f"plan[{config.id}].target", store=store)
 
 
 def make_plan(
@@ -457,7 +460,7 @@ def guard_deletes(
     of the future owned events stops, unless ``force``.
     """
     notes: list[str] = []
-    deletes = [a for a in actions if isinstance(a, Delete)]
+    deletes = [a for a in actions if isinstance(a, Delete) and not a.duplicate]
     if deletes and (read.empty_sources or not has_runs):
         why = (
             f"source(s) {', '.join(read.empty_sources)} came back empty"
@@ -465,7 +468,7 @@ def guard_deletes(
             else "the sources hold no runs in the planning window"
         )
         notes.append(f"{why}: {len(deletes)} deletion(s) held back; nothing deleted")
-        return [a for a in actions if not isinstance(a, Delete)], notes
+        return [a for a in actions if not isinstance(a, Delete) or a.duplicate], notes
     future = [o for o in owned if not o.started(now)]
     if not force and len(deletes) > 10 and len(deletes) > len(future) / 2:
         message = (
@@ -520,33 +523,79 @@ def dismissed_sessions(
 
 def _records(
     owned: list[OwnedEvent],
-    actions: list[Action],
+    written: Sequence[tuple[Action, Version]],
     *,
     known: dict[str, Written],
     dismissed: set[str],
     zone: ZoneInfo,
-    locate: Callable[[str], tuple[str, str] | None] = lambda _uid: None,
 ) -> tuple[list[Written], list[str]]:
-    """What the state should hold after the actions were applied, and the UIDs to forget
-    (``locate`` gives a remote event's href and ETag)."""
+    """What the state should hold once the ``written`` actions are done (each with where the
+    calendar put it), and the UIDs to forget."""
 
-    def written(uid: str, content_hash: str, end: When) -> Written:
-        href, etag = locate(uid) or ("", "")
-        return Written(uid, href, etag, content_hash, _instant(end, zone).isoformat())
+    def record(uid: str, content_hash: str, end: When, version: Version) -> Written:
+        return Written(uid, version[0], version[1], content_hash, _instant(end, zone).isoformat())
 
-    records = {o.uid: written(o.uid, o.written_hash or o.current_hash, o.end) for o in owned}
+    records = {o.uid: record(o.uid, o.written_hash or o.current_hash, o.end, (o.href, o.etag)) for o in owned}
     forget = []
-    for action in actions:
+    for action, version in written:
         if isinstance(action, Delete):
-            records.pop(action.previous.uid, None)
-            forget.append(action.previous.uid)
+            if not action.duplicate:
+                records.pop(action.previous.uid, None)
+                forget.append(action.previous.uid)
         else:
             s = action.session
-            records[s.uid] = written(s.uid, session_fingerprint(s), s.end)
+            records[s.uid] = record(s.uid, session_fingerprint(s), s.end, version)
     for uid in dismissed:
         if uid in known and uid not in records:
             records[uid] = replace(known[uid], dismissed=True)
     return list(records.values()), forget
+
+
+class StateJournal:
+    """The executor's journal for a pass with a state: deletes are forgotten before the first
+    write (a crash after a delete must not read as a person's deletion); the confirmed writes
+    are recorded, with what the target holds now, when the executor is done (also on failure)."""
+
+    def __init__(
+        self,
+        state: State,
+        key: str,
+        *,
+        owned: list[OwnedEvent],
+        known: dict[str, Written],
+        dismissed: set[str],
+        zone: ZoneInfo,
+        now: datetime,
+    ) -> None:
+        self.state = state
+        self.key = key
+        self.owned = owned
+        self.known = known
+        self.dismissed = dismissed
+        self.zone = zone
+        self.now = now
+        self.done: list[tuple[Action, Version]] = []
+
+    def intend(self, actions: Sequence[Action]) -> None:
+        """Forget what is about to be deleted, first."""
+        forget = [a.previous.uid for a in actions if isinstance(a, Delete) and not a.duplicate]
+        if forget:
+            self.state.record_written(self.key, [], forget=forget)
+
+    def written(self, action: Action, version: Version) -> None:
+        """A confirmed write."""
+        self.done.append((action, version))
+
+    def flush(self) -> None:
+        """Record what the target holds now: the listed events plus the confirmed writes."""
+        records, forget = _records(
+            self.owned, self.done, known=self.known, dismissed=self.dismissed, zone=self.zone
+        )
+        ended = [w.uid for w in records if not w.dismissed and datetime.fromisoformat(w.ends) <= self.now]
+        stale = [uid for uid, w in self.known.items() if w.dismissed and uid not in self.dismissed]
+        self.state.record_written(
+            self.key, [w for w in records if w.uid not in ended], forget=[*forget, *ended, *stale]
+        )
 
 
 def state_key(config: PlanConfig) -> str:
@@ -577,8 +626,9 @@ def run_pass(
     adapters: dict[str, SourceAdapter] | None = None,
     stop: Stop | None = None,
 ) -> PassReport:
-    """One pass for one plan: read, plan, reconcile, guard, apply, record. ``full`` (``rebuild``)
-    reads every calendar in full; otherwise (``sync``) remote calendars are read incrementally.
+    """One pass for one plan: read, plan, reconcile, guard, execute, record, publish. ``full``
+    (``rebuild``) reads every calendar in full; otherwise (``sync``) remote calendars are read
+    incrementally.
 
     When a write meets a conflict (someone changed the event since it was read: a 412), nothing of
     theirs is overwritten: the target is read again and the plan redone once around their change.
@@ -589,8 +639,9 @@ def run_pass(
     target = target_for(config, state, full=full, now=now)
     if target is None:
         raise TargetError(f"plan {config.id}: no [plan.target] configured, nothing to write to")
+    publisher = None if dry_run else publisher_for(config, state)
     try:
-        return _run_pass(
+        report = _run_pass(
             config,
             target,
             now,
@@ -601,13 +652,23 @@ def run_pass(
             adapters=adapters,
             stop=stop,
         )
+        if publisher is not None and report.result is not None:
+            try:
+                publisher.publish(report.result, now)
+            except CalsyncError as err:  # the calendar is written: what the dashboard shows waits
+                report.notes.append(f"the calendar is up to date, but {err}")
+                log.warning("plan %s: %s", config.id, err)
+            report.requests += publisher.requests
+        return report
     finally:
-        close_target(target)
+        target.close()
+        if publisher is not None:
+            publisher.close()
 
 
 def _run_pass(
     config: PlanConfig,
-    target: TargetAdapter,
+    target: CalendarTarget,
     now: datetime,
     *,
     dry_run: bool,
@@ -617,13 +678,11 @@ def _run_pass(
     adapters: dict[str, SourceAdapter] | None,
     stop: Stop | None,
 ) -> PassReport:
-    label = target_label(target)
     read = read_sources(config, window_for(config, now), state, full=full, adapters=adapters)
     key = state_key(config)
-    report = PassReport(config.id, label)
+    report = PassReport(config.id, target.label)
     for attempt in range(2):
-        owned = target.read_owned()
-        save_target(target, state)
+        owned = target.list_owned()
         known = state.written(key) if state is not None else {}
         dismissed, notes = dismissed_sessions(known, owned, now=now)
         if force and dismissed:
@@ -643,7 +702,7 @@ def _run_pass(
             has_runs=bool(result.runs),
             dry_run=dry_run,
             plan_id=config.id,
-            target=label,
+            target=target.label,
         )
         touched = {a.session.uid for a in actions if isinstance(a, Create | Update)}
         report.actions = report.actions + actions if attempt else actions
@@ -651,58 +710,19 @@ def _run_pass(
         report.notes += notes + guard_notes
         if dry_run:
             break
+        journal = (
+            StateJournal(state, key, owned=owned, known=known, dismissed=dismissed, zone=config.zone, now=now)
+            if state is not None
+            else None
+        )
         if not actions:
-            if state is not None and any(uid in known and not known[uid].dismissed for uid in dismissed):
+            if journal is not None and any(uid in known and not known[uid].dismissed for uid in dismissed):
                 # nothing to write, but a person's deletion was noticed: remember it (else, once
                 # they delete the rest of a small plan, everything would look wiped and return)
-                _remember(
-                    state,
-                    key=key,
-                    owned=owned,
-                    actions=[],
-                    known=known,
-                    dismissed=dismissed,
-                    zone=config.zone,
-                    now=now,
-                    locate=target.location,
-                )
+                journal.flush()
             break
-        if state is not None:
-            # forget what is about to be deleted first: a crash after the delete and before the
-            # state is saved must not make the next pass think a person deleted it
-            state.record_written(key, [], forget=[a.previous.uid for a in actions if isinstance(a, Delete)])
-        try:
-            outcome = target.apply(actions, now=now, stop=stop)
-        except CalsyncError:
-            if state is not None:
-                # record the writes the server confirmed before it failed
-                done = set(target.progress.created) | set(target.progress.updated)
-                _remember(
-                    state,
-                    key=key,
-                    owned=owned,
-                    actions=[a for a in actions if isinstance(a, Create | Update) and a.session.uid in done],
-                    known=known,
-                    dismissed=dismissed,
-                    zone=config.zone,
-                    now=now,
-                    locate=target.location,
-                )
-            raise
-        save_target(target, state)
+        outcome = execute(actions, target, now=now, stop=stop, journal=journal)
         report.applied = True
-        if state is not None:
-            _remember(
-                state,
-                key=key,
-                owned=owned,
-                actions=actions,
-                known=known,
-                dismissed=dismissed,
-                zone=config.zone,
-                now=now,
-                locate=target.location,
-            )
         conflicts = outcome.conflicts
         if not conflicts:
             break
@@ -711,32 +731,5 @@ def _run_pass(
             + (", planned again around them" if attempt == 0 else "; the next pass plans around them")
         )
     report.result = result
-    if not dry_run:
-        try:
-            target.publish(result, now)
-        except CalsyncError as err:  # the calendar is written: what the dashboard shows waits
-            report.notes.append(f"the calendar is up to date, but {err}")
-            log.warning("plan %s: %s", config.id, err)
-        save_target(target, state)
     report.requests = read.requests + target.requests
     return report
-
-
-def _remember(
-    state: State,
-    *,
-    key: str,
-    owned: list[OwnedEvent],
-    actions: list[Action],
-    known: dict[str, Written],
-    dismissed: set[str],
-    zone: ZoneInfo,
-    now: datetime,
-    locate: Callable[[str], tuple[str, str] | None] = lambda _uid: None,
-) -> None:
-    """Record what the target holds now (per UID: href, ETag, content hash), so the next pass
-    can tell a person's deletions."""
-    records, forget = _records(owned, actions, known=known, dismissed=dismissed, zone=zone, locate=locate)
-    ended = [w.uid for w in records if not w.dismissed and datetime.fromisoformat(w.ends) <= now]
-    stale = [uid for uid, w in known.items() if w.dismissed and uid not in dismissed]
-    state.record_written(key, [w for w in records if w.uid not in ended], forget=[*forget, *ended, *stale])

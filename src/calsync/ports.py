@@ -1,46 +1,64 @@
-"""What the service layer needs of a target adapter (every kind of target implements this).
+"""The two contracts adapters meet: a calendar calsync writes into, and a source it reads.
 
-The pure core never sees these; ``pipeline.py`` drives any target through this one interface,
-so a new kind of target (a file, CalDAV, Home Assistant, a served feed) needs no change there.
+The service layer drives every target through :class:`CalendarTarget` and
+:func:`calsync.executor.execute`, every source through :class:`SourceAdapter`; a new kind of
+calendar implements one of them and is registered in :mod:`calsync.registry`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
-from calsync.adapters.ics_read import ReadResult
-from calsync.errors import InterruptedPassError
-from calsync.model import PlanResult
-from calsync.reconcile import Action, ApplyResult, OwnedEvent
-
 if TYPE_CHECKING:
+    from calsync.model import ReadResult, Session
+    from calsync.reconcile import OwnedEvent
     from calsync.state import State
 
 Stop = Callable[[], bool]
-"""Asked between writes; True means: finish here (raise :class:`~calsync.errors.InterruptedPassError`)."""
+"""Asked between writes; True means: finish here (:class:`~calsync.errors.InterruptedPassError`)."""
+
+Version = tuple[str, str]
+"""Where an event is stored and its version there: ``(href, etag)``; ``("", "")`` when the
+calendar has no such things (a file, Home Assistant)."""
+
+NO_VERSION: Version = ("", "")
 
 
-def halt_if_asked(stop: Stop | None, done: ApplyResult, where: str) -> None:
-    """Between two writes: end the pass with InterruptedPassError when ``stop`` says so (the
-    daemon shutting down); what is ``done`` stays recorded, the next pass does the rest."""
-    if stop is not None and stop():
-        raise InterruptedPassError(
-            f"{where}: stopped after {done.written} writes; the next pass does the rest"
-        )
+class SyncStore(Protocol):
+    """What one adapter keeps between passes, scoped to it: a sync token and objects by href
+    (``(version, data)``). :class:`calsync.state.ScopedStore` keeps it in the state file,
+    :class:`calsync.state.MemoryStore` in memory."""
+
+    def token(self) -> str | None:
+        """The token saved last (None: none yet)."""
+
+    def objects(self) -> dict[str, tuple[str, bytes]]:
+        """The objects saved last."""
+
+    def save(self, token: str | None, objects: Mapping[str, tuple[str, bytes]]) -> None:
+        """Replace what is kept."""
 
 
-SyncState = tuple[str, str | None, dict[str, tuple[str, bytes]]]
-"""What a remote target keeps between passes: state key, sync token, listing (href -> etag, data)."""
+class ConflictError(Exception):
+    """A write refused because the event changed or went since it was listed, or (a create) an
+    event with its UID is already there. The person's change wins; nothing is overwritten."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
-class TargetAdapter(Protocol):
-    """A calendar that calsync writes one plan's sessions into."""
+class CalendarTarget(Protocol):
+    """A calendar calsync writes one plan's sessions into.
 
-    progress: ApplyResult
-    """The writes of the last :meth:`apply` that are done, also when it failed part-way."""
+    Every write raises :class:`ConflictError` when the calendar changed under it, and
+    :class:`~calsync.errors.TargetError` when the calendar cannot be reached; the loop, the
+    journal and the recovery after a lost answer are :func:`calsync.executor.execute`'s.
+    """
 
     @property
     def label(self) -> str:
@@ -50,23 +68,32 @@ class TargetAdapter(Protocol):
     def requests(self) -> int:
         """HTTP requests made so far (0 for local files)."""
 
-    def read_owned(self) -> list[OwnedEvent]:
-        """This plan's events in the calendar."""
+    def list_owned(self) -> list[OwnedEvent]:
+        """This plan's events in the calendar, each with its version (``href`` / ``etag``)."""
 
-    def apply(self, actions: Sequence[Action], *, now: datetime, stop: Stop | None = None) -> ApplyResult:
-        """Write the actions; what changed meanwhile is a conflict, never overwritten."""
+    def create(self, session: Session, *, now: datetime) -> Version:
+        """Write a new event; ``now`` (aware, UTC, whole seconds) is its DTSTAMP."""
 
-    def location(self, uid: str) -> tuple[str, str] | None:
-        """Where an owned event is and its version (href, ETag), when the target has such things."""
+    def update(self, previous: OwnedEvent, session: Session, *, sequence: int, now: datetime) -> Version:
+        """Rewrite a listed event in place with the session's content (same UID)."""
 
-    def sync_state(self) -> SyncState | None:
-        """A token and listing to keep for the next pass, if the target reads incrementally."""
-
-    def publish(self, result: PlanResult, now: datetime) -> None:
-        """Anything else the target shows besides events (Home Assistant's sensors); else nothing."""
+    def delete(self, previous: OwnedEvent) -> bool:
+        """Remove a listed event; False when it was already gone."""
 
     def close(self) -> None:
         """Release connections."""
+
+
+@runtime_checkable
+class Batched(Protocol):
+    """A calendar that groups one pass's writes (optional): the executor enters :meth:`batch`
+    around them. With ``deferred`` true, the writes take effect only when the batch ends
+    without error (a file written once); otherwise each write is done when its call returns."""
+
+    deferred: bool
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Around every write of one :func:`~calsync.executor.execute`."""
 
 
 class SourceAdapter(Protocol):

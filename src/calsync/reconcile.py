@@ -59,6 +59,13 @@ class OwnedEvent:
     """``X-CALSYNC-HASH``: the fingerprint of what calsync last wrote (None when missing)."""
     current_hash: str
     """The fingerprint of the event as it is now (same function as ``written_hash``)."""
+    href: str = field(default="", compare=False)
+    """Where the calendar keeps it (a CalDAV href, Home Assistant's uid; empty for a file)."""
+    etag: str = field(default="", compare=False)
+    """Its version there, when the calendar has versions (CalDAV's ETag)."""
+    copies: tuple[OwnedEvent, ...] = field(default=(), compare=False)
+    """Unedited extra copies of this event the calendar holds (two instances raced to create
+    it, where the calendar cannot refuse a second copy: Home Assistant); reconcile deletes them."""
 
     @property
     def edited(self) -> bool:
@@ -99,16 +106,18 @@ class Update:
 
 @dataclass(frozen=True)
 class Delete:
-    """Remove an owned event that is no longer planned."""
+    """Remove an owned event that is no longer planned (or an extra copy of one)."""
 
     previous: OwnedEvent
+    duplicate: bool = False
+    """An extra copy of an event that stays: the session itself is not deleted."""
 
 
 Action = Create | Update | Delete
 
 
 @dataclass(frozen=True)
-class Conflict:
+class Refused:
     """An action not applied because the event changed in the target since it was read."""
 
     uid: str
@@ -119,12 +128,12 @@ class Conflict:
 
 @dataclass
 class ApplyResult:
-    """What a target's ``apply`` did."""
+    """What :func:`calsync.executor.execute` did."""
 
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
-    conflicts: list[Conflict] = field(default_factory=list)
+    conflicts: list[Refused] = field(default_factory=list)
     """Actions left undone because someone else changed the event: re-read and re-plan."""
 
     @property
@@ -225,6 +234,9 @@ def reconcile(
         keyed.append((_sort_key(session.start, session.uid, now.tzinfo), action))
 
     for event in owned_by_uid.values():
+        for copy in event.copies:
+            log.info("deleting a duplicate copy of %s (at %s)", event.uid, copy.href)
+            keyed.append((_sort_key(copy.start, copy.uid, now.tzinfo), Delete(copy, duplicate=True)))
         if event.uid in planned_uids or event.kept(now):
             continue
         if window_start <= first_day(event.start) < window_end:
@@ -264,4 +276,5 @@ def describe_action(action: Action) -> str:
         kind = s.kind.value if s.kind is old.kind else f"{old.kind.value} -> {s.kind.value}"
         return f"update  {kind:<11}  {when}  {_headline(s.title, s.reasons)}"
     old = action.previous
-    return f"delete  {old.kind.value:<11}  {_span(old.start, old.end)}  {old.title}"
+    copy = " (a duplicate copy)" if action.duplicate else ""
+    return f"delete  {old.kind.value:<11}  {_span(old.start, old.end)}  {old.title}{copy}"

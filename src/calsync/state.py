@@ -15,7 +15,7 @@ import os
 import random
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -243,7 +243,7 @@ class State:
         rows = self._db.execute("SELECT href, etag, data FROM objects WHERE key = ?", (key,))
         return {r[0]: (r[1], bytes(r[2])) for r in rows}
 
-    def save_sync(self, key: str, token: str | None, objects: dict[str, tuple[str, bytes]]) -> None:
+    def save_sync(self, key: str, token: str | None, objects: Mapping[str, tuple[str, bytes]]) -> None:
         """Replace a calendar's token and cached objects in one transaction."""
         with self.transaction() as db:
             db.execute("DELETE FROM objects WHERE key = ?", (key,))
@@ -272,6 +272,50 @@ class State:
         """The last recorded pass of a plan."""
         row = self._db.execute("SELECT record FROM passes WHERE plan_id = ?", (plan_id,)).fetchone()
         return PassRecord.from_json(row[0]) if row else None
+
+
+class ScopedStore:
+    """One adapter's part of the state (its token and objects under one key): what an adapter
+    is handed when it is made, so adapters never see :class:`State` itself."""
+
+    def __init__(self, state: State, key: str) -> None:
+        self.state = state
+        self.key = key
+
+    def token(self) -> str | None:
+        """The token saved last."""
+        return self.state.token(self.key)
+
+    def objects(self) -> dict[str, tuple[str, bytes]]:
+        """The objects saved last."""
+        return self.state.objects(self.key)
+
+    def save(self, token: str | None, objects: Mapping[str, tuple[str, bytes]]) -> None:
+        """Replace them, in one transaction."""
+        self.state.save_sync(self.key, token, objects)
+
+
+class MemoryStore:
+    """A :class:`ScopedStore` kept in memory (tests, and passes without a state file)."""
+
+    def __init__(self) -> None:
+        self._token: str | None = None
+        self._objects: dict[str, tuple[str, bytes]] = {}
+        self.saves = 0
+        """How many times :meth:`save` was called."""
+
+    def token(self) -> str | None:
+        """The token saved last."""
+        return self._token
+
+    def objects(self) -> dict[str, tuple[str, bytes]]:
+        """The objects saved last."""
+        return dict(self._objects)
+
+    def save(self, token: str | None, objects: Mapping[str, tuple[str, bytes]]) -> None:
+        """Replace them."""
+        self._token, self._objects = token, dict(objects)
+        self.saves += 1
 
 
 def now_iso(moment: datetime) -> str:

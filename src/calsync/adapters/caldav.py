@@ -23,11 +23,12 @@ needs on top of it:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, tzinfo
 from datetime import time as dtime
 from typing import Any, NamedTuple, NoReturn, TypeVar
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -43,11 +44,11 @@ from caldav.response import DAVResponse
 from icalendar import Component
 
 from calsync.adapters import event_ics
-from calsync.adapters.ics_read import ReadResult, parse_ics
-from calsync.errors import CalsyncError, InterruptedPassError, SourceError, TargetError
-from calsync.model import PlanResult, SourceEvent, When
-from calsync.ports import Stop, SyncState, halt_if_asked
-from calsync.reconcile import Action, ApplyResult, Conflict, Create, Delete, OwnedEvent, Update
+from calsync.adapters.ics_read import parse_ics
+from calsync.errors import CalsyncError, SourceError
+from calsync.model import ReadResult, Session, SourceEvent, When
+from calsync.ports import ConflictError, SyncStore, Version
+from calsync.reconcile import OwnedEvent
 from calsync.redact import without_credentials
 
 log = logging.getLogger(__name__)
@@ -622,9 +623,12 @@ class CaldavTarget:
 
     Only this plan's events are ever written; foreign events (other plans', a person's, the
     runs themselves when the target is the source calendar) are read once to tell them apart
-    and then remembered by ETag only. ``token`` / ``cache`` carry the listing between passes
-    (see :attr:`token` and :attr:`cache` after :meth:`read_owned` and :meth:`apply`).
+    and then remembered by ETag only. The sync token and listing carry between passes through
+    the adapter's :class:`~calsync.ports.SyncStore`.
     """
+
+    deferred = False
+    """Each write is done when its request returns."""
 
     def __init__(
         self,
@@ -632,20 +636,21 @@ class CaldavTarget:
         plan_id: str,
         zone: ZoneInfo,
         *,
-        token: str | None = None,
-        cache: Mapping[str, tuple[str, bytes]] | None = None,
+        store: SyncStore | None = None,
+        resume: bool = True,
     ) -> None:
         self.client = client
         self.plan_id = plan_id
         self.zone = zone
-        self.token = token
-        self.cache: Cache = dict(cache or {})
-        self._saved: tuple[str | None, Cache] = (token, dict(self.cache))
-        """What the state holds already (nothing to save while the listing stays the same)."""
+        self.store = store
+        """Where the token and listing are kept between passes (none: every pass lists afresh)."""
+        self.token = store.token() if store is not None and resume else None
+        self.cache: Cache = dict(store.objects()) if store is not None and resume else {}
         """This plan's objects by href; foreign objects are kept as ``(etag, b"")``."""
+        self._saved: tuple[str | None, Cache] = (self.token, dict(self.cache))
+        """What the store holds already (nothing to save while the listing stays the same)."""
         self._where: dict[str, _Where] = {}
-        self.progress = ApplyResult()
-        """The writes of the last :meth:`apply` that the server confirmed, also when it failed."""
+        self._wrote = False
 
     def __repr__(self) -> str:
         return f"CaldavTarget({self.client.url!r}, plan={self.plan_id!r})"
@@ -665,17 +670,6 @@ class CaldavTarget:
         """HTTP requests made so far."""
         return self.client.requests
 
-    def sync_state(self) -> SyncState | None:
-        """The sync token and listing to resume from next pass; None when the state already
-        holds them (an idle pass writes nothing to disk: SD cards on a Raspberry Pi last longer)."""
-        if (self.token, self.cache) == self._saved:
-            return None
-        self._saved = (self.token, dict(self.cache))
-        return f"target:{self.client.url}", self.token, self.cache
-
-    def publish(self, result: PlanResult, now: datetime) -> None:
-        """A CalDAV calendar shows nothing but its events."""
-
     def close(self) -> None:
         """Close the HTTP connection."""
         self.client.close()
@@ -692,8 +686,9 @@ class CaldavTarget:
         except Exception:
             return False
 
-    def read_owned(self) -> list[OwnedEvent]:
-        """This plan's events in the calendar (incremental: one request when nothing changed).
+    def list_owned(self) -> list[OwnedEvent]:
+        """This plan's events in the calendar with their href and ETag (incremental: one request
+        when nothing changed); the token and listing go to the store when they changed.
 
         An owned event calsync cannot make sense of is skipped with a warning and never touched.
         """
@@ -713,75 +708,32 @@ class CaldavTarget:
                 continue
             event = event_ics.owned_master(components, self.plan_id, self.zone, self.url)
             if event is not None:
-                owned.append(event)
+                owned.append(replace(event, href=href, etag=etag or ""))
                 self._where[event.uid] = _Where(href, etag)
+        self._keep()
         return owned
 
-    def location(self, uid: str) -> tuple[str, str] | None:
-        """Where an owned event is and its ETag, as last listed or written: ``(href, etag)``."""
-        where = self._where.get(uid)
-        return (where.href, where.etag or "") if where is not None else None
+    def _keep(self) -> None:
+        """Save the token and listing for the next pass, when they changed (an idle pass writes
+        nothing to disk: SD cards on a Raspberry Pi last longer)."""
+        if self.store is None or (self.token, self.cache) == self._saved:
+            return
+        self._saved = (self.token, dict(self.cache))
+        self.store.save(self.token, self.cache)
 
     def href_for(self, uid: str) -> str:
         """Where a new event goes: ``<collection>/<uid>.ics``."""
         return f"{self.client.path}{uid}.ics"
 
-    def apply(self, actions: Sequence[Action], *, now: datetime, stop: Stop | None = None) -> ApplyResult:
-        """Apply the actions with preconditions; a 412 is a :class:`Conflict`, never overwritten.
-
-        Updates and deletes need :meth:`read_owned` first (it remembers each event's href and
-        ETag). ``now`` (aware) becomes DTSTAMP / LAST-MODIFIED. Raises :class:`TargetError` when
-        the server fails; what was written before stays in :attr:`cache`.
-        """
-        if now.tzinfo is None:
-            raise ValueError("apply needs an aware 'now'")
-        now = now.astimezone(UTC).replace(microsecond=0)
-        result = ApplyResult()
-        self.progress = result  # what is done so far, for a caller whose apply fails part-way
-        try:
-            for action in actions:
-                halt_if_asked(stop, result, f"plan {self.plan_id}: {self.label}")
-                if isinstance(action, Create):
-                    self._create(action, now, result)
-                elif isinstance(action, Update):
-                    self._update(action, now, result)
-                elif isinstance(action, Delete):
-                    self._delete(action, result)
-        except CalsyncError as err:
-            if not isinstance(err, InterruptedPassError):
-                self._settle_creates(actions, result)
-            raise
-        if result.written:
-            # Move the sync token past our own writes now (one request): a token from before
-            # them would, on some servers (Xandikos), never report an event we created that a
-            # person deletes before the next pass, leaving it in the cache as a phantom.
-            self.read_owned()
-        log.debug(
-            "plan %s: %s: %d created, %d updated, %d deleted, %d conflicts",
-            self.plan_id,
-            self.url,
-            len(result.created),
-            len(result.updated),
-            len(result.deleted),
-            len(result.conflicts),
-        )
-        return result
-
-    def _settle_creates(self, actions: Sequence[Action], result: ApplyResult) -> None:
-        """After a failed write whose answer may have been lost (the server may have acted):
-        list once, and count every planned create that is there as done, so the state records it
-        and a person deleting it before the next pass is not overridden. Best effort: a listing
-        that fails too leaves the pass as it was."""
-        pending = {a.session.uid for a in actions if isinstance(a, Create)} - set(result.created)
-        if not pending:
-            return
-        try:
-            present = {event.uid for event in self.read_owned()}
-        except CalsyncError:
-            return
-        for uid in sorted(pending & present):
-            log.info("plan %s: %s: %s was written though its answer was lost", self.plan_id, self.url, uid)
-            result.created.append(uid)
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """After writes, list once more (one request) to move the sync token past them: a token
+        from before them would, on some servers (Xandikos), never report an event calsync created
+        that a person deletes before the next pass, leaving it in the cache as a phantom."""
+        self._wrote = False
+        yield
+        if self._wrote:
+            self.list_owned()
 
     def _put(self, href: str, data: bytes, headers: dict[str, str]) -> tuple[int, str | None]:
         response = self.client.request(
@@ -795,61 +747,51 @@ class CaldavTarget:
         etag = response.headers.get("ETag") if response.headers else None
         return int(response.status), etag
 
-    def _remember(self, uid: str, href: str, etag: str | None, data: bytes) -> None:
+    def _remember(self, uid: str, href: str, etag: str | None, data: bytes) -> Version:
+        self._wrote = True
         if etag:
             self.cache[href] = (etag, data)
             self._where[uid] = _Where(href, etag)
-        else:  # the server changed what it stored: read it back next time
-            self.cache.pop(href, None)
-            self._where.pop(uid, None)
+            return href, etag
+        # the server changed what it stored: read it back next time
+        self.cache.pop(href, None)
+        self._where.pop(uid, None)
+        return href, ""
 
-    def _conflict(self, result: ApplyResult, uid: str, action: str, reason: str) -> None:
-        log.warning("plan %s: %s: not %s %s: %s", self.plan_id, self.url, _PAST[action], uid, reason)
-        result.conflicts.append(Conflict(uid, action, reason))
-
-    def _create(self, action: Create, now: datetime, result: ApplyResult) -> None:
-        session = action.session
+    def create(self, session: Session, *, now: datetime) -> Version:
+        """PUT with ``If-None-Match: *``; a 409 / 412 (the UID is there) is a conflict."""
         href = self.href_for(session.uid)
         vevent = event_ics.session_vevent(session, self.plan_id, 0, now)
         data = event_ics.object_calendar(vevent).to_ical()
         status, etag = self._put(href, data, {"If-None-Match": "*"})
         if status in (409, 412):
-            self._conflict(
-                result, session.uid, "create", f"an event with this UID is already there (HTTP {status})"
-            )
-            return
-        self._remember(session.uid, href, etag, data)
-        result.created.append(session.uid)
+            raise ConflictError(f"an event with this UID is already there (HTTP {status})")
+        return self._remember(session.uid, href, etag, data)
 
-    def _update(self, action: Update, now: datetime, result: ApplyResult) -> None:
-        session = action.session
-        where = self._where.get(action.previous.uid)
+    def update(self, previous: OwnedEvent, session: Session, *, sequence: int, now: datetime) -> Version:
+        """PUT with ``If-Match`` the listed ETag; a 409 / 412 (changed meanwhile) is a conflict."""
+        where = self._where.get(previous.uid)
         if where is None or where.href not in self.cache:
-            self._conflict(result, session.uid, "update", "it was not in the last listing")
-            return
-        previous: Component | None = None
+            raise ConflictError("it was not in the last listing")
+        old: Component | None = None
         try:
             current = self._owned_components(self.cache[where.href][1])
-            previous = current[0] if current else None
+            old = current[0] if current else None
         except Exception:  # rewrite from the session alone
             log.debug("plan %s: %s: cannot read the old %s", self.plan_id, self.url, session.uid)
-        vevent = event_ics.updated_vevent(previous, session, self.plan_id, action.sequence, now)
+        vevent = event_ics.updated_vevent(old, session, self.plan_id, sequence, now)
         data = event_ics.object_calendar(vevent).to_ical()
         status, etag = self._put(where.href, data, {"If-Match": where.etag})
         if status in (409, 412):
-            self._conflict(
-                result, session.uid, "update", f"it changed on the server since it was read (HTTP {status})"
-            )
-            return
-        self._remember(session.uid, where.href, etag, data)
-        result.updated.append(session.uid)
+            raise ConflictError(f"it changed on the server since it was read (HTTP {status})")
+        return self._remember(session.uid, where.href, etag, data)
 
-    def _delete(self, action: Delete, result: ApplyResult) -> None:
-        uid = action.previous.uid
+    def delete(self, previous: OwnedEvent) -> bool:
+        """DELETE with ``If-Match``; a 404 is an event already gone, a 409 / 412 a conflict."""
+        uid = previous.uid
         where = self._where.get(uid)
         if where is None:
-            self._conflict(result, uid, "delete", "it was not in the last listing")
-            return
+            raise ConflictError("it was not in the last listing")
         response = self.client.request(
             "DELETE",
             self.client.absolute(where.href),
@@ -859,55 +801,20 @@ class CaldavTarget:
         )
         status = int(response.status)
         if status in (409, 412):
-            self._conflict(
-                result, uid, "delete", f"it changed on the server since it was read (HTTP {status})"
-            )
-            return
+            raise ConflictError(f"it changed on the server since it was read (HTTP {status})")
+        self._wrote = True
         self.cache.pop(where.href, None)
         self._where.pop(uid, None)
-        if status == 404:
-            log.info("plan %s: %s: %s was already gone", self.plan_id, self.url, uid)
-            return
-        result.deleted.append(uid)
-
-
-_PAST = {"create": "creating", "update": "updating", "delete": "deleting"}
-
-
-def make_client(
-    url: str,
-    *,
-    username: str | None = None,
-    password: str | None = None,
-    timeout: float = 30.0,
-    verify: bool = True,
-    ca_file: str | None = None,
-    role: str = "source",
-    name: str = "",
-) -> CaldavClient:
-    """A :class:`CaldavClient` raising :class:`SourceError` (``role="source"``) or :class:`TargetError`."""
-    return CaldavClient(
-        url,
-        username=username,
-        password=password,
-        timeout=timeout,
-        verify=verify,
-        ca_file=ca_file,
-        error=TargetError if role == "target" else SourceError,
-        name=name,
-    )
+        return status != 404
 
 
 __all__ = [
     "ETAG_LISTING",
-    "ApplyResult",
     "Cache",
     "CaldavClient",
     "CaldavRead",
     "CaldavSource",
     "CaldavTarget",
-    "Conflict",
     "Listing",
-    "make_client",
     "redact_url",
 ]

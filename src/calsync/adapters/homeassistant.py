@@ -8,47 +8,47 @@ The *read* and *apply* steps for Home Assistant (PRODUCT.md sections 1, 4 and 6)
   What HA does not expose (categories, ``TRANSP``) is absent: every event counts as busy.
   Sessions calsync wrote (any plan: they carry the marker) are left out, so a calendar can be both
   a plan's source and its target.
-* :class:`HaCalendarTarget` lists the entity once per pass (``read_owned``) and writes through the
+* :class:`HaCalendarTarget` lists the entity once per pass (``list_owned``) and writes through the
   websocket API (``calendar/event/create`` / ``update`` / ``delete``, by HA's own ``uid``).
   Owned events are recognised by the marker line at the end of their description
   (:mod:`calsync.adapters.ha_marker`), which carries the calsync UID and the fingerprint of what
   calsync wrote: a person's edit (summary, times, description text) is seen and kept.
-  ``publish`` posts the two sensors of :mod:`calsync.adapters.ha_sensors`.
+* :class:`HaSensorPublisher` posts the two sensors of :mod:`calsync.adapters.ha_sensors`.
 
-Concurrency: HA has no ETags or If-Match. ``apply`` lists the entity once more before its first
-write and compares every event it is about to update or delete with what ``read_owned`` saw (any
-change: a :class:`~calsync.reconcile.Conflict`, never overwritten), and a create whose calsync UID
-is already there (another instance, or a write just before a crash) is a conflict too. What remains
-is the time between that listing and each write (milliseconds per write on a LAN): an edit a
-person saves in exactly that moment can be overwritten. Two instances racing through that moment
-can both create one session; the next pass finds two events with one calsync UID and deletes the
-extra one (every instance keeps the same one: the highest sequence, else the smallest HA uid).
-Only unedited copies are collapsed: a copy a person changed (a session's description pasted into
-an event of their own) is theirs and never touched while an unedited copy is there.
+Concurrency: HA has no ETags or If-Match. Inside :meth:`HaCalendarTarget.batch` the entity is
+listed once more before the first write, and every event about to be updated or deleted is
+compared with what ``list_owned`` saw (any change: a :class:`~calsync.ports.ConflictError`, never
+overwritten); a create whose calsync UID is already there (another instance, or a write just
+before a crash) is a conflict too. What remains is the time between that listing and each write
+(milliseconds per write on a LAN): an edit a person saves in exactly that moment can be
+overwritten. Two instances racing through that moment can both create one session; the next
+listing reports the extra unedited copies in the kept event's ``copies`` and reconcile deletes
+them (every instance keeps the same one: the highest sequence, else the smallest HA uid). A copy
+a person changed (a session's description pasted into an event of their own) is theirs and
+never touched while an unedited copy is there.
 
-A write whose answer is lost (HA may or may not have done it): ``apply`` lists the entity once
-more before raising and reports every create / update HA did in ``progress``, so the pipeline
-records it and a person's deletion before the next pass stays a deletion.
+A write whose answer is lost (HA may or may not have done it) is settled by the executor, which
+lists once more (:func:`calsync.executor.execute`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from calsync.adapters import ha_marker, ha_sensors
 from calsync.adapters.ha_client import GONE, HaClient
-from calsync.adapters.ics_read import ReadResult
 from calsync.config import HomeAssistantSource, HomeAssistantTarget
-from calsync.errors import CalsyncError, InterruptedPassError, SourceError, TargetError
-from calsync.model import PlanResult, Session, SessionKind, SourceEvent, When
-from calsync.ports import Stop, SyncState, halt_if_asked
-from calsync.reconcile import Action, ApplyResult, Conflict, Create, Delete, OwnedEvent, Update
+from calsync.errors import CalsyncError, SourceError, TargetError
+from calsync.model import PlanResult, ReadResult, Session, SessionKind, SourceEvent, When
+from calsync.ports import NO_VERSION, ConflictError, SyncStore, Version
+from calsync.reconcile import OwnedEvent
 from calsync.render import describe, fingerprint, session_fingerprint
 from calsync.state import State
 
@@ -68,7 +68,7 @@ posted states when it restarts)."""
 
 
 def _clock() -> datetime:
-    """The time now (read_owned has no ``now``; the tests pin this)."""
+    """The time now (list_owned has no ``now``; the tests pin this)."""
     return datetime.now(UTC)
 
 
@@ -248,30 +248,25 @@ class HaCalendarTarget:
         where: str,
         horizon_weeks: int = MAX_HORIZON_WEEKS,
         now: datetime | None = None,
-        posted: dict[str, tuple[str, bytes]] | None = None,
     ) -> None:
         self.target = target
-        self._posted: dict[str, tuple[str, bytes]] = dict(posted or {})
-        """Sensor entity -> (when, payload) last posted: kept in the state (:meth:`sync_state`), so
-        an idle pass posts nothing, in the daemon and from a timer alike."""
-        self._posted_changed = False
         self.plan_id = plan_id
         self.zone = zone
         self.where = where
         self.horizon_weeks = horizon_weeks
         self.now = now
-        """The pass's ``now`` when the caller knows it before ``read_owned``; else the clock is read
-        (``read_owned`` has no ``now``)."""
+        """The pass's ``now`` when the caller knows it before ``list_owned``; else the clock is read
+        (``list_owned`` has no ``now``)."""
         self._span: tuple[datetime, datetime] | None = None
         self._ha_time_zone: ZoneInfo | None = None
         self._ha_zone_asked = False
         """The listed range (the same for every listing of one pass)."""
-        self.progress = ApplyResult()
         self._client: HaClient | None = None
         self._requests = 0
-        self._seen: dict[str, _Seen] = {}
-        self._extras: dict[str, str] = {}
-        """HA uid -> canonical item of extra copies of an owned event (to delete)."""
+        self._listed: dict[str, str] = {}
+        """HA uid -> canonical item of every owned event and copy of the last listing."""
+        self._current: tuple[dict[str, str], dict[str, _Seen]] | None = None
+        """The re-check listing of an open batch: items by HA uid, owned events by calsync UID."""
 
     def __repr__(self) -> str:
         return f"HaCalendarTarget(plan={self.plan_id!r}, {self.label})"
@@ -381,8 +376,8 @@ class HaCalendarTarget:
                 log.info("plan %s: %s: HA's time zone %r unknown (%s)", self.plan_id, self.label, name, err)
         return self._ha_time_zone
 
-    def _index(self, items: list[dict[str, Any]]) -> tuple[dict[str, _Seen], dict[str, str]]:
-        """Owned events by calsync UID (one per UID) and the extra copies to delete."""
+    def _index(self, items: list[dict[str, Any]]) -> dict[str, _Seen]:
+        """Owned events by calsync UID (one per UID, its unedited copies in ``copies``)."""
         copies: dict[str, list[_Seen]] = {}
         for item in items:
             try:
@@ -397,9 +392,11 @@ class HaCalendarTarget:
                 )
                 continue
             if event is not None and item.get("uid"):
-                copies.setdefault(event.uid, []).append(_Seen(str(item["uid"]), _canonical(item), event))
+                ha_uid = str(item["uid"])
+                copies.setdefault(event.uid, []).append(
+                    _Seen(ha_uid, _canonical(item), replace(event, href=ha_uid))
+                )
         seen: dict[str, _Seen] = {}
-        extras: dict[str, str] = {}
         for uid, group in copies.items():
             # Only unedited copies are collapsed (two instances raced): every instance keeps the
             # same one (the newest, else the smallest HA uid). A copy a person changed is theirs
@@ -407,7 +404,6 @@ class HaCalendarTarget:
             # there, that one stays the session and the edited ones are left alone, like foreign
             # events; when every copy is edited, one of them is the session and the rest are left.
             group.sort(key=lambda s: (s.event.edited, -s.event.sequence, s.ha_uid))
-            seen[uid] = group[0]
             for extra in group[1:]:
                 if extra.event.edited:
                     log.info(
@@ -417,21 +413,38 @@ class HaCalendarTarget:
                         self.label,
                         uid,
                     )
-                else:
-                    extras[extra.ha_uid] = extra.item
-        return seen, extras
+            extras = tuple(extra.event for extra in group[1:] if not extra.event.edited)
+            first = group[0]
+            seen[uid] = _Seen(first.ha_uid, first.item, replace(first.event, copies=extras))
+        return seen
 
-    def read_owned(self) -> list[OwnedEvent]:
-        """This plan's events in the entity (one listing); extra copies of one are left for
-        ``apply`` / ``publish`` to delete."""
-        self._seen, self._extras = self._index(self._list())
-        return [seen.event for seen in self._seen.values()]
+    def list_owned(self) -> list[OwnedEvent]:
+        """This plan's events in the entity (one listing), each with its HA uid as ``href``;
+        extra unedited copies of one ride along in its ``copies`` (reconcile deletes them)."""
+        items = self._list()
+        self._listed = {str(item.get("uid")): _canonical(item) for item in items}
+        return [seen.event for seen in self._index(items).values()]
 
     # -- writing -----------------------------------------------------------------------------------
 
-    def _conflict(self, result: ApplyResult, uid: str, action: str, reason: str) -> None:
-        log.warning("plan %s: %s: not applying %s of %s: %s", self.plan_id, self.label, action, uid, reason)
-        result.conflicts.append(Conflict(uid, action, reason))
+    deferred = False
+    """Each write is done when its command returns."""
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """HA has no If-Match: list once more before the first write, and compare each event
+        about to change with what :meth:`list_owned` saw (any change: a conflict)."""
+        self._current = None
+        try:
+            yield
+        finally:
+            self._current = None
+
+    def _recheck(self) -> tuple[dict[str, str], dict[str, _Seen]]:
+        if self._current is None:
+            items = self._list()
+            self._current = ({str(item.get("uid")): _canonical(item) for item in items}, self._index(items))
+        return self._current
 
     def _fields(self, session: Session, sequence: int) -> dict[str, str]:
         marker = ha_marker.Marker(
@@ -450,176 +463,87 @@ class HaCalendarTarget:
             "description": ha_marker.with_marker(describe(session), marker),
         }
 
-    def apply(self, actions: Sequence[Action], *, now: datetime, stop: Stop | None = None) -> ApplyResult:
-        """Write the actions over the websocket API; an event changed since ``read_owned`` (or a
-        UID already there, for a create) is a conflict, never overwritten. No actions: no request."""
-        if now.tzinfo is None:
-            raise ValueError("apply needs an aware 'now'")
-        result = ApplyResult()
-        self.progress = result
-        if not actions:
-            return result
-        if self.now is None:
-            self.now = now
-            if self._span is not None and abs(self._span[0] + OWNED_PAST - now) > timedelta(days=1):
-                # read_owned listed around the clock, this pass plans around another moment
-                # (--now): list again around it; what read_owned missed meets a conflict and the
-                # pipeline reads and plans once more (with this span)
-                log.warning(
-                    "plan %s: %s: planning at %s, not now: listing the calendar around that moment",
-                    self.plan_id,
-                    self.label,
-                    now.isoformat(),
-                )
-                self._span = None
-        items = self._list()  # HA has no If-Match: compare with what read_owned saw, just before writing
-        current = {str(item.get("uid")): _canonical(item) for item in items}
-        present, _ = self._index(items)
-        try:
-            self._collapse(current, stop, result)
-            for action in actions:
-                halt_if_asked(stop, result, f"plan {self.plan_id}: {self.label}")
-                if isinstance(action, Create):
-                    self._create(action, present, result)
-                elif isinstance(action, Update):
-                    self._update(action, current, result)
-                else:
-                    self._delete(action, current, result)
-        except InterruptedPassError:
-            raise
-        except CalsyncError:
-            self._recover(actions, result)
-            raise
-        return result
-
-    def _recover(self, actions: Sequence[Action], result: ApplyResult) -> None:
-        """After a failed write (its answer may have been lost after HA acted): list the entity
-        once more and count every create / update HA did as done, so the pipeline records it
-        (else a person deleting it before the next pass would see it written again)."""
-        try:
-            items = self._list()
-        except CalsyncError:
-            log.info("plan %s: %s: could not list again after the failed write", self.plan_id, self.label)
-            return
-        there, _ = self._index(items)
-        for action in actions:
-            if isinstance(action, Create):
-                uid = action.session.uid
-                if uid in there and uid not in result.created:
-                    result.created.append(uid)
-            elif isinstance(action, Update):
-                uid = action.session.uid
-                found = there.get(uid)
-                if (
-                    found is not None
-                    and uid not in result.updated
-                    and found.event.written_hash == session_fingerprint(action.session)
-                    and found.event.sequence > (self._seen[uid].event.sequence if uid in self._seen else -1)
-                ):
-                    result.updated.append(uid)
-
-    def _create(self, action: Create, present: dict[str, _Seen], result: ApplyResult) -> None:
-        session = action.session
+    def create(self, session: Session, *, now: datetime) -> Version:  # noqa: ARG002 - HA stamps it
+        """``calendar/event/create``; a calsync UID already there is a conflict."""
+        _, present = self._recheck()
         if session.uid in present:
-            self._conflict(result, session.uid, "create", "an event with this calsync UID is already there")
-            return
+            raise ConflictError("an event with this calsync UID is already there")
         fields = self._fields(session, 0)
         self._ha().command("calendar/event/create", entity_id=self.target.entity_id, event=fields)
-        result.created.append(session.uid)
+        return NO_VERSION
 
-    def _unchanged(self, uid: str, current: dict[str, str]) -> tuple[_Seen | None, str]:
-        seen = self._seen.get(uid)
-        if seen is None:
-            return None, "it was not in the last listing"
-        now = current.get(seen.ha_uid)
+    def _unchanged(self, previous: OwnedEvent) -> str | None:
+        """The event's HA uid when it is still as listed; None when it is gone."""
+        current, _ = self._recheck()
+        listed = self._listed.get(previous.href)
+        if listed is None:
+            raise ConflictError("it was not in the last listing")
+        now = current.get(previous.href)
         if now is None:
-            return None, "it is gone"
-        if now != seen.item:
-            return None, "it changed since it was read"
-        return seen, ""
+            return None
+        if now != listed:
+            raise ConflictError("it changed since it was read")
+        return previous.href
 
-    def _update(self, action: Update, current: dict[str, str], result: ApplyResult) -> None:
-        session = action.session
-        seen, why = self._unchanged(session.uid, current)
-        if seen is None:
-            self._conflict(result, session.uid, "update", why)
-            return
-        fields = self._fields(session, max(action.sequence, seen.event.sequence + 1))
+    def update(self, previous: OwnedEvent, session: Session, *, sequence: int, now: datetime) -> Version:  # noqa: ARG002
+        """``calendar/event/update`` by HA uid, when the event is still as listed."""
+        ha_uid = self._unchanged(previous)
+        if ha_uid is None:
+            raise ConflictError("it is gone")
+        fields = self._fields(session, max(sequence, previous.sequence + 1))
         answer = self._ha().command(
-            "calendar/event/update",
-            gone_ok=True,
-            entity_id=self.target.entity_id,
-            uid=seen.ha_uid,
-            event=fields,
+            "calendar/event/update", gone_ok=True, entity_id=self.target.entity_id, uid=ha_uid, event=fields
         )
         if answer is GONE:  # deleted by a person after the re-check
-            self._conflict(result, session.uid, "update", "it is gone")
-            return
-        result.updated.append(session.uid)
+            raise ConflictError("it is gone")
+        return NO_VERSION
 
-    def _delete(self, action: Delete, current: dict[str, str], result: ApplyResult) -> None:
-        uid = action.previous.uid
-        seen, why = self._unchanged(uid, current)
-        if seen is None:
-            if why == "it is gone":
-                log.info("plan %s: %s: %s was already gone", self.plan_id, self.label, uid)
-            else:
-                self._conflict(result, uid, "delete", why)
-            return
+    def delete(self, previous: OwnedEvent) -> bool:
+        """``calendar/event/delete`` by HA uid; False when it is already gone."""
+        ha_uid = self._unchanged(previous)
+        if ha_uid is None:
+            return False
         answer = self._ha().command(
-            "calendar/event/delete", gone_ok=True, entity_id=self.target.entity_id, uid=seen.ha_uid
+            "calendar/event/delete", gone_ok=True, entity_id=self.target.entity_id, uid=ha_uid
         )
-        if answer is GONE:  # deleted by a person after the re-check
-            log.info("plan %s: %s: %s was already gone", self.plan_id, self.label, uid)
-            return
-        result.deleted.append(uid)
+        return answer is not GONE  # deleted by a person after the re-check
 
-    def _collapse(self, current: dict[str, str], stop: Stop | None, result: ApplyResult) -> None:
-        """Delete extra copies of owned events (two instances raced), when still as listed.
-        Logged, not counted in ``result.deleted`` (the session itself stays)."""
-        for ha_uid, item in sorted(self._extras.items()):
-            if current.get(ha_uid) != item:
-                continue
-            halt_if_asked(stop, result, f"plan {self.plan_id}: {self.label}")
-            found = ha_marker.split(str(json.loads(item).get("description") or ""))
-            log.info(
-                "plan %s: %s: deleting a duplicate copy of %s (Home Assistant uid %s)",
-                self.plan_id,
-                self.label,
-                found[1].uid if found else "an owned event",
-                ha_uid,
-            )
-            self._ha().command(
-                "calendar/event/delete", gone_ok=True, entity_id=self.target.entity_id, uid=ha_uid
-            )
-        self._extras = {}
+    def close(self) -> None:
+        """Release connections."""
+        if self._client is not None:
+            self._requests += self._client.requests
+            self._client.close()
+            self._client = None
 
-    def location(self, uid: str) -> tuple[str, str] | None:  # noqa: ARG002 - the port's signature
-        """No hrefs or ETags in Home Assistant."""
-        return None
+
+class HaSensorPublisher:
+    """The two sensors of one plan in Home Assistant (``sensor.calsync_*``), posted after a pass
+    when ``sensors`` is on and their content changed (or went stale: HA forgets posted states
+    when it restarts). What was last posted is kept in the publisher's store, so an idle pass
+    posts nothing, in the daemon and from a timer alike."""
+
+    def __init__(
+        self, target: HomeAssistantTarget, plan_id: str, *, where: str, store: SyncStore | None
+    ) -> None:
+        self.target = target
+        self.plan_id = plan_id
+        self.where = where
+        self.store = store
+        self._posted: dict[str, tuple[str, bytes]] = store.objects() if store is not None else {}
+        """Sensor entity -> (when, payload) last posted."""
+        self._client: HaClient | None = None
+        self._requests = 0
 
     @property
-    def sensors_key(self) -> str:
-        """Where the state keeps what was last posted to this instance's sensors."""
-        return f"sensors:{self.target.url.rstrip('/')}#{self.plan_id}"
-
-    def sync_state(self) -> SyncState | None:
-        """The sensors last posted, when a pass posted any."""
-        if not self._posted_changed:
-            return None
-        self._posted_changed = False
-        return self.sensors_key, None, dict(self._posted)
-
-    # -- sensors -----------------------------------------------------------------------------------
+    def requests(self) -> int:
+        """HTTP requests made so far."""
+        return self._requests + (self._client.requests if self._client else 0)
 
     def publish(self, result: PlanResult, now: datetime) -> None:
-        """Post the two sensors (when ``sensors`` is on and their content changed); also delete
-        extra copies of owned events found by this pass's listing (a pass with no actions)."""
-        if self._extras:
-            listed = {str(item.get("uid")): _canonical(item) for item in self._list()}
-            self._collapse(listed, None, ApplyResult())
+        """Post the sensors whose content changed (none when ``sensors`` is off)."""
         if not self.target.sensors:
             return
+        changed = False
         for entity_id, payload in ha_sensors.sensor_states(result, now).items():
             body = json.dumps(payload, sort_keys=True).encode()
             last = self._posted.get(entity_id)
@@ -627,12 +551,18 @@ class HaCalendarTarget:
                 age = (now - datetime.fromisoformat(last[0])).total_seconds()
                 if 0 <= age < SENSOR_REPOST_SECONDS:
                     continue
-            self._ha().rest("POST", f"/api/states/{entity_id}", body=payload)
+            if self._client is None:
+                self._client = _client(
+                    self.target, where=self.where, label=f"plan {self.plan_id}: sensors", error=TargetError
+                )
+            self._client.rest("POST", f"/api/states/{entity_id}", body=payload)
             self._posted[entity_id] = (now.isoformat(), body)
-            self._posted_changed = True
+            changed = True
+        if changed and self.store is not None:
+            self.store.save(None, self._posted)
 
     def close(self) -> None:
-        """Release connections."""
+        """Release the connection."""
         if self._client is not None:
             self._requests += self._client.requests
             self._client.close()

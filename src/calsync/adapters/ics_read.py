@@ -14,7 +14,7 @@ import hashlib
 import logging
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from icalendar.cal.component import Component
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from calsync.errors import SourceError
-from calsync.model import SourceEvent, When
+from calsync.model import ReadResult, SourceEvent, When
 
 _LOG = logging.getLogger(__name__)
 
@@ -55,16 +55,6 @@ _STRUCTURE = re.compile(rb"^(BEGIN|END):(VCALENDAR|VEVENT)[ \t]*\r?$", re.IGNORE
 _X_WR_TIMEZONE = "X-WR-TIMEZONE"
 _RRULE_LINE = re.compile(rb"^RRULE[:;][^\r\n]*", re.IGNORECASE | re.MULTILINE)
 _RRULE_WITH_SPACES = re.compile(rb"^RRULE[:;][^\r\n]*,[ \t]", re.IGNORECASE | re.MULTILINE)
-
-
-@dataclass(frozen=True)
-class ReadResult:
-    """What one read of a source produced."""
-
-    events: list[SourceEvent]
-    """Occurrences overlapping the window, sorted by start, then key."""
-    problems: list[str] = field(default_factory=list)
-    """One human line per skipped or repaired event (or unreadable part of the feed)."""
 
 
 def read_ics_file(

@@ -6,8 +6,10 @@ the file (foreign events, other plans' events, time zones, to-dos) is written ba
 was parsed. The file is replaced atomically, and not written at all when nothing changes.
 
 Before an update or delete, the event is looked up again in the file as it is now: when it
-changed since :meth:`IcsFileTarget.read_owned` (a person edited the file meanwhile), or is gone,
-the action is skipped; the person's change wins and the next pass plans around it.
+changed since :meth:`IcsFileTarget.list_owned` (a person edited the file meanwhile), or is gone,
+it is a :class:`~calsync.ports.ConflictError`; the person's change wins and the next pass plans
+around it. The writes of one pass change the file in memory inside :meth:`IcsFileTarget.batch`,
+which replaces the file once.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ import fcntl
 import logging
 import os
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,9 +29,9 @@ from icalendar import Calendar, Component
 
 from calsync.adapters import event_ics
 from calsync.errors import TargetError
-from calsync.model import PlanResult
-from calsync.ports import Stop, SyncState
-from calsync.reconcile import Action, ApplyResult, Conflict, Create, OwnedEvent, Update
+from calsync.model import Session
+from calsync.ports import NO_VERSION, ConflictError, Version
+from calsync.reconcile import OwnedEvent
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +99,16 @@ def file_identity(path: Path) -> FileIdentity | None:
 class IcsFileTarget:
     """A local ``.ics`` file that calsync writes one plan's sessions into."""
 
+    deferred = True
+    """Writes take effect together, when :meth:`batch` ends: the file is replaced once."""
+
     def __init__(self, path: Path, plan_id: str, zone: ZoneInfo) -> None:
         self.path = path
         self.plan_id = plan_id
         self.zone = zone
-        self.progress = ApplyResult()
+        self._open: Calendar | None = None
+        """The file's calendar while a batch is open (changed in memory, written at its end)."""
+        self._changed = False
 
     @property
     def label(self) -> str:
@@ -112,17 +119,6 @@ class IcsFileTarget:
     def requests(self) -> int:
         """A file costs no HTTP requests."""
         return 0
-
-    def location(self, uid: str) -> tuple[str, str] | None:  # noqa: ARG002 - the port's signature
-        """A file has no per-event href or ETag."""
-        return None
-
-    def sync_state(self) -> SyncState | None:
-        """A file is read whole every time: nothing to keep."""
-        return None
-
-    def publish(self, result: PlanResult, now: datetime) -> None:
-        """A file shows nothing but its events."""
 
     def close(self) -> None:
         """Nothing to release."""
@@ -162,7 +158,7 @@ class IcsFileTarget:
     def _owns(self, component: Component) -> bool:
         return event_ics.owns(component, self.plan_id)
 
-    def read_owned(self) -> list[OwnedEvent]:
+    def list_owned(self) -> list[OwnedEvent]:
         """The events of this plan in the file (none when the file does not exist).
 
         An owned event calsync cannot make sense of (no start, unknown kind) is skipped with a
@@ -231,83 +227,70 @@ class IcsFileTarget:
         finally:
             os.close(fd)
 
-    def apply(
-        self,
-        actions: Sequence[Action],
-        *,
-        now: datetime,
-        stop: Stop | None = None,  # noqa: ARG002 - one atomic write: nothing to stop between
-    ) -> ApplyResult:
-        """Apply the actions to the file; write nothing when there are none (or all are skipped).
-
-        ``now`` (aware) becomes the DTSTAMP / LAST-MODIFIED of what is written, so the output is
-        a function of the file, the actions and ``now``. An action whose event changed in the
-        file since it was read (or appeared, or went) is not applied: it is a conflict.
-        """
-        result = ApplyResult()
-        self.progress = result
-        if not actions:
-            return result
-        if now.tzinfo is None:
-            raise ValueError("apply needs an aware 'now'")
-        now = now.astimezone(UTC).replace(microsecond=0)
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Lock the folder, load the file, let the writes change it in memory, and replace the
+        file once at the end (not at all when nothing changed or a write failed)."""
         try:
             with self._locked():
-                self._apply_locked(actions, now, result)
+                for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+                    # under the lock, a temp file of ours is left from a write that was killed
+                    with contextlib.suppress(OSError):
+                        stale.unlink()
+                loaded = self._load()
+                self._open = loaded if loaded is not None else self._new_calendar()
+                self._changed = False
+                try:
+                    yield
+                    if self._changed:
+                        self._open.add_missing_timezones()
+                        write_atomic(self.path, self._open.to_ical())
+                        log.debug("plan %s: wrote %s", self.plan_id, self.path)
+                finally:
+                    self._open = None
         except OSError as err:
             raise self._error("cannot write the file; check the folder and its permissions", err) from err
-        return result
 
-    def _conflict(self, result: ApplyResult, uid: str, action: str, reason: str) -> None:
-        log.warning("plan %s: target %s: not %s %s: %s", self.plan_id, self.path, action, uid, reason)
-        result.conflicts.append(Conflict(uid, action, reason))
+    def _calendar(self) -> Calendar:
+        if self._open is None:
+            raise RuntimeError("IcsFileTarget writes happen inside batch()")
+        return self._open
 
-    def _apply_locked(self, actions: Sequence[Action], now: datetime, result: ApplyResult) -> None:
-        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
-            # under the lock, a temp file of ours is left from a write that was killed
-            with contextlib.suppress(OSError):
-                stale.unlink()
-        loaded = self._load()
-        calendar = loaded if loaded is not None else self._new_calendar()
-        for action in actions:
-            if isinstance(action, Create):
-                uid = action.session.uid
-                if any(event_ics.text(c, "UID") == uid for c in calendar.subcomponents):
-                    self._conflict(result, uid, "creating", "an event with this UID is already there")
-                    continue
-                calendar.add_component(event_ics.session_vevent(action.session, self.plan_id, 0, now))
-                result.created.append(uid)
-                continue
-            previous = action.previous
-            found = self._find(calendar, previous.uid)
-            verb = "updating" if isinstance(action, Update) else "deleting"
-            if not found:
-                if isinstance(action, Update):
-                    self._conflict(result, previous.uid, verb, "it was deleted since it was read")
-                continue
-            if found[0].current_hash != previous.current_hash:
-                self._conflict(result, previous.uid, verb, "it changed since it was read; keeping the change")
-                continue
-            first = found[0].component
-            position = next(i for i, c in enumerate(calendar.subcomponents) if c is first)
-            gone = {id(f.component) for f in found}  # duplicates of the UID go too
-            calendar.subcomponents[:] = [c for c in calendar.subcomponents if id(c) not in gone]
-            if isinstance(action, Update):
-                event = event_ics.updated_vevent(first, action.session, self.plan_id, action.sequence, now)
-                calendar.subcomponents.insert(position, event)
-                result.updated.append(previous.uid)
-            else:
-                result.deleted.append(previous.uid)
-        if not result.written:
-            log.debug("plan %s: target %s: nothing to write", self.plan_id, self.path)
-            return
-        calendar.add_missing_timezones()
-        write_atomic(self.path, calendar.to_ical())
-        log.debug(
-            "plan %s: wrote %s (%d created, %d updated, %d deleted)",
-            self.plan_id,
-            self.path,
-            len(result.created),
-            len(result.updated),
-            len(result.deleted),
-        )
+    def create(self, session: Session, *, now: datetime) -> Version:
+        """Add the session's event; a UID already in the file is a conflict."""
+        calendar = self._calendar()
+        if any(event_ics.text(c, "UID") == session.uid for c in calendar.subcomponents):
+            raise ConflictError("an event with this UID is already there")
+        calendar.add_component(event_ics.session_vevent(session, self.plan_id, 0, now))
+        self._changed = True
+        return NO_VERSION
+
+    def _take(self, previous: OwnedEvent) -> tuple[Component, int] | None:
+        """Remove the event (and duplicates of its UID) when it is still as listed; the first
+        one and its position. None when it is gone; a conflict when it changed."""
+        calendar = self._calendar()
+        found = self._find(calendar, previous.uid)
+        if not found:
+            return None
+        if found[0].current_hash != previous.current_hash:
+            raise ConflictError("it changed since it was read; keeping the change")
+        first = found[0].component
+        position = next(i for i, c in enumerate(calendar.subcomponents) if c is first)
+        gone = {id(f.component) for f in found}
+        calendar.subcomponents[:] = [c for c in calendar.subcomponents if id(c) not in gone]
+        self._changed = True
+        return first, position
+
+    def update(self, previous: OwnedEvent, session: Session, *, sequence: int, now: datetime) -> Version:
+        """Rewrite the event in its place; gone or changed since listed: a conflict."""
+        taken = self._take(previous)
+        if taken is None:
+            raise ConflictError("it was deleted since it was read")
+        first, position = taken
+        event = event_ics.updated_vevent(first, session, self.plan_id, sequence, now)
+        self._calendar().subcomponents.insert(position, event)
+        return NO_VERSION
+
+    def delete(self, previous: OwnedEvent) -> bool:
+        """Remove the event; False when it is already gone."""
+        return self._take(previous) is not None

@@ -1,34 +1,32 @@
 """An in-memory calendar as a target: the *apply* step without files or servers, for fast tests.
 
-Same contract as the ``.ics`` file and CalDAV targets (``read_owned()`` / ``apply()``), and the
+Same contract as every target (:class:`~calsync.ports.CalendarTarget`), and the
 same iCalendar text: sessions are written with :func:`event_ics.session_vevent` and read back with
 :func:`event_ics.owned_event`, so fingerprints, ``X-CALSYNC-*`` and adoption behave exactly as in
 the real targets. The storage is a :class:`MemoryCalendar` (one iCalendar object per href, like a
 CalDAV collection); several targets may share one, as several passes share a real calendar.
 
 Writes carry CalDAV's preconditions: an update or delete of an event whose object changed since
-:meth:`MemoryTarget.read_owned` (a person edited it, or it is gone), and a create of a UID that is
-already there, are not applied but reported as :class:`~calsync.adapters.caldav.Conflict`.
+:meth:`MemoryTarget.list_owned` (a person edited it, or it is gone), and a create of a UID that is
+already there, raise :class:`~calsync.ports.ConflictError`.
 
-The person-side helpers (:meth:`MemoryTarget.edit`, :meth:`~MemoryTarget.delete`,
-:meth:`~MemoryTarget.add_foreign`, :meth:`~MemoryTarget.foreign`) change the calendar behind
-calsync's back, the way a calendar app would.
+The person-side helpers of :class:`MemoryCalendar` (``edit``, ``delete_event``, ``add_foreign``,
+``foreign``) change the calendar behind calsync's back, the way a calendar app would.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Component
 
 from calsync.adapters import event_ics
-from calsync.model import PlanResult
-from calsync.ports import Stop, SyncState, halt_if_asked
-from calsync.reconcile import Action, ApplyResult, Conflict, Create, Delete, OwnedEvent, Update
+from calsync.model import Session
+from calsync.ports import ConflictError, Version
+from calsync.reconcile import OwnedEvent
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +55,62 @@ class MemoryCalendar:
             if uid in _uids(self.objects[href]):
                 return href
         return None
+
+    # -- a person, behind calsync's back --------------------------------------------------------
+
+    def edit(self, uid: str, **changes: object) -> None:
+        """Change an event as a calendar app would: ``edit(uid, summary="Gym", dtstart=...)``.
+
+        Keys are property names (``dtstart``, ``x_foo`` for ``X-FOO``); None removes the
+        property. A new DTSTART without DTEND moves the end too (the duration stays). The
+        ``X-CALSYNC-*`` properties stay as they are, so calsync sees the edit.
+        """
+        href = self.href_of(uid)
+        if href is None:
+            raise KeyError(f"no event with UID {uid!r}")
+        calendar = Calendar.from_ical(self.objects[href])
+        event = next(c for c in calendar.walk("VEVENT") if event_ics.text(c, "UID") == uid)
+        updates = {key.upper().replace("_", "-"): value for key, value in changes.items()}
+        new_start = updates.get("DTSTART")
+        if isinstance(new_start, date) and "DTEND" not in updates and "DTEND" in event:
+            start, end = event_ics.times(event)
+            updates["DTEND"] = new_start + (end - start)  # type: ignore[operator]
+        for name, value in updates.items():
+            event.pop(name, None)
+            if value is not None:
+                event.add(name, value)
+        calendar.add_missing_timezones()
+        self.put(href, calendar.to_ical().decode("utf-8"))
+
+    def delete_event(self, uid: str) -> None:
+        """Delete the object holding an event, as a person would."""
+        href = self.href_of(uid)
+        if href is None:
+            raise KeyError(f"no event with UID {uid!r}")
+        self.remove(href)
+
+    def add_foreign(self, ics_text: str) -> str:
+        """Store an object (a VCALENDAR) calsync did not write, at ``<uid>.ics``; its href."""
+        uids = sorted(_uids(ics_text))
+        if not uids:
+            raise ValueError("not a VCALENDAR with an event UID")
+        href = f"{uids[0]}.ics"
+        if href in self.objects:
+            raise ValueError(f"{href} is already there")
+        self.put(href, ics_text)
+        return href
+
+    def foreign(self, plan_id: str) -> dict[str, str]:
+        """Every object that is not this plan's, by href, exactly as stored."""
+        out: dict[str, str] = {}
+        for href, text in sorted(self.objects.items()):
+            try:
+                ours = any(event_ics.owns(c, plan_id) for c in Calendar.from_ical(text).walk("VEVENT"))
+            except Exception:
+                ours = False
+            if not ours:
+                out[href] = text
+        return out
 
 
 def _uids(text: str) -> set[str]:
@@ -89,28 +143,11 @@ class MemoryTarget:
     def __repr__(self) -> str:
         return f"MemoryTarget(plan={self.plan_id!r}, {len(self.calendar.objects)} objects)"
 
-    # -- the target contract ------------------------------------------------------------------
+    # -- the calendar contract -------------------------------------------------------------------
 
     def _owned_components(self, text: str) -> list[Component]:
         calendar = Calendar.from_ical(text)
         return [c for c in calendar.walk("VEVENT") if event_ics.owns(c, self.plan_id)]
-
-    def read_owned(self) -> list[OwnedEvent]:
-        """This plan's events in the calendar; an owned event calsync cannot read is skipped."""
-        self._read = {}
-        owned: list[OwnedEvent] = []
-        for href in sorted(self.calendar.objects):
-            text = self.calendar.objects[href]
-            try:
-                components = self._owned_components(text)
-            except Exception as err:
-                log.warning("%s: skipping %s that calsync cannot read (%s); left as it is", self, href, err)
-                continue
-            event = event_ics.owned_master(components, self.plan_id, self.zone, "memory")
-            if event is not None:
-                owned.append(event)
-                self._read[event.uid] = _Read(href, text)
-        return owned
 
     @property
     def label(self) -> str:
@@ -122,154 +159,74 @@ class MemoryTarget:
         """No HTTP."""
         return 0
 
-    def location(self, uid: str) -> tuple[str, str] | None:
-        """The href of an owned event as last read (no ETag)."""
-        read = self._read.get(uid)
-        return (read.href, "") if read is not None else None
-
-    def sync_state(self) -> SyncState | None:
-        """Nothing to keep between passes."""
-        return None
-
-    def publish(self, result: PlanResult, now: datetime) -> None:
-        """Nothing but events."""
-
     def close(self) -> None:
         """Nothing to release."""
 
-    def apply(self, actions: Sequence[Action], *, now: datetime, stop: Stop | None = None) -> ApplyResult:
-        """Apply the actions with CalDAV's preconditions; what changed meanwhile is a conflict.
+    def list_owned(self) -> list[OwnedEvent]:
+        """This plan's events in the calendar, each with its href (the object's text is its
+        version); an owned event calsync cannot read is skipped."""
+        self._read = {}
+        owned: list[OwnedEvent] = []
+        for href in sorted(self.calendar.objects):
+            text = self.calendar.objects[href]
+            try:
+                components = self._owned_components(text)
+            except Exception as err:
+                log.warning("%s: skipping %s that calsync cannot read (%s); left as it is", self, href, err)
+                continue
+            event = event_ics.owned_master(components, self.plan_id, self.zone, "memory")
+            if event is not None:
+                owned.append(replace(event, href=href))
+                self._read[event.uid] = _Read(href, text)
+        return owned
 
-        Updates and deletes need :meth:`read_owned` first. ``now`` (aware) becomes DTSTAMP /
-        LAST-MODIFIED. No actions write nothing.
-        """
-        if now.tzinfo is None:
-            raise ValueError("apply needs an aware 'now'")
-        now = now.astimezone(UTC).replace(microsecond=0)
-        result = ApplyResult()
-        self.progress = result
-        for action in actions:
-            halt_if_asked(stop, result, f"plan {self.plan_id}: memory")
-            if isinstance(action, Create):
-                self._create(action, now, result)
-            elif isinstance(action, Update):
-                self._update(action, now, result)
-            elif isinstance(action, Delete):
-                self._delete(action, result)
-        return result
-
-    def _conflict(self, result: ApplyResult, uid: str, action: str, reason: str) -> None:
-        log.warning("plan %s: memory: not applying %s of %s: %s", self.plan_id, action, uid, reason)
-        result.conflicts.append(Conflict(uid, action, reason))
-
-    def _store(self, uid: str, href: str, text: str) -> None:
+    def _store(self, uid: str, href: str, text: str) -> Version:
         self.calendar.put(href, text)
         self._read[uid] = _Read(href, text)
+        return href, ""
 
-    def _create(self, action: Create, now: datetime, result: ApplyResult) -> None:
-        session = action.session
+    def create(self, session: Session, *, now: datetime) -> Version:
+        """A new object at ``<uid>.ics``; a UID already there is a conflict."""
         href = f"{session.uid}.ics"
         if href in self.calendar.objects or self.calendar.href_of(session.uid) is not None:
-            self._conflict(result, session.uid, "create", "an event with this UID is already there")
-            return
+            raise ConflictError("an event with this UID is already there")
         vevent = event_ics.session_vevent(session, self.plan_id, 0, now)
-        self._store(session.uid, href, event_ics.object_calendar(vevent).to_ical().decode("utf-8"))
-        result.created.append(session.uid)
+        return self._store(session.uid, href, event_ics.object_calendar(vevent).to_ical().decode("utf-8"))
 
-    def _unchanged(self, result: ApplyResult, uid: str, action: str) -> _Read | None:
-        """Where the event is, when its object is still what was read; else a conflict."""
+    def _unchanged(self, uid: str) -> _Read:
+        """Where the event is, when its object is still what was listed; else a conflict."""
         read = self._read.get(uid)
         if read is None:
-            self._conflict(result, uid, action, "it was not in the last listing")
-            return None
+            raise ConflictError("it was not in the last listing")
         if self.calendar.objects.get(read.href) != read.text:
-            self._conflict(result, uid, action, "it changed since it was read")
-            return None
+            raise ConflictError("it changed since it was read")
         return read
 
-    def _update(self, action: Update, now: datetime, result: ApplyResult) -> None:
-        session = action.session
-        read = self._unchanged(result, session.uid, "update")
-        if read is None:
-            return
-        previous: Component | None = None
+    def update(self, previous: OwnedEvent, session: Session, *, sequence: int, now: datetime) -> Version:
+        """Rewrite the object, when it is still as listed."""
+        read = self._unchanged(previous.uid)
+        old: Component | None = None
         try:
             current = self._owned_components(read.text)
-            previous = current[0] if current else None
+            old = current[0] if current else None
         except Exception:  # rewrite from the session alone
             log.debug("plan %s: memory: cannot read the old %s", self.plan_id, session.uid)
-        vevent = event_ics.updated_vevent(previous, session, self.plan_id, action.sequence, now)
-        self._store(session.uid, read.href, event_ics.object_calendar(vevent).to_ical().decode("utf-8"))
-        result.updated.append(session.uid)
+        vevent = event_ics.updated_vevent(old, session, self.plan_id, sequence, now)
+        return self._store(
+            session.uid, read.href, event_ics.object_calendar(vevent).to_ical().decode("utf-8")
+        )
 
-    def _delete(self, action: Delete, result: ApplyResult) -> None:
-        uid = action.previous.uid
+    def delete(self, previous: OwnedEvent) -> bool:
+        """Remove the object, when it is still as listed; False when it is already gone."""
+        uid = previous.uid
         read = self._read.get(uid)
         if read is not None and read.href not in self.calendar.objects:
-            log.info("plan %s: memory: %s was already gone", self.plan_id, uid)
             del self._read[uid]
-            return
-        if self._unchanged(result, uid, "delete") is None or read is None:
-            return
+            return False
+        read = self._unchanged(uid)
         self.calendar.remove(read.href)
         del self._read[uid]
-        result.deleted.append(uid)
-
-    # -- a person, behind calsync's back --------------------------------------------------------
-
-    def edit(self, uid: str, **changes: object) -> None:
-        """Change an event as a calendar app would: ``edit(uid, summary="Gym", dtstart=...)``.
-
-        Keys are property names (``dtstart``, ``x_foo`` for ``X-FOO``); None removes the
-        property. A new DTSTART without DTEND moves the end too (the duration stays). The
-        ``X-CALSYNC-*`` properties stay as they are, so calsync sees the edit.
-        """
-        href = self.calendar.href_of(uid)
-        if href is None:
-            raise KeyError(f"no event with UID {uid!r}")
-        calendar = Calendar.from_ical(self.calendar.objects[href])
-        event = next(c for c in calendar.walk("VEVENT") if event_ics.text(c, "UID") == uid)
-        updates = {key.upper().replace("_", "-"): value for key, value in changes.items()}
-        new_start = updates.get("DTSTART")
-        if isinstance(new_start, date) and "DTEND" not in updates and "DTEND" in event:
-            start, end = event_ics.times(event)
-            updates["DTEND"] = new_start + (end - start)  # type: ignore[operator]
-        for name, value in updates.items():
-            event.pop(name, None)
-            if value is not None:
-                event.add(name, value)
-        calendar.add_missing_timezones()
-        self.calendar.put(href, calendar.to_ical().decode("utf-8"))
-
-    def delete(self, uid: str) -> None:
-        """Delete the object holding an event, as a person would."""
-        href = self.calendar.href_of(uid)
-        if href is None:
-            raise KeyError(f"no event with UID {uid!r}")
-        self.calendar.remove(href)
-
-    def add_foreign(self, ics_text: str) -> str:
-        """Store an object (a VCALENDAR) calsync did not write, at ``<uid>.ics``; its href."""
-        uids = sorted(_uids(ics_text))
-        if not uids:
-            raise ValueError("not a VCALENDAR with an event UID")
-        href = f"{uids[0]}.ics"
-        if href in self.calendar.objects:
-            raise ValueError(f"{href} is already there")
-        self.calendar.put(href, ics_text)
-        return href
-
-    def foreign(self) -> dict[str, str]:
-        """Every object that is not this plan's, by href, exactly as stored."""
-        out: dict[str, str] = {}
-        for href, text in sorted(self.calendar.objects.items()):
-            try:
-                ours = bool(self._owned_components(text))
-            except Exception:
-                ours = False
-            if not ours:
-                out[href] = text
-        return out
+        return True
 
 
 __all__ = ["MemoryCalendar", "MemoryTarget"]
