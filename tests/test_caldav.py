@@ -281,7 +281,7 @@ def test_source_recurring_event_with_override_is_one_object(caldav_calendar: Dav
     result, _, cache = CaldavSource(client).read(*WINDOW, ZONE, token=None, cache={})
     assert len(cache) == 1
     assert client.requests == 2
-    assert [(e.start.isoformat(), e.summary) for e in result.events] == [  # type: ignore[union-attr]
+    assert [(e.start.isoformat(), e.summary) for e in result.events] == [
         ("2026-12-05T07:00:00+01:00", "Long Run 25 km"),
         ("2026-12-13T08:00:00+01:00", "Long Run 28 km (moved to Sunday)"),
         ("2026-12-19T07:00:00+01:00", "Long Run 25 km"),
@@ -316,16 +316,37 @@ def test_source_parse_reports_broken_objects_and_fails_when_all_are() -> None:
 # --- target ------------------------------------------------------------------------------------
 
 
-def _objects(cal: DavCalendar) -> dict[str, icalendar.Event]:
+def _objects(cal: DavCalendar) -> dict[str, icalendar.Component]:
     """The owned VEVENTs now on the server, by UID (read by a fresh target, no state)."""
     fresh = target(cal)
     fresh.list_owned()
-    out = {}
+    out: dict[str, icalendar.Component] = {}
     for _etag, data in fresh.cache.values():
         if data:
             for event in icalendar.Calendar.from_ical(data).walk("VEVENT"):
                 out[str(event["UID"])] = event
     return out
+
+
+def _dt(component: icalendar.Component, name: str) -> object:
+    """A date/time property's value as icalendar reads it."""
+    value = component[name]
+    assert isinstance(value, icalendar.vDDDTypes)
+    return value.dt
+
+
+def _int(component: icalendar.Component, name: str) -> int:
+    """An INTEGER property's value."""
+    value = component[name]
+    assert isinstance(value, icalendar.vInt)
+    return int(value)
+
+
+def _categories(component: icalendar.Component) -> list[str]:
+    """The CATEGORIES of an event, as text."""
+    value = component["CATEGORIES"]
+    assert isinstance(value, icalendar.vCategory)
+    return [str(c) for c in value.cats]
 
 
 def test_target_create_update_delete(caldav_calendar: DavCalendar) -> None:
@@ -354,8 +375,8 @@ def test_target_create_update_delete(caldav_calendar: DavCalendar) -> None:
     assert str(heavy["X-CALSYNC-WEEK"]) == "2026-W49"
     assert str(heavy["X-CALSYNC-SLOT"]) == "s1"
     assert heavy["DTSTART"].params["TZID"] == "Europe/Berlin"
-    assert "calsync" in [str(c) for c in heavy["CATEGORIES"].cats]
-    assert events[PLANNED[2].uid]["DTSTART"].dt == SUN
+    assert "calsync" in _categories(heavy)
+    assert _dt(events[PLANNED[2].uid], "DTSTART") == SUN
 
     # the heavy session moves to Tuesday, the core one is no longer planned
     moved = [session(MON + timedelta(days=1), "s1"), PLANNED[2]]
@@ -368,9 +389,9 @@ def test_target_create_update_delete(caldav_calendar: DavCalendar) -> None:
 
     events = _objects(caldav_calendar)
     assert sorted(events) == sorted([PLANNED[0].uid, PLANNED[2].uid])
-    assert int(events[PLANNED[0].uid]["SEQUENCE"]) == 1
-    assert events[PLANNED[0].uid]["DTSTART"].dt == datetime(2026, 12, 1, 6, 0, tzinfo=ZONE)
-    assert int(events[PLANNED[2].uid]["SEQUENCE"]) == 0
+    assert _int(events[PLANNED[0].uid], "SEQUENCE") == 1
+    assert _dt(events[PLANNED[0].uid], "DTSTART") == datetime(2026, 12, 1, 6, 0, tzinfo=ZONE)
+    assert _int(events[PLANNED[2].uid], "SEQUENCE") == 0
 
     owned = tgt.list_owned()
     assert next(requests) == 1, "idle listing after our own writes"

@@ -212,7 +212,7 @@ def test_rebuild_reads_everything_again_and_the_state_knows_each_object(
     caldav_calendar: DavCalendar, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from calsync.config import load_config
-    from calsync.pipeline import state_key
+    from calsync.registry import state_key
     from calsync.state import State
 
     target = caldav_calendar.server.calendar()

@@ -47,7 +47,7 @@ import pytest
 from icalendar import Calendar, Component
 
 from calsync.config import load_config
-from calsync.pipeline import state_key
+from calsync.registry import state_key
 from calsync.state import State
 from test_cli import NOW, RUN_TEMPLATE, write_config
 

@@ -83,6 +83,24 @@ def _wire(when: object) -> str:
     return when.isoformat()
 
 
+def _dt(component: icalendar.Component, name: str) -> object:
+    """A date/time property's value as icalendar reads it."""
+    value = component[name]
+    assert isinstance(value, icalendar.vDDDTypes)
+    return value.dt
+
+
+def _session(action: Action) -> Session:
+    """The session a create or an update writes."""
+    assert not isinstance(action, Delete), action
+    return action.session
+
+
+def _uid(action: Action) -> str:
+    """The UID an action is about: its session's, or the deleted event's."""
+    return action.previous.uid if isinstance(action, Delete) else action.session.uid
+
+
 class HaStorage(Storage):
     """A Local Calendar; a person uses HA's websocket API; events are keyed by calsync UID (from
     the marker) or, for foreign ones, by the UID of the ``.ics`` they were made from."""
@@ -114,7 +132,8 @@ class HaStorage(Storage):
         found = ha_marker.split(item.get("description") or "")
         if found is not None:
             return found[1].uid
-        return self.names.get(item["uid"], item["uid"])
+        uid: str = item["uid"]
+        return self.names.get(uid, uid)
 
     def item(self, uid: str) -> dict[str, Any]:
         (item,) = [i for i in self.items() if self.key(i) == uid]
@@ -165,8 +184,8 @@ class HaStorage(Storage):
             person.create(
                 self.entity_id,
                 summary=str(vevent["SUMMARY"]),
-                dtstart=_wire(vevent["DTSTART"].dt),
-                dtend=_wire(vevent["DTEND"].dt),
+                dtstart=_wire(_dt(vevent, "DTSTART")),
+                dtend=_wire(_dt(vevent, "DTEND")),
                 description=description,
             )
         (new,) = [i["uid"] for i in self.items() if i["uid"] not in before]
@@ -301,7 +320,7 @@ def test_a_description_pasted_into_a_persons_event_does_not_take_the_session(sto
     assert by_uid(target.list_owned())[S1].start == BY_UID[S1].start
     plan = [moved(s) if s.uid == S1 else s for s in PLANNED]
     actions, outcome = sync(target, plan)
-    assert [a.session.uid for a in actions] == [S1]
+    assert [_session(a).uid for a in actions] == [S1]
     assert not outcome.conflicts
     housekeeping(storage.make_target(), plan)
     now = {i["uid"]: i for i in storage.items() if storage.key(i) == S1}
@@ -320,9 +339,7 @@ def test_an_event_deleted_right_after_the_re_check_is_gone_not_a_failed_pass(
     target = storage.make_target()
     plan = [moved(s) if s.uid == S1 else s for s in PLANNED if s.uid != S2]
     actions = pending(target, plan)
-    assert sorted(
-        (type(a).__name__, a.session.uid if isinstance(a, Update) else a.previous.uid) for a in actions
-    ) == [  # type: ignore[union-attr]
+    assert sorted((type(a).__name__, _uid(a)) for a in actions) == [
         ("Delete", S2),
         ("Update", S1),
     ]

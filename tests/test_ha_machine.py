@@ -41,7 +41,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from calsync import pipeline
+from calsync import pipeline, registry
 from calsync.adapters import ha_marker, homeassistant
 from calsync.adapters.ha_client import HaClient
 from calsync.adapters.homeassistant import HaCalendarTarget
@@ -376,7 +376,7 @@ sensors = false
         """A person who deleted every session calsync knows of (more than two) is read as a wiped
         calendar, and the next pass writes them again (DESIGN.md): those deletions do not stick."""
         assert self.config is not None
-        known = self.state.written(pipeline.state_key(self.config))
+        known = self.state.written(registry.state_key(self.config))
         _, notes = pipeline.dismissed_sessions(known, self._owned_events(), now=NOW)
         if any("writing them again" in note for note in notes):
             self.deleted.clear()
@@ -431,7 +431,7 @@ sensors = false
             else:
                 raise AssertionError(f"the session {uid} a person edited is gone")
         owned = self._owned_events()
-        known = self.state.written(pipeline.state_key(self.config))
+        known = self.state.written(registry.state_key(self.config))
         dismissed, _ = pipeline.dismissed_sessions(known, owned, now=NOW)
         result, _ = pipeline.make_plan(self.config, NOW, owned, frozenset(dismissed))
         planned = {s.uid: s for s in result.sessions}

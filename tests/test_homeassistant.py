@@ -104,6 +104,22 @@ def _wire(value: Any) -> str:
     return str(value.isoformat())
 
 
+def _when(event: icalendar.Component, name: str) -> date:
+    """A DATE or DATE-TIME property's value (a datetime is a date too)."""
+    value = event[name]
+    assert isinstance(value, icalendar.vDDDTypes)
+    assert isinstance(value.dt, date)
+    return value.dt
+
+
+def _moment(event: icalendar.Component, name: str) -> datetime:
+    """A DATE-TIME property's value."""
+    value = event[name]
+    assert isinstance(value, icalendar.vDDDTypes)
+    assert isinstance(value.dt, datetime)
+    return value.dt
+
+
 def load_plan(server: HaServer, entity_id: str, ics: str) -> None:
     """Put an iCalendar plan into a Local Calendar the way a person would in HA: each series or
     event created (with its RRULE), then moved occurrences updated and excluded ones deleted."""
@@ -114,14 +130,16 @@ def load_plan(server: HaServer, entity_id: str, ics: str) -> None:
         for event in masters:
             fields: dict[str, Any] = {
                 "summary": str(event["SUMMARY"]),
-                "dtstart": _wire(event["DTSTART"].dt),
-                "dtend": _wire(event["DTEND"].dt),
+                "dtstart": _wire(_when(event, "DTSTART")),
+                "dtend": _wire(_when(event, "DTEND")),
             }
             for name in ("DESCRIPTION", "LOCATION"):
                 if name in event:
                     fields[name.lower()] = str(event[name])
             if "RRULE" in event:
-                fields["rrule"] = event["RRULE"].to_ical().decode()
+                rrule = event["RRULE"].to_ical()
+                assert isinstance(rrule, bytes)
+                fields["rrule"] = rrule.decode()
             person.create(entity_id, **fields)
 
         def occurrence(summary: str, original: datetime) -> dict[str, Any]:
@@ -141,14 +159,14 @@ def load_plan(server: HaServer, entity_id: str, ics: str) -> None:
             if "RECURRENCE-ID" not in event:
                 continue
             master = next(m for m in masters if m["UID"] == event["UID"])
-            item = occurrence(str(master["SUMMARY"]), event["RECURRENCE-ID"].dt)
+            item = occurrence(str(master["SUMMARY"]), _moment(event, "RECURRENCE-ID"))
             person.update(
                 entity_id,
                 item["uid"],
                 recurrence_id=item["recurrence_id"],
                 summary=str(event["SUMMARY"]),
-                dtstart=_wire(event["DTSTART"].dt),
-                dtend=_wire(event["DTEND"].dt),
+                dtstart=_wire(_when(event, "DTSTART")),
+                dtend=_wire(_when(event, "DTEND")),
             )
 
 
@@ -547,7 +565,8 @@ def test_websocket_dropped_mid_pass_loses_nothing_and_the_next_pass_finishes(
     from calsync.adapters import ha_client
     from calsync.config import load_config
     from calsync.errors import TargetError
-    from calsync.pipeline import run_pass, state_key
+    from calsync.pipeline import run_pass
+    from calsync.registry import state_key
     from calsync.state import State
 
     target = ha_server.calendar()
@@ -609,7 +628,8 @@ def test_a_session_created_while_the_answer_was_lost_is_recorded(
     from calsync.adapters import ha_client
     from calsync.config import load_config
     from calsync.errors import TargetError
-    from calsync.pipeline import run_pass, state_key
+    from calsync.pipeline import run_pass
+    from calsync.registry import state_key
     from calsync.state import State
 
     target = ha_server.calendar()
@@ -718,7 +738,9 @@ def test_an_idle_listing_covers_the_planning_window_not_years(
         assert idle.actions == []
     ((start, end, count),) = listed
     assert now - timedelta(days=8) <= start <= now - timedelta(days=6)
-    assert end - now <= timedelta(weeks=HaCalendarTarget.__init__.__kwdefaults__["horizon_weeks"] + 2)
+    defaults = HaCalendarTarget.__init__.__kwdefaults__
+    assert defaults is not None
+    assert end - now <= timedelta(weeks=defaults["horizon_weeks"] + 2)
     sessions = len(sessions_by_uid(ha_server, target))
     assert count <= sessions + (end - start).days + 1  # not 3 years back and 5 ahead
     # a target told its plan's horizon lists only that far
@@ -742,12 +764,13 @@ def test_an_idle_listing_covers_the_planning_window_not_years(
 def test_a_dropped_websocket_is_closed_before_the_next_one_opens(
     ha_server: HaServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from websockets.sync.client import connect as real_connect
+
     from calsync.adapters import ha_client
     from calsync.errors import TargetError
 
     opened: list[Any] = []
     closed: list[Any] = []
-    real_connect = ha_client.connect
 
     class Tracked:
         def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -26,8 +26,9 @@ from calsync.adapters.ics_read import parse_ics
 from calsync.adapters.ics_url import MAX_REDIRECTS, STATE_OBJECT, IcsUrlReader
 from calsync.config import IcsUrlSource, load_config
 from calsync.errors import SourceError
-from calsync.pipeline import read_sources, source_for, window_for
+from calsync.pipeline import read_sources, window_for
 from calsync.redact import redact_url, scrub, url_secrets, without_credentials
+from calsync.registry import source_for
 from calsync.state import State
 from test_cli import run_cli
 
@@ -60,7 +61,7 @@ PLAN = calendar("Long Run 25 km", "Easy Run 40 min")
 
 
 def reader(url: str, **keys: object) -> IcsUrlReader:
-    """The adapter for a feed, as ``pipeline.source_for`` builds it."""
+    """The adapter for a feed, as ``registry.source_for`` builds it."""
     source = IcsUrlSource.model_validate({"kind": "ics_url", "url": url, **keys})
     return IcsUrlReader(source, name=NAME, where="plan[me].source[0]")
 

@@ -9,7 +9,7 @@ import pytest
 from icalendar import Calendar
 
 from calsync.config import load_config
-from calsync.pipeline import state_key
+from calsync.registry import state_key
 from calsync.state import PassRecord, State, Written, default_state_dir
 from test_cli import NOW, run_cli, weekly_long_runs, write_config
 

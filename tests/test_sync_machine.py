@@ -51,7 +51,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from calsync import pipeline
+from calsync import pipeline, registry
 from calsync.adapters import caldav as caldav_adapter
 from calsync.adapters.caldav import CaldavClient, CaldavTarget
 from calsync.config import PlanConfig, parse_config
@@ -485,7 +485,7 @@ class SyncMachine(RuleBasedStateMachine):
         """A person who deleted every session calsync knows of (more than two) is read as a wiped
         calendar, and the next pass writes them again (DESIGN.md): those deletions do not stick."""
         assert self.config is not None
-        known = self.state.written(pipeline.state_key(self.config))
+        known = self.state.written(registry.state_key(self.config))
         _, notes = pipeline.dismissed_sessions(known, self._owned_events(), now=NOW)
         if any("writing them again" in note for note in notes):
             self.deleted.clear()
@@ -565,7 +565,7 @@ class SyncMachine(RuleBasedStateMachine):
 
         # exactly the planned sessions, at their planned starts
         owned_events = self._owned_events()
-        known = self.state.written(pipeline.state_key(self.config))
+        known = self.state.written(registry.state_key(self.config))
         dismissed, _ = pipeline.dismissed_sessions(known, owned_events, now=NOW)
         result, _ = pipeline.make_plan(self.config, NOW, owned_events, frozenset(dismissed))
         planned = {s.uid: s for s in result.sessions}
@@ -641,7 +641,7 @@ def test_a_create_whose_answers_were_lost_is_recorded(machine_server: DavServer)
             machine._pass()
         INJECTOR.disarm()
         assert machine.config is not None
-        known = machine.state.written(pipeline.state_key(machine.config))
+        known = machine.state.written(registry.state_key(machine.config))
         written = set(machine._owned_now())
         assert len(written) == 2, "the first create went through; the second's answers were lost"
         assert written <= set(known), "every session in the target is known to the state"

@@ -25,11 +25,10 @@ from calsync.pipeline import (
     make_plan,
     read_sources,
     run_pass,
-    state_key,
-    target_for,
     window_for,
 )
 from calsync.reconcile import describe_action
+from calsync.registry import state_key, target_for
 from calsync.state import PassRecord, State, now_iso
 
 log = logging.getLogger("calsync")

@@ -35,8 +35,9 @@ from calsync.errors import CalsyncError, ConfigError, InterruptedPassError
 from calsync.feeds import FeedServer, FileFeeds, all_plans_feed
 from calsync.logs import mask
 from calsync.model import PlanResult
-from calsync.pipeline import feed_path, run_pass
+from calsync.pipeline import run_pass
 from calsync.ports import SourceAdapter
+from calsync.registry import feed_path
 from calsync.state import PassRecord, State, now_iso
 
 log = logging.getLogger("calsync.daemon")

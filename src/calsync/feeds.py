@@ -1,7 +1,7 @@
 """The ``feed`` target's HTTP side: serve each plan's calendar at ``/feeds/<plan>.ics``.
 
 Part of the *apply* step for ``kind = "feed"`` (PRODUCT.md sections 1 and 4): ``rebuild`` / ``sync``
-write the plan's ``.ics`` file atomically (:func:`calsync.pipeline.feed_path`); ``calsync daemon``
+write the plan's ``.ics`` file atomically (:func:`calsync.registry.feed_path`); ``calsync daemon``
 serves those files to calendar apps that subscribe to them, and optionally one in-memory feed with
 every plan's runs and sessions (``/feeds/all.ics``).
 

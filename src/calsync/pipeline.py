@@ -12,27 +12,18 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from calsync.adapters.event_ics import UID_SCHEME
-from calsync.adapters.ics_read import read_ics_file
-from calsync.adapters.ics_target import FileIdentity, IcsFileTarget, file_identity
 from calsync.catalogue import Catalogue
 from calsync.classify import Classified, classify_events
 from calsync.config import (
-    CaldavSource,
-    CaldavTarget,
-    FeedTarget,
-    HomeAssistantSource,
-    HomeAssistantTarget,
-    IcsUrlSource,
     PlanConfig,
 )
-from calsync.errors import CalsyncError, SourceError, TargetError
+from calsync.errors import CalsyncError, TargetError
 from calsync.executor import execute
-from calsync.model import PlanResult, PlanWarning, ReadResult, Session, SourceEvent, When, week_start
+from calsync.model import PlanResult, PlanWarning, Session, SourceEvent, When, week_start
 from calsync.planner import PlanInput, plan
 from calsync.ports import CalendarTarget, SourceAdapter, Stop, Version
 from calsync.reconcile import (
@@ -45,12 +36,12 @@ from calsync.reconcile import (
     previous_sessions,
     reconcile,
 )
+from calsync.registry import publisher_for, source_for, state_key, target_for
 from calsync.render import session_fingerprint
-from calsync.state import ScopedStore, State, Written, default_state_dir
+from calsync.state import State, Written
 
 if TYPE_CHECKING:  # the caldav library is imported only by plans that use CalDAV (start-up time)
-    from calsync.adapters.caldav import CaldavClient
-    from calsync.adapters.caldav import CaldavSource as CaldavSource_
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -91,128 +82,6 @@ class SourceRead:
     empty_sources: list[str]
     requests: int = 0
     """HTTP requests the reads made."""
-
-
-def _client(
-    remote: CaldavSource | CaldavTarget, *, where: str, name: str, error: type[CalsyncError]
-) -> CaldavClient:
-    """A CalDAV client for a configured calendar; the password is read now, never stored."""
-    from calsync.adapters.caldav import CaldavClient  # noqa: PLC0415 - only plans using CalDAV pay for it
-
-    return CaldavClient(
-        remote.url,
-        username=remote.username,
-        password=remote.password(where),
-        timeout=remote.timeout_seconds,
-        verify=remote.verify_tls,
-        ca_file=str(remote.ca_file) if remote.ca_file else None,
-        error=error,
-        name=name,
-    )
-
-
-class IcsFileReader:
-    """An ``ics_file`` source; the last parse is kept while the file and the window stay the same."""
-
-    def __init__(self, path: Path, name: str) -> None:
-        self.path = path
-        self.name = name
-        self._memo: tuple[tuple[FileIdentity, datetime, datetime, str], ReadResult] | None = None
-
-    @property
-    def requests(self) -> int:
-        """A file costs no HTTP requests."""
-        return 0
-
-    def read(
-        self,
-        window_start: datetime,
-        window_end: datetime,
-        zone: ZoneInfo,
-        state: State | None,  # noqa: ARG002 - the port's signature: a file keeps nothing there
-        *,
-        full: bool,
-    ) -> ReadResult:
-        """The file's occurrences in the window."""
-        identity = file_identity(self.path)
-        key = (identity, window_start, window_end, zone.key) if identity is not None else None
-        if not full and key is not None and self._memo is not None and self._memo[0] == key:
-            return self._memo[1]
-        result = read_ics_file(
-            self.path, name=self.name, zone=zone, window_start=window_start, window_end=window_end
-        )
-        self._memo = (key, result) if key is not None else None
-        return result
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-
-class CaldavReader:
-    """A ``caldav`` source: incremental reads, token and objects kept in the state; parsed objects
-    are kept in memory (per href and ETag) while the adapter lives (the daemon)."""
-
-    def __init__(self, source: CaldavSource, *, name: str, where: str) -> None:
-        self.source = source
-        self.name = name
-        self.where = where
-        self._requests = 0
-        self._reader: CaldavSource_ | None = None
-        self._kept: tuple[str, dict[str, tuple[str, bytes]]] | None = None
-        """The token and objects of the last read: while the state holds that token, they are
-        what it holds (the daemon's idle pass reads no object from disk)."""
-
-    @property
-    def requests(self) -> int:
-        """HTTP requests made so far."""
-        return self._requests
-
-    def read(
-        self, window_start: datetime, window_end: datetime, zone: ZoneInfo, state: State | None, *, full: bool
-    ) -> ReadResult:
-        """The calendar's occurrences in the window (one request when nothing changed)."""
-        from calsync.adapters.caldav import CaldavSource as CaldavSource_  # noqa: PLC0415
-
-        client = _client(self.source, where=self.where, name=self.name, error=SourceError)
-        key = f"source:{client.url}"
-        if self._reader is None:
-            self._reader = CaldavSource_(client, name=self.name)
-        self._reader.client = client
-        token = state.token(key) if state and not full else None
-        if token is not None and self._kept is not None and self._kept[0] == token:
-            cache = self._kept[1]
-        else:
-            cache = state.objects(key) if state and not full else {}
-        try:
-            read = self._reader.read(window_start, window_end, zone, token=token, cache=cache)
-        finally:
-            self._requests += client.requests
-            client.close()
-        if state is not None and (full or read.token != token or read.cache != cache):
-            state.save_sync(key, read.token, read.cache)  # an idle pass writes nothing to disk
-        self._kept = (read.token, read.cache) if read.token is not None else None
-        return read.result
-
-    def close(self) -> None:
-        """Each read closes its connection."""
-
-
-def source_for(config: PlanConfig, index: int) -> SourceAdapter:
-    """The adapter of a plan's ``index``-th source."""
-    source = config.source[index]
-    where = f"plan[{config.id}].source[{index}]"
-    name = f"plan {config.id}: source {getattr(source, 'name', None) or index + 1}"
-    if isinstance(source, CaldavSource):
-        return CaldavReader(source, name=name, where=where)
-    if isinstance(source, IcsUrlSource):
-        from calsync.adapters.ics_url import IcsUrlReader  # noqa: PLC0415
-
-        return IcsUrlReader(source, name=name, where=where)
-    if isinstance(source, HomeAssistantSource):
-        from calsync.adapters.homeassistant import HaCalendarSource  # noqa: PLC0415
-
-        return HaCalendarSource(source, name=name, where=where)
-    return IcsFileReader(source.path, source.name or f"{config.id}: source {index + 1} ({source.path.name})")
 
 
 def read_sources(
@@ -262,72 +131,6 @@ def read_sources(
         if len(mine) == len(result.events):  # nothing but calsync's own sessions: empty
             empty.append(adapter.name)
     return SourceRead(events, warnings, empty, requests)
-
-
-def feed_path(config: PlanConfig) -> Path:
-    """Where a ``feed`` target keeps its calendar (``<state dir>/feeds/<plan>.ics`` by default)."""
-    target = config.target
-    if isinstance(target, FeedTarget) and target.path is not None:
-        return target.path
-    return default_state_dir() / "feeds" / f"{config.id}.ics"
-
-
-def target_for(
-    config: PlanConfig, state: State | None = None, *, full: bool = False, now: datetime | None = None
-) -> CalendarTarget | None:
-    """The target adapter of a plan, if it has one (a CalDAV one resumes from its store, unless
-    ``full``; a Home Assistant one lists around ``now`` over the plan's horizon)."""
-    target = config.target
-    if target is None:
-        return None
-    if isinstance(target, CaldavTarget):
-        client = _client(
-            target, where=f"plan[{config.id}].target", name=f"plan {config.id}: target", error=TargetError
-        )
-        from calsync.adapters.caldav import CaldavTarget as CaldavTarget_  # noqa: PLC0415
-
-        store = ScopedStore(state, f"target:{client.url}") if state is not None else None
-        return CaldavTarget_(client, config.id, config.zone, store=store, resume=not full)
-    if isinstance(target, HomeAssistantTarget):
-        from calsync.adapters.homeassistant import HaCalendarTarget  # noqa: PLC0415
-
-        return HaCalendarTarget(
-            target,
-            config.id,
-            config.zone,
-            where=f"plan[{config.id}].target",
-            horizon_weeks=config.horizon_weeks,
-            now=now,
-        )
-    if isinstance(target, FeedTarget):
-        return IcsFileTarget(feed_path(config), config.id, config.zone)
-    return IcsFileTarget(target.path, config.id, config.zone)
-
-
-class Publisher(Protocol):
-    """What a target shows besides its events (Home Assistant's sensors)."""
-
-    @property
-    def requests(self) -> int:
-        """HTTP requests made so far."""
-
-    def publish(self, result: PlanResult, now: datetime) -> None:
-        """Show the plan's state; raises TargetError when it cannot."""
-
-    def close(self) -> None:
-        """Release connections."""
-
-
-def publisher_for(config: PlanConfig, state: State | None = None) -> Publisher | None:
-    """The publisher of a plan's target, when its kind has one."""
-    target = config.target
-    if not isinstance(target, HomeAssistantTarget) or not target.sensors:
-        return None
-    from calsync.adapters.homeassistant import HaSensorPublisher  # noqa: PLC0415
-
-    key = f"sensors:{target.url.rstrip('/')}#{config.id}"
-    store = ScopedStore(state, key) if state is not None else None
-    return HaSensorPublisher(target, config.id, where=f"plan[{config.id}].target", store=store)
 
 
 def make_plan(
@@ -596,23 +399,6 @@ class StateJournal:
         self.state.record_written(
             self.key, [w for w in records if w.uid not in ended], forget=[*forget, *ended, *stale]
         )
-
-
-def state_key(config: PlanConfig) -> str:
-    """What the state files a plan's written sessions under: the plan and its target, so pointing
-    a plan at another target starts that target afresh."""
-    target = config.target
-    if target is None:
-        where = "-"
-    elif isinstance(target, CaldavTarget):
-        where = target.url
-    elif isinstance(target, HomeAssistantTarget):
-        where = f"{target.url.rstrip('/')}#{target.entity_id}"
-    elif isinstance(target, FeedTarget):
-        where = str(feed_path(config))
-    else:
-        where = str(target.path)
-    return f"{config.id}@{where}"
 
 
 def run_pass(

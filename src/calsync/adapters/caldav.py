@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from datetime import time as dtime
-from typing import Any, NamedTuple, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TypeVar
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -50,6 +50,9 @@ from calsync.model import ReadResult, Session, SourceEvent, When
 from calsync.ports import ConflictError, SyncStore, Version
 from calsync.reconcile import OwnedEvent
 from calsync.redact import without_credentials
+
+if TYPE_CHECKING:
+    from calsync.state import State
 
 log = logging.getLogger(__name__)
 
@@ -612,6 +615,53 @@ class CaldavSource:
             return f"{err} (object {href})"
 
 
+class CaldavReader:
+    """A ``caldav`` source: incremental reads, token and objects kept in the state; parsed objects
+    are kept in memory (per href and ETag) while the adapter lives (the daemon)."""
+
+    def __init__(self, name: str, *, client: Callable[[], CaldavClient]) -> None:
+        self.name = name
+        self._connect = client
+        """A new client per read (the password is read then, never kept)."""
+        self._requests = 0
+        self._reader: CaldavSource | None = None
+        self._kept: tuple[str, dict[str, tuple[str, bytes]]] | None = None
+        """The token and objects of the last read: while the state holds that token, they are
+        what it holds (the daemon's idle pass reads no object from disk)."""
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests made so far."""
+        return self._requests
+
+    def read(
+        self, window_start: datetime, window_end: datetime, zone: ZoneInfo, state: State | None, *, full: bool
+    ) -> ReadResult:
+        """The calendar's occurrences in the window (one request when nothing changed)."""
+        client = self._connect()
+        key = f"source:{client.url}"
+        if self._reader is None:
+            self._reader = CaldavSource(client, name=self.name)
+        self._reader.client = client
+        token = state.token(key) if state and not full else None
+        if token is not None and self._kept is not None and self._kept[0] == token:
+            cache = self._kept[1]
+        else:
+            cache = state.objects(key) if state and not full else {}
+        try:
+            read = self._reader.read(window_start, window_end, zone, token=token, cache=cache)
+        finally:
+            self._requests += client.requests
+            client.close()
+        if state is not None and (full or read.token != token or read.cache != cache):
+            state.save_sync(key, read.token, read.cache)  # an idle pass writes nothing to disk
+        self._kept = (read.token, read.cache) if read.token is not None else None
+        return read.result
+
+    def close(self) -> None:
+        """Each read closes its connection."""
+
+
 @dataclass(frozen=True)
 class _Where:
     href: str
@@ -813,6 +863,7 @@ __all__ = [
     "Cache",
     "CaldavClient",
     "CaldavRead",
+    "CaldavReader",
     "CaldavSource",
     "CaldavTarget",
     "Listing",

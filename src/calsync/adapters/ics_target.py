@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Component
 
 from calsync.adapters import event_ics
+from calsync.adapters.ics_read import FileIdentity, file_identity
 from calsync.errors import TargetError
 from calsync.model import Session
 from calsync.ports import NO_VERSION, ConflictError, Version
@@ -80,20 +81,10 @@ class _Found:
     current_hash: str
 
 
-FileIdentity = tuple[int, int, int, int]
 _OWNED_MEMO: dict[tuple[str, str, str], tuple[FileIdentity, tuple[OwnedEvent, ...]]] = {}
 """The owned events last read from a file, while the file stays the same (the daemon's idle
 passes would otherwise re-parse the whole target every poll, 80 % of their CPU)."""
 _OWNED_MEMO_SIZE = 256
-
-
-def file_identity(path: Path) -> FileIdentity | None:
-    """What changes whenever a file's content may have: inode (atomic replace), size, times."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 class IcsFileTarget:

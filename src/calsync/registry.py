@@ -1,0 +1,157 @@
+"""The registry: the only code that knows the kinds of sources and targets.
+
+It builds a plan's adapters from its config (each handed its scoped store), and names what the
+state keeps per plan and per calendar. A new kind is one config model, one adapter and a branch
+in the functions here; nothing else branches on kinds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from calsync.adapters.ics_read import IcsFileReader
+from calsync.adapters.ics_target import IcsFileTarget
+from calsync.config import (
+    CaldavSource,
+    CaldavTarget,
+    FeedTarget,
+    HomeAssistantSource,
+    HomeAssistantTarget,
+    IcsUrlSource,
+    PlanConfig,
+)
+from calsync.errors import CalsyncError, SourceError, TargetError
+from calsync.model import PlanResult
+from calsync.ports import CalendarTarget, SourceAdapter
+from calsync.state import ScopedStore, State, default_state_dir
+
+if TYPE_CHECKING:  # the caldav library is imported only by plans that use CalDAV (start-up time)
+    from calsync.adapters.caldav import CaldavClient
+
+
+def _client(
+    remote: CaldavSource | CaldavTarget, *, where: str, name: str, error: type[CalsyncError]
+) -> CaldavClient:
+    """A CalDAV client for a configured calendar; the password is read now, never stored."""
+    from calsync.adapters.caldav import CaldavClient  # noqa: PLC0415 - only plans using CalDAV pay for it
+
+    return CaldavClient(
+        remote.url,
+        username=remote.username,
+        password=remote.password(where),
+        timeout=remote.timeout_seconds,
+        verify=remote.verify_tls,
+        ca_file=str(remote.ca_file) if remote.ca_file else None,
+        error=error,
+        name=name,
+    )
+
+
+def caldav_reader(source: CaldavSource, *, name: str, where: str) -> SourceAdapter:
+    """A ``caldav`` source's adapter (the caldav library is imported only now)."""
+    from calsync.adapters.caldav import CaldavReader  # noqa: PLC0415
+
+    return CaldavReader(name, client=lambda: _client(source, where=where, name=name, error=SourceError))
+
+
+def source_for(config: PlanConfig, index: int) -> SourceAdapter:
+    """The adapter of a plan's ``index``-th source."""
+    source = config.source[index]
+    where = f"plan[{config.id}].source[{index}]"
+    name = f"plan {config.id}: source {getattr(source, 'name', None) or index + 1}"
+    if isinstance(source, CaldavSource):
+        return caldav_reader(source, name=name, where=where)
+    if isinstance(source, IcsUrlSource):
+        from calsync.adapters.ics_url import IcsUrlReader  # noqa: PLC0415
+
+        return IcsUrlReader(source, name=name, where=where)
+    if isinstance(source, HomeAssistantSource):
+        from calsync.adapters.homeassistant import HaCalendarSource  # noqa: PLC0415
+
+        return HaCalendarSource(source, name=name, where=where)
+    return IcsFileReader(source.path, source.name or f"{config.id}: source {index + 1} ({source.path.name})")
+
+
+def feed_path(config: PlanConfig) -> Path:
+    """Where a ``feed`` target keeps its calendar (``<state dir>/feeds/<plan>.ics`` by default)."""
+    target = config.target
+    if isinstance(target, FeedTarget) and target.path is not None:
+        return target.path
+    return default_state_dir() / "feeds" / f"{config.id}.ics"
+
+
+def target_for(
+    config: PlanConfig, state: State | None = None, *, full: bool = False, now: datetime | None = None
+) -> CalendarTarget | None:
+    """The target adapter of a plan, if it has one (a CalDAV one resumes from its store, unless
+    ``full``; a Home Assistant one lists around ``now`` over the plan's horizon)."""
+    target = config.target
+    if target is None:
+        return None
+    if isinstance(target, CaldavTarget):
+        client = _client(
+            target, where=f"plan[{config.id}].target", name=f"plan {config.id}: target", error=TargetError
+        )
+        from calsync.adapters.caldav import CaldavTarget as CaldavTarget_  # noqa: PLC0415
+
+        store = ScopedStore(state, f"target:{client.url}") if state is not None else None
+        return CaldavTarget_(client, config.id, config.zone, store=store, resume=not full)
+    if isinstance(target, HomeAssistantTarget):
+        from calsync.adapters.homeassistant import HaCalendarTarget  # noqa: PLC0415
+
+        return HaCalendarTarget(
+            target,
+            config.id,
+            config.zone,
+            where=f"plan[{config.id}].target",
+            horizon_weeks=config.horizon_weeks,
+            now=now,
+        )
+    if isinstance(target, FeedTarget):
+        return IcsFileTarget(feed_path(config), config.id, config.zone)
+    return IcsFileTarget(target.path, config.id, config.zone)
+
+
+class Publisher(Protocol):
+    """What a target shows besides its events (Home Assistant's sensors)."""
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests made so far."""
+
+    def publish(self, result: PlanResult, now: datetime) -> None:
+        """Show the plan's state; raises TargetError when it cannot."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+def publisher_for(config: PlanConfig, state: State | None = None) -> Publisher | None:
+    """The publisher of a plan's target, when its kind has one."""
+    target = config.target
+    if not isinstance(target, HomeAssistantTarget) or not target.sensors:
+        return None
+    from calsync.adapters.homeassistant import HaSensorPublisher  # noqa: PLC0415
+
+    key = f"sensors:{target.url.rstrip('/')}#{config.id}"
+    store = ScopedStore(state, key) if state is not None else None
+    return HaSensorPublisher(target, config.id, where=f"plan[{config.id}].target", store=store)
+
+
+def state_key(config: PlanConfig) -> str:
+    """What the state files a plan's written sessions under: the plan and its target, so pointing
+    a plan at another target starts that target afresh."""
+    target = config.target
+    if target is None:
+        where = "-"
+    elif isinstance(target, CaldavTarget):
+        where = target.url
+    elif isinstance(target, HomeAssistantTarget):
+        where = f"{target.url.rstrip('/')}#{target.entity_id}"
+    elif isinstance(target, FeedTarget):
+        where = str(feed_path(config))
+    else:
+        where = str(target.path)
+    return f"{config.id}@{where}"
