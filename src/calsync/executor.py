@@ -88,8 +88,7 @@ def execute(
     result = ApplyResult()
     if not actions:
         return result
-    batched = isinstance(calendar, Batched)
-    deferred = batched and bool(getattr(calendar, "deferred", False))
+    deferred = isinstance(calendar, Batched) and calendar.deferred
     staged: list[tuple[Action, Version | None]] = []
 
     def confirm(action: Action, version: Version | None) -> None:
@@ -104,8 +103,8 @@ def execute(
     try:
         try:
             with ExitStack() as stack:
-                if batched:
-                    stack.enter_context(calendar.batch())  # type: ignore[attr-defined]
+                if isinstance(calendar, Batched):
+                    stack.enter_context(calendar.batch())
                 for action in actions:
                     if stop is not None and not deferred and stop():
                         raise InterruptedPassError(
