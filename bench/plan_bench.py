@@ -23,7 +23,7 @@ It measures, in one run, on data it generates deterministically into a temporary
       included). For information: start-up and imports dominate it.
 
 (b) **The pure planner per athlete-year.** 1,000 different athletes (``random.Random(seed)``): 52
-    weeks of :class:`~calsync.model.Run` objects with varied structure (3-7 runs a week, the long run
+    weeks of :class:`~calsync.core.model.Run` objects with varied structure (3-7 runs a week, the long run
     on varying days, back-to-backs, 1-3 races with A/B/C priorities, cutback weeks, weeks without
     runs, timed and all-day runs, five time zones), a few busy blocks, and varied rules (1-3 sessions
     a week, windows, rest-day and same-day-order preferences). Only ``plan(inp)`` is timed
@@ -68,13 +68,14 @@ import icalendar
 import recurring_ical_events
 
 import calsync
-from calsync.catalogue import Catalogue
 from calsync.cli import main as calsync_main
-from calsync.config import WEEKDAYS, PlanConfig, Rules, load_config
-from calsync.model import Busy, PlanResult, Run, RunKind, SessionKind
+from calsync.config import PlanConfig, load_config, parse_rules
+from calsync.core.catalogue import Catalogue
+from calsync.core.model import Busy, PlanResult, Run, RunKind, SessionKind
+from calsync.core.planner import PlanInput, plan
+from calsync.core.settings import WEEKDAYS, Rules
 from calsync.output import dumps_plan_json
 from calsync.pipeline import classify_for, plan_input, read_sources, window_for
-from calsync.planner import PlanInput, plan
 
 T = TypeVar("T")
 
@@ -490,13 +491,15 @@ def _athlete_rules(rng: random.Random) -> Rules:
     by_day: dict[str, list[str]] = {}
     if rng.random() < 0.3:
         by_day[rng.choice(WEEKDAYS[5:])] = ["08:00-11:00"]
-    return Rules(
-        strength_sessions_per_week=rng.randint(1, 3),
-        strength_windows=list(rng.choice(WINDOW_CHOICES)),  # strings: parsed by Rules' validator
-        strength_windows_by_day=by_day,
-        same_day_order=rng.choice(("lift_first", "lift_first", "run_first")),
-        rest_day=rng.choice((None, None, "mon", "fri")),
-        preferred_strength_days=rng.sample(WEEKDAYS, 3) if rng.random() < 0.25 else [],
+    return parse_rules(
+        {
+            "strength_sessions_per_week": rng.randint(1, 3),
+            "strength_windows": list(rng.choice(WINDOW_CHOICES)),  # strings, as a config file has them
+            "strength_windows_by_day": by_day,
+            "same_day_order": rng.choice(("lift_first", "lift_first", "run_first")),
+            "rest_day": rng.choice((None, None, "mon", "fri")),
+            "preferred_strength_days": rng.sample(WEEKDAYS, 3) if rng.random() < 0.25 else [],
+        }
     )
 
 

@@ -77,9 +77,9 @@ from caldav.davclient import DAVClient
 from caldav.lib.http_sync import requests as http
 
 from calsync.config import PlanConfig, parse_config
+from calsync.core.reconcile import Create, Delete, Update
+from calsync.core.render import session_fingerprint
 from calsync.pipeline import PassReport, make_plan, run_pass
-from calsync.reconcile import Create, Delete, Update
-from calsync.render import session_fingerprint
 from calsync.state import State
 
 SMALL = 300

@@ -14,10 +14,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from calsync.classify import classify_events
-from calsync.config import WEEKDAYS, Classification, Rules
-from calsync.model import PlanResult, Session, SourceEvent
-from calsync.planner import PlanInput, plan
+from calsync.config import parse_rules
+from calsync.core.classify import classify_events
+from calsync.core.model import PlanResult, Session, SourceEvent
+from calsync.core.planner import PlanInput, plan
+from calsync.core.settings import WEEKDAYS, Classification
 
 ZONE = ZoneInfo("Europe/Berlin")
 START = date(2027, 1, 4)
@@ -176,7 +177,7 @@ def plan_feed(
     events: Sequence[SourceEvent] | None = None,
 ) -> PlanResult:
     """Classify and plan a feed as the pipeline does (the A race looked for past the horizon)."""
-    rules = Rules(**feed.rules)
+    rules = parse_rules(feed.rules)
     horizon_end = now.date() + timedelta(weeks=feed.horizon_weeks + 26)
     classified = classify_events(
         list(feed.events if events is None else events),

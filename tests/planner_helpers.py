@@ -16,10 +16,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from calsync.config import WEEKDAYS, Rules
-from calsync.model import Busy, PlanResult, Run, RunKind, Session, SessionKind
+from calsync.config import parse_rules
+from calsync.core.model import Busy, PlanResult, Run, RunKind, Session, SessionKind
+from calsync.core.planner import PlanInput, plan
+from calsync.core.settings import WEEKDAYS
 from calsync.output import plan_json
-from calsync.planner import PlanInput, plan
 from conftest import PLAN_CHECK
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -110,7 +111,7 @@ def plan_week(
             zone=BERLIN,
             runs=list(runs),
             busy=list(busy),
-            rules=Rules(**rules),
+            rules=parse_rules(rules),
             now=now,
             horizon_weeks=horizon_weeks,
             fixed=list(fixed),

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
 
-from calsync.config import WEEKDAYS, RecoveryDays, Rules, TimeWindow
-from calsync.model import Busy, PlanResult, Run, RunKind, Session, When, week_start
-from calsync.planner import PlanInput, plan
+from calsync.core.model import Busy, PlanResult, Run, RunKind, Session, When, week_start
+from calsync.core.planner import PlanInput, plan
+from calsync.core.settings import WEEKDAYS, RecoveryDays, Rules, TimeWindow
 
 ZONES = tuple(
     ZoneInfo(name) for name in ("Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata")
@@ -192,8 +192,8 @@ def varied_rules(draw: st.DrawFn) -> Rules:
         strength_sessions_per_week=draw(st.integers(0, 4)),
         same_day_order=draw(st.sampled_from(("lift_first", "run_first"))),
         rest_day=draw(st.none() | st.sampled_from(WEEKDAYS)),
-        strength_windows=[TimeWindow.parse(w) for w in draw(_WINDOW_LIST)],
-        strength_windows_by_day={k: [TimeWindow.parse(w) for w in v] for k, v in by_day.items()},
+        strength_windows=tuple(TimeWindow.parse(w) for w in draw(_WINDOW_LIST)),
+        strength_windows_by_day={k: tuple(TimeWindow.parse(w) for w in v) for k, v in by_day.items()},
         heavy_before_long_days=draw(st.integers(2, 4)),
         heavy_after_long_days=draw(st.integers(0, 3)),
         a_race_no_strength_days=draw(st.integers(3, 10)),

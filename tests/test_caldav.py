@@ -24,10 +24,10 @@ from calsync.adapters.caldav import (
     CaldavTarget,
     redact_url,
 )
+from calsync.core.model import Session, SessionKind, iso_week
+from calsync.core.reconcile import Create, Delete, Update, reconcile
 from calsync.errors import SourceError, TargetError
 from calsync.executor import execute
-from calsync.model import Session, SessionKind, iso_week
-from calsync.reconcile import Create, Delete, Update, reconcile
 
 if TYPE_CHECKING:
     from caldav_servers import DavCalendar, DavServer

@@ -7,10 +7,11 @@ import re
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
-from calsync.catalogue import DEFAULT_CATALOGUE, Catalogue, Content
-from calsync.config import CatalogueEntry
-from calsync.model import Exercise, SessionKind
+from calsync.core.catalogue import DEFAULT_CATALOGUE, Catalogue, Content
+from calsync.core.model import Exercise, SessionKind
+from calsync.core.settings import CatalogueEntry
 
 HEAVY = SessionKind.HEAVY_LOWER
 LIGHT = SessionKind.LIGHT_LOWER
@@ -305,7 +306,7 @@ def test_with_upper_leaves_other_kinds_alone(kind: SessionKind) -> None:
 
 # -- user overrides ----------------------------------------------------------------------------
 def _entry(**kwargs: object) -> CatalogueEntry:
-    return CatalogueEntry.model_validate(kwargs)
+    return TypeAdapter(CatalogueEntry).validate_python(kwargs)
 
 
 def test_override_title_and_cap() -> None:

@@ -10,9 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calsync.classify import Classified, classify_event, classify_events, parse_distance_km, parse_minutes
-from calsync.config import Classification
-from calsync.model import Busy, RunKind, SourceEvent
+from calsync.core.classify import (
+    Classified,
+    classify_event,
+    classify_events,
+    parse_distance_km,
+    parse_minutes,
+)
+from calsync.core.model import Busy, RunKind, SourceEvent
+from calsync.core.settings import Classification
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DEFAULTS = Classification()
@@ -494,7 +500,7 @@ def test_pace_sets_when_a_distance_is_long() -> None:
 
 def test_user_patterns_come_first() -> None:
     config = Classification(
-        not_run=[r"^Run club social"], long=[r"\bsunday special\b"], race=["Vereinsmeisterschaft"]
+        not_run=(r"^Run club social",), long=(r"\bsunday special\b",), race=("Vereinsmeisterschaft",)
     )
     assert classify_event(all_day("Run club social 5 km"), config, pace_min_per_km=6) is None
     sunday = classify_event(all_day("Sunday Special"), config, pace_min_per_km=6)
@@ -507,7 +513,7 @@ def test_user_patterns_come_first() -> None:
 
 
 def test_user_patterns_search_description_then_categories() -> None:
-    config = Classification(quality=[r"\bworkout of the day\b"], easy=["^Jogging$"])
+    config = Classification(quality=(r"\bworkout of the day\b",), easy=("^Jogging$",))
     by_description = classify_event(
         all_day("Session", description="Workout of the day: 5x1k"), config, pace_min_per_km=6
     )
@@ -519,14 +525,14 @@ def test_user_patterns_search_description_then_categories() -> None:
 
 
 def test_user_patterns_match_without_accents() -> None:
-    config = Classification(race=["competicion"])
+    config = Classification(race=("competicion",))
     run = classify_event(all_day("Competición 10K"), config, pace_min_per_km=6)
     assert run is not None
     assert run.kind is R
 
 
 def test_defaults_can_be_switched_off() -> None:
-    config = Classification(use_defaults=False, easy=["^Jog"])
+    config = Classification(use_defaults=False, easy=("^Jog",))
     assert classify_event(all_day("Long Run 18 mi"), config, pace_min_per_km=6) is None
     jog = classify_event(all_day("Jog 5 km"), config, pace_min_per_km=6)
     assert jog is not None

@@ -15,7 +15,17 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
-from calsync.model import Phase, PlanResult, RunKind, Session, SessionKind, SourceEvent, run_key, week_start
+from calsync.core.model import (
+    Phase,
+    PlanResult,
+    RunKind,
+    Session,
+    SessionKind,
+    SourceEvent,
+    WarningCode,
+    run_key,
+    week_start,
+)
 from coaching_feeds import (
     NOW,
     ZONE,
@@ -130,7 +140,7 @@ def test_first_heavy_week_is_eased_in_and_heavy_follows() -> None:
 def test_short_coach_feed_is_never_peak(first_week: int) -> None:
     result = plan_feed(Feed(coach_feed_3_weeks(first_week)))
     assert_clean(result)
-    assert [w.code for w in result.warnings].count("PEAK_UNKNOWN") == 1
+    assert [w.code for w in result.warnings].count(WarningCode.PEAK_UNKNOWN) == 1
     assert all(w.phase in (Phase.BASE, Phase.BUILD) for w in result.weeks)
     assert all(w.load == "moderate" for w in result.weeks)
     # the plan stops where the feed stops: nothing is planned past the known plan
@@ -441,7 +451,7 @@ def test_peak_unknown_after_a_past_a_race_does_not_speak_of_it() -> None:
 
 
 def test_description_says_no_gym_once() -> None:
-    from calsync.render import describe
+    from calsync.core.render import describe
 
     result = plan_feed(Feed(_base_plan()))
     for s in strength(result):

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from calsync.adapters.memory import MemoryCalendar, MemoryTarget
+from calsync.core.model import Session, SessionKind, iso_week
+from calsync.core.reconcile import Action, Create, Delete, OwnedEvent, Update, reconcile
 from calsync.errors import InterruptedPassError, TargetError
 from calsync.executor import execute
-from calsync.model import Session, SessionKind, iso_week
 from calsync.ports import Version
-from calsync.reconcile import Action, Create, Delete, OwnedEvent, Update, reconcile
 
 ZONE = ZoneInfo("Europe/Berlin")
 PLAN = "me"

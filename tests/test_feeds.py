@@ -24,8 +24,8 @@ from icalendar import Calendar, Component, vCategory, vDDDTypes
 from calsync.adapters.ics_read import parse_ics
 from calsync.adapters.ics_target import write_atomic
 from calsync.cli import main
+from calsync.core.model import PlanResult, Run, RunKind, Session, SessionKind
 from calsync.feeds import Feed, FeedServer, FileFeeds, all_plans_feed
-from calsync.model import PlanResult, Run, RunKind, Session, SessionKind
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_PLAN = ROOT / "config" / "example-plan.ics"

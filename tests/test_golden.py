@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from calsync.cli import main
-from calsync.model import Exercise, Session, SessionKind
-from calsync.render import describe, fingerprint, session_fingerprint
+from calsync.core.model import Exercise, Session, SessionKind
+from calsync.core.render import describe, fingerprint, session_fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "data" / "golden" / "example-strength.ics"

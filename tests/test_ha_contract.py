@@ -21,9 +21,9 @@ import pytest
 from calsync.adapters import ha_marker
 from calsync.adapters.homeassistant import HaCalendarTarget
 from calsync.config import HomeAssistantTarget
+from calsync.core.model import Session
+from calsync.core.reconcile import Action, Create, Delete, Update
 from calsync.executor import execute
-from calsync.model import Session
-from calsync.reconcile import Action, Create, Delete, Update
 from test_target_contract import (
     BY_UID,
     FOREIGN_PERSON,

@@ -46,9 +46,9 @@ from calsync.adapters import ha_marker, homeassistant
 from calsync.adapters.ha_client import HaClient
 from calsync.adapters.homeassistant import HaCalendarTarget
 from calsync.config import PlanConfig, parse_config
+from calsync.core.model import When
+from calsync.core.reconcile import OwnedEvent
 from calsync.errors import SourceError, TargetError
-from calsync.model import When
-from calsync.reconcile import OwnedEvent
 from calsync.state import State
 
 if TYPE_CHECKING:

@@ -883,8 +883,8 @@ def test_a_session_in_the_fall_back_hour_reads_back_unedited_after_ha_restarts(
     either reading of an ambiguous hour in HA's zone: not a person's edit, not moved."""
     from calsync.adapters.homeassistant import HaCalendarTarget
     from calsync.config import HomeAssistantTarget
-    from calsync.model import Session, SessionKind
-    from calsync.reconcile import Create
+    from calsync.core.model import Session, SessionKind
+    from calsync.core.reconcile import Create
     from ha_server import restart_server, start_server, stop_server
 
     folder = tmp_path / "ha"
@@ -984,7 +984,7 @@ def test_sensor_entity_ids_are_valid_for_any_plan_id() -> None:
 
 def test_sensor_payloads_without_any_session() -> None:
     from calsync.adapters.ha_sensors import sensor_states
-    from calsync.model import PlanResult
+    from calsync.core.model import PlanResult
 
     states = sensor_states(PlanResult("me", "Europe/Berlin", (), (), ()), datetime(2026, 11, 27, tzinfo=ZONE))
     assert {k: v["state"] for k, v in states.items()} == {
@@ -1010,7 +1010,7 @@ def test_unchanged_sensors_are_not_posted_again_by_the_same_process(
 ) -> None:
     from calsync.adapters.homeassistant import HaSensorPublisher
     from calsync.config import HomeAssistantTarget
-    from calsync.model import Phase, PlanResult, WeekPlan
+    from calsync.core.model import Phase, PlanResult, WeekPlan
 
     config = HomeAssistantTarget.model_validate(
         {

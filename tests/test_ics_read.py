@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from calsync.adapters.ics_read import ReadResult, parse_ics, read_ics_file
+from calsync.core.model import SourceEvent
 from calsync.errors import SourceError
-from calsync.model import SourceEvent
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DATA = Path(__file__).parent / "data" / "read"

@@ -12,10 +12,10 @@ import pytest
 from icalendar import Calendar, Component, vCategory, vDDDTypes, vInt
 
 from calsync.adapters.ics_target import IcsFileTarget, write_atomic
+from calsync.core.model import Exercise, Session, SessionKind, When
+from calsync.core.reconcile import Create, Delete, Update, fixed_sessions, reconcile
 from calsync.errors import TargetError
 from calsync.executor import execute
-from calsync.model import Exercise, Session, SessionKind, When
-from calsync.reconcile import Create, Delete, Update, fixed_sessions, reconcile
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 27, 7, 30, tzinfo=BERLIN)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from calsync.model import (
+from calsync.core.model import (
     Busy,
     Exercise,
     Phase,
@@ -23,6 +23,7 @@ from calsync.model import (
     RunKind,
     Session,
     SessionKind,
+    WarningCode,
     WeekPlan,
     run_key,
 )
@@ -133,9 +134,11 @@ def make_result(**changes: Any) -> PlanResult:
         "sessions": (REST, HEAVY, LIGHT),
         "warnings": (
             PlanWarning(
-                "LIGHT_LOWER_ONLY", "no day fits heavy lower body 72 h before the long run", "2026-W49"
+                WarningCode.STRENGTH_NOT_PLACED,
+                "no day fits heavy lower body 72 h before the long run",
+                "2026-W49",
             ),
-            PlanWarning("SKIPPED_EVENT", "skipped 'Yoga' from example-plan.ics: it has no start"),
+            PlanWarning(WarningCode.SKIPPED_EVENT, "skipped 'Yoga' from example-plan.ics: it has no start"),
         ),
         "run_minutes": dict(RUN_MINUTES),
     }
@@ -280,7 +283,7 @@ def test_json_warnings() -> None:
     (plan,) = plan_json([make_result()], generated_at=NOW)["plans"]
     assert plan["warnings"] == [
         {
-            "code": "LIGHT_LOWER_ONLY",
+            "code": "STRENGTH_NOT_PLACED",
             "week": "2026-W49",
             "message": "no day fits heavy lower body 72 h before the long run",
         },
@@ -336,7 +339,7 @@ def test_json_needs_aware_generated_at() -> None:
 
 
 def test_dumps_round_trips_and_keeps_unicode() -> None:
-    result = make_result(warnings=(PlanWarning("SKIPPED_EVENT", "skipped 'Läufertreff 🏃'"),))
+    result = make_result(warnings=(PlanWarning(WarningCode.SKIPPED_EVENT, "skipped 'Läufertreff 🏃'"),))
     text = dumps_plan_json([result], generated_at=NOW)
     assert "Läufertreff 🏃" in text
     assert "\n" not in text, "compact by default: one line for tools"
@@ -466,7 +469,7 @@ def test_table_day_lines() -> None:
     assert body[6].startswith("  Sat  5 Dec   all day      Long Run 24 km")
     assert body[6].endswith("long  24 km  2h33")
     assert body[7].startswith("  Sun  6 Dec   09:00–09:45  Run: Easy Run 45 min")
-    assert body[8] == "  ! LIGHT_LOWER_ONLY: no day fits heavy lower body 72 h before the long run"
+    assert body[8] == "  ! STRENGTH_NOT_PLACED: no day fits heavy lower body 72 h before the long run"
     # columns line up: titles start at one column, details at the same column after them
     items = [body[0], body[1], body[3], body[4], body[6], body[7]]
     assert {line[TITLE_COLUMN:].split("  ")[0] for line in items} == {
@@ -576,7 +579,7 @@ def test_table_cutback_load_and_unknown_peak() -> None:
         "2026-W49  Mon 30 Nov – Sun 6 Dec  build (cutback)  4h00 run  (49% of peak)  moderate load"
         "  strength 2: 50 + 30 min"
     ) in lines
-    unknown = PlanWarning("PEAK_UNKNOWN", "set a_race or peak_week_minutes to know the peak week")
+    unknown = PlanWarning(WarningCode.PEAK_UNKNOWN, "set a_race or peak_week_minutes to know the peak week")
     plain = WeekPlan("2026-W49", MON, Phase.BASE, 240, FRI, 80, 0.5)
     lines = table_lines(make_result(weeks=(plain,), warnings=(unknown,)))
     assert (
@@ -615,7 +618,7 @@ def test_table_other_events_are_secondary_lines() -> None:
     assert body[11].startswith("               09:00–09:45  Run: Easy Run 45 min")
     assert body[12].startswith("             · 18:00–19:00  Yoga")
     assert body[12].endswith("  other training")  # transparent, still training
-    assert body[13].startswith("  ! LIGHT_LOWER_ONLY")
+    assert body[13].startswith("  ! STRENGTH_NOT_PLACED")
     # the same columns as runs and sessions
     assert body[2][TITLE_COLUMN:].startswith("Bike: 3:30 ")
     assert body[0][TITLE_COLUMN:].startswith("Strength: heavy lower body ")

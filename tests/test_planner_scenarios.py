@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from calsync.config import WEEKDAYS
-from calsync.model import Busy, PlanResult, Run, RunKind, Session, SessionKind, week_start
+from calsync.core.model import Busy, PlanResult, Run, RunKind, Session, SessionKind, week_start
+from calsync.core.settings import WEEKDAYS
 from planner_helpers import (
     BERLIN,
     NOW,

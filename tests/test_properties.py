@@ -29,13 +29,13 @@ from hypothesis import strategies as st
 from icalendar import Calendar, Component
 
 from calsync.adapters.ics_target import IcsFileTarget
-from calsync.config import WEEKDAYS, Rules
+from calsync.core.model import Busy, PlanResult, Run, RunKind, SessionKind, iso_week, week_start
+from calsync.core.phases import run_minutes
+from calsync.core.planner import plan
+from calsync.core.reconcile import Action, fixed_sessions, reconcile
+from calsync.core.settings import WEEKDAYS, Rules
 from calsync.executor import execute
-from calsync.model import Busy, PlanResult, Run, RunKind, SessionKind, iso_week, week_start
 from calsync.output import plan_json
-from calsync.phases import run_minutes
-from calsync.planner import plan
-from calsync.reconcile import Action, fixed_sessions, reconcile
 from conftest import PLAN_CHECK
 from strategies import BERLIN, ZONES, Scenario, local_day, scenarios
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calsync.model import Session, SessionKind, When, first_day
-from calsync.reconcile import (
+from calsync.core.model import Session, SessionKind, When, first_day
+from calsync.core.reconcile import (
     Action,
     Create,
     Delete,
@@ -22,7 +22,7 @@ from calsync.reconcile import (
     fixed_sessions,
     reconcile,
 )
-from calsync.render import session_fingerprint
+from calsync.core.render import session_fingerprint
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 27, 7, 30, tzinfo=BERLIN)  # a Friday

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from calsync.model import Exercise, Session, SessionKind
-from calsync.render import FOOTER, describe, fingerprint, session_fingerprint
+from calsync.core.model import Exercise, Session, SessionKind
+from calsync.core.render import FOOTER, describe, fingerprint, session_fingerprint
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
-from calsync.catalogue import Catalogue
-from calsync.config import Rules, TimeWindow
-from calsync.model import Busy, RunKind, SessionKind
+from calsync.core.catalogue import Catalogue
+from calsync.core.model import Busy, RunKind, SessionKind
+from calsync.core.settings import Rules, TimeWindow
 from planner_helpers import all_day, plan_week
 from test_cli import NOW, ROOT, run_cli, weekly_long_runs, write_config
 
@@ -125,7 +125,7 @@ def test_a_run_added_on_todays_rest_day_moves_the_rest_day(tmp_path: Path) -> No
 
 def test_a_window_until_midnight_fits_a_full_session() -> None:
     window = TimeWindow.parse("23:00-24:00")
-    rules = Rules(strength_windows=[window])
+    rules = Rules(strength_windows=(window,))
     assert rules.strength_windows[0].start == time(23)
     monday = date(2026, 11, 30)
     result = plan_week(

@@ -55,9 +55,9 @@ from calsync import pipeline, registry
 from calsync.adapters import caldav as caldav_adapter
 from calsync.adapters.caldav import CaldavClient, CaldavTarget
 from calsync.config import PlanConfig, parse_config
+from calsync.core.model import When
+from calsync.core.reconcile import OwnedEvent
 from calsync.errors import SourceError, TargetError
-from calsync.model import When
-from calsync.reconcile import OwnedEvent
 from calsync.state import State
 
 if TYPE_CHECKING:

@@ -26,11 +26,11 @@ from calsync.adapters import event_ics
 from calsync.adapters.caldav import CaldavClient, CaldavTarget
 from calsync.adapters.ics_target import IcsFileTarget
 from calsync.adapters.memory import MemoryCalendar, MemoryTarget
+from calsync.core.model import Session, SessionKind, iso_week
+from calsync.core.reconcile import Action, Create, Delete, OwnedEvent, Update, fixed_sessions, reconcile
+from calsync.core.render import session_fingerprint
 from calsync.errors import TargetError
 from calsync.executor import execute
-from calsync.model import Session, SessionKind, iso_week
-from calsync.reconcile import Action, Create, Delete, OwnedEvent, Update, fixed_sessions, reconcile
-from calsync.render import session_fingerprint
 
 if TYPE_CHECKING:
     from caldav_servers import DavCalendar

@@ -17,8 +17,9 @@ from datetime import UTC, datetime
 
 from calsync import __version__, logs
 from calsync.config import Config, PlanConfig, find_config, load_config
+from calsync.core.model import PlanResult
+from calsync.core.reconcile import describe_action
 from calsync.errors import CalsyncError, ConfigError
-from calsync.model import PlanResult
 from calsync.output import dumps_plan_json, plan_table
 from calsync.pipeline import (
     dismissed_sessions,
@@ -27,7 +28,6 @@ from calsync.pipeline import (
     run_pass,
     window_for,
 )
-from calsync.reconcile import describe_action
 from calsync.registry import state_key, target_for
 from calsync.state import PassRecord, State, now_iso
 

@@ -10,243 +10,77 @@ import math
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from calsync.core.settings import (
+    CatalogueEntry,
+    CatalogueKey,
+    Classification,
+    Rules,
+    TimeWindow,
+)
 from calsync.errors import ConfigError
 from calsync.logs import remember_secret, remember_url_secrets
-
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_WINDOW = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class TimeWindow(_Strict):
-    """A daily window in which strength sessions may be placed (R19), e.g. ``06:00-08:00``."""
-
-    start: time
-    end: time
-
-    @classmethod
-    def parse(cls, text: str) -> TimeWindow:
-        """Read ``HH:MM-HH:MM``."""
-        match = _WINDOW.match(text.strip())
-        if not match:
-            raise ValueError(f"time window {text!r} must look like '06:00-08:00'")
-        h1, m1, h2, m2 = (int(g) for g in match.groups())
-        try:
-            start = time(h1, m1)
-            end = time.max if (h2, m2) == (24, 0) else time(h2, m2)  # 24:00 = until midnight
-        except ValueError as err:
-            raise ValueError(f"time window {text!r}: {err}") from err
-        if end <= start:
-            raise ValueError(f"time window {text!r} ends before it starts")
-        return cls(start=start, end=end)
-
-    def __str__(self) -> str:
-        end = "24:00" if self.end == time.max else f"{self.end:%H:%M}"
-        return f"{self.start:%H:%M}-{end}"
-
-
 def _windows(value: Any) -> Any:
+    """``"06:00-08:00"`` or a list of such strings -> a list of :class:`TimeWindow`."""
     if isinstance(value, str):
         value = [value]
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [TimeWindow.parse(v) if isinstance(v, str) else v for v in value]
     return value
 
 
-class RecoveryDays(_Strict):
-    """R16: days without strength after a race, by distance; light only for as long again."""
-
-    up_to_10k: int = Field(3, ge=0, le=60)
-    half_marathon: int = Field(5, ge=0, le=60)
-    marathon: int = Field(7, ge=0, le=60)
-    ultra: int = Field(10, ge=0, le=60)
-    """Longer than a marathon, shorter than 100 miles."""
-    hundred_miles: int = Field(21, ge=0, le=90)
-    unknown_distance: int = Field(7, ge=0, le=60)
-
-    def for_distance(self, km: float | None) -> int:
-        """Recovery days for a race of this distance (the same bands as plan_check)."""
-        if km is None:
-            return self.unknown_distance
-        if km <= 10.0:
-            return self.up_to_10k
-        if km <= 21.2:
-            return self.half_marathon
-        if km <= 42.3:
-            return self.marathon
-        if km < 160.0:
-            return self.ultra
-        return self.hundred_miles
-
-
-class Rules(_Strict):
-    """Every parameter of the balancing rules (PRODUCT.md section 2), with its default."""
-
-    strength_sessions_per_week: int = Field(2, ge=0, le=5)
-    """R2: strength sessions per week."""
-    strength_floor_per_week: int = Field(1, ge=0, le=5)
-    """R3: the floor outside taper / race / recovery weeks."""
-    strength_base_minutes: int = Field(120, ge=20, le=600)
-    """R4: S_base, strength minutes per week far from peak volume."""
-    heavy_below_peak: float = Field(0.75, gt=0, le=2)
-    """R5: lower-body sessions are heavy below this fraction of peak volume."""
-    moderate_below_peak: float = Field(0.90, gt=0, le=2)
-    """R5: moderate up to this fraction, light above."""
-    a_race_no_strength_days: int = Field(7, ge=0, le=60)
-    """R6: no strength at all in the last N days before an A race."""
-    a_race_no_heavy_days: int = Field(10, ge=0, le=60)
-    """R7: no heavy lower body within N days of an A race."""
-    heavy_before_long_days: int = Field(3, ge=0, le=10)
-    """R8: full calendar days between heavy or moderate lower body and the next long run
-    (3: Monday before a Friday or Saturday long run, never Wednesday before Saturday)."""
-    light_before_long_hours: int = Field(48, ge=0, le=240)
-    """R9: light lower body about this long before a long run."""
-    heavy_after_long_days: int = Field(1, ge=0, le=7)
-    """R12: no heavy lower body for N days after a long run."""
-    same_day_order: Literal["lift_first", "run_first"] = "lift_first"
-    """R13: on a run day, lift before the run, or at least ``run_first_gap_hours`` after it."""
-    run_first_gap_hours: float = Field(6, ge=0, le=24)
-    rest_days_per_week: int = Field(1, ge=0, le=1)
-    """R14: full rest days per week (1, or 0 to plan none)."""
-    rest_day: Weekday | None = None
-    """R14: the weekday the runner prefers to rest."""
-    bodyweight_minutes: int = Field(20, ge=5, le=120)
-    """R15: length of the fallback bodyweight session."""
-    taper_session_max_minutes: int = Field(30, ge=10, le=120)
-    """Taper and recovery weeks: the longest a (light or core) session gets."""
-    recovery_days: RecoveryDays = RecoveryDays()
-    """R16."""
-    bc_race_no_heavy_days: int = Field(4, ge=0, le=30)
-    """R17: no heavy lower body in the N days before a B/C race."""
-    bc_race_no_strength_days: int = Field(1, ge=0, le=30)
-    """R17: no strength in the N days before a B/C race."""
-    bc_long_race_no_lower_days: int = Field(3, ge=0, le=30)
-    """R17: no lower body in the N days before a B/C race of half-marathon distance or longer."""
-    rolling_days: int = Field(28, ge=7, le=120)
-    """R18: the rolling window."""
-    rolling_min_fraction: float = Field(0.75, ge=0, le=2)
-    """R18: minimum average sessions per week, as a fraction of R2."""
-    max_gap_days: int = Field(10, ge=1, le=60)
-    """R18: longest acceptable gap between strength sessions."""
-    strength_windows: Annotated[list[TimeWindow], Field(min_length=1)] = [
-        TimeWindow(start=time(6), end=time(8))
-    ]
-    """R19: daily windows for strength sessions."""
-    strength_windows_by_day: dict[Weekday, list[TimeWindow]] = {}
-    """R19: windows for particular weekdays, replacing ``strength_windows`` on those days."""
-    preferred_strength_days: list[Weekday] = []
-    """Weekdays the runner prefers for strength (a soft preference)."""
-    default_run_time: time = time(7, 0)
-    """Start time given to all-day runs for planning (R19)."""
-    default_pace_min_per_km: float = Field(6.0, gt=2, le=20)
-    """Used to estimate a run's minutes from its distance when it gives no duration."""
-    peak_week_minutes: int | None = Field(None, ge=1)
-    """R4: P, the peak week's run minutes, when the feed does not show the peak."""
-    peak_phase_fraction: float = Field(0.90, gt=0, le=2)
-    """Phase model: peak at or above this fraction of peak volume."""
-    build_phase_fraction: float = Field(0.70, gt=0, le=2)
-    """Phase model: build at or above this fraction, base below."""
-    taper_weeks_half: int = Field(1, ge=0, le=8)
-    """Taper length when the feed is too short to see it: half marathon and shorter."""
-    taper_weeks_marathon: int = Field(2, ge=0, le=8)
-    """... marathon and ultra."""
-    taper_weeks_100mi: int = Field(3, ge=0, le=8)
-    """... 100 miles and longer."""
-
-    _parse_windows = field_validator("strength_windows", mode="before")(_windows)
-
-    @field_validator("strength_windows_by_day", mode="before")
-    @classmethod
-    def _parse_day_windows(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: _windows(v) for k, v in value.items()}
+def _rules_input(value: Any) -> Any:
+    """What a config file may say about the rules, in the shape :class:`Rules` takes: windows as
+    ``HH:MM-HH:MM`` strings, ``default_run_time`` as ``H:MM``, and the retired
+    ``heavy_before_long_hours`` (R8 in hours, now full calendar days)."""
+    if not isinstance(value, dict):
         return value
-
-    @field_validator("default_run_time", mode="before")
-    @classmethod
-    def _parse_time(cls, value: Any) -> Any:
-        if isinstance(value, str) and re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
-            hour, minute = value.strip().split(":")
-            return time(int(hour), int(minute))
-        return value
-
-    @model_validator(mode="before")
-    @classmethod
-    def _hours_to_days(cls, value: Any) -> Any:
-        # heavy_before_long_hours (R8 in hours) was replaced by full calendar days
-        if isinstance(value, dict) and "heavy_before_long_hours" in value:
-            value = dict(value)
-            hours = value.pop("heavy_before_long_hours")
-            if isinstance(hours, int | float) and "heavy_before_long_days" not in value:
-                value["heavy_before_long_days"] = math.ceil(hours / 24)
-        return value
-
-    @model_validator(mode="after")
-    def _loads_in_order(self) -> Rules:
-        if self.moderate_below_peak < self.heavy_below_peak:
-            raise ValueError("moderate_below_peak must not be below heavy_below_peak")
-        if self.build_phase_fraction > self.peak_phase_fraction:
-            raise ValueError("build_phase_fraction must not be above peak_phase_fraction")
-        return self
-
-    def windows_for(self, weekday: int) -> list[TimeWindow]:
-        """The strength windows of a weekday (0 = Monday)."""
-        name: Weekday = WEEKDAYS[weekday]
-        return self.strength_windows_by_day.get(name, self.strength_windows)
+    value = dict(value)
+    if "strength_windows" in value:
+        value["strength_windows"] = _windows(value["strength_windows"])
+    by_day = value.get("strength_windows_by_day")
+    if isinstance(by_day, dict):
+        value["strength_windows_by_day"] = {k: _windows(v) for k, v in by_day.items()}
+    run_time = value.get("default_run_time")
+    if isinstance(run_time, str) and re.fullmatch(r"\d{1,2}:\d{2}", run_time.strip()):
+        hour, minute = run_time.strip().split(":")
+        value["default_run_time"] = time(int(hour), int(minute))
+    if "heavy_before_long_hours" in value:
+        hours = value.pop("heavy_before_long_hours")
+        if isinstance(hours, int | float) and "heavy_before_long_days" not in value:
+            value["heavy_before_long_days"] = math.ceil(hours / 24)
+    return value
 
 
-class Classification(_Strict):
-    """Extra patterns (regular expressions, case-insensitive) that decide what a source event is.
-
-    Checked before the built-in defaults; ``use_defaults = false`` keeps only these.
-    """
-
-    long: list[str] = []
-    quality: list[str] = []
-    easy: list[str] = []
-    race: list[str] = []
-    not_run: list[str] = []
-    """Events matching these are never runs (but still busy time)."""
-    use_defaults: bool = True
-
-    @field_validator("long", "quality", "easy", "race", "not_run")
-    @classmethod
-    def _compiles(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as err:
-                raise ValueError(f"pattern {pattern!r} is not a regular expression: {err}") from err
-        return patterns
+_RULES = TypeAdapter(Rules)
 
 
-class ExerciseConfig(_Strict):
-    """One exercise of a catalogue entry."""
+def parse_rules(value: Mapping[str, Any]) -> Rules:
+    """Rules from the mapping a ``[plan.rules]`` table holds (strings as a config file writes them).
 
-    name: str = Field(min_length=1)
-    prescription: str = Field(min_length=1)
-
-
-class CatalogueEntry(_Strict):
-    """The content of one kind of session; overrides the built-in catalogue."""
-
-    title: str | None = None
-    exercises: list[ExerciseConfig] | None = None
-    max_minutes: int | None = Field(None, ge=10, le=240)
-
-
-CatalogueKey = Literal["heavy_lower", "moderate_lower", "light_lower", "upper", "core", "bodyweight", "rest"]
+    Raises pydantic's ``ValidationError`` on a value outside what PRODUCT.md allows."""
+    return _RULES.validate_python(_rules_input(dict(value)))
 
 
 class IcsFileSource(_Strict):
@@ -507,6 +341,8 @@ class PlanConfig(_Strict):
     classify: Classification = Classification()
     catalogue: dict[CatalogueKey, CatalogueEntry] = {}
 
+    _read_rules = field_validator("rules", mode="before")(_rules_input)
+
     @field_validator("id")
     @classmethod
     def _plain_id(cls, value: str) -> str:
@@ -602,7 +438,7 @@ def _describe(err: ValidationError, path: Path) -> str:
     for item in err.errors(include_url=False):
         loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
+        if item["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             message = "unknown key (check the spelling; see config/example.toml)"
         elif item["type"] == "union_tag_invalid" or item["type"] == "literal_error":
             message = message.replace("Input should be", "allowed:")

@@ -31,10 +31,10 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from calsync.config import Config, FeedTarget, PlanConfig, load_config
+from calsync.core.model import PlanResult
 from calsync.errors import CalsyncError, ConfigError, InterruptedPassError
 from calsync.feeds import FeedServer, FileFeeds, all_plans_feed
 from calsync.logs import mask
-from calsync.model import PlanResult
 from calsync.pipeline import run_pass
 from calsync.ports import SourceAdapter
 from calsync.registry import feed_path

@@ -20,10 +20,10 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import Protocol
 
+from calsync.core.reconcile import Action, ApplyResult, Create, Delete, OwnedEvent, Refused, Update
+from calsync.core.render import session_fingerprint
 from calsync.errors import CalsyncError, InterruptedPassError
 from calsync.ports import NO_VERSION, Batched, CalendarTarget, ConflictError, Stop, Version
-from calsync.reconcile import Action, ApplyResult, Create, Delete, OwnedEvent, Refused, Update
-from calsync.render import session_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def execute(
     stop: Stop | None = None,
     journal: Journal | None = None,
 ) -> ApplyResult:
-    """Apply the actions in order; what changed meanwhile is a :class:`~calsync.reconcile.Refused`
+    """Apply the actions in order; what changed meanwhile is a :class:`~calsync.core.reconcile.Refused`
     entry of the result, never overwritten. ``now`` (aware) becomes DTSTAMP / LAST-MODIFIED.
 
     ``stop`` is asked before each write (not inside a deferred batch: one atomic write); when it

@@ -43,7 +43,8 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event
 
 from calsync.adapters import event_ics
-from calsync.model import PlanResult, Run, When
+from calsync.core.identity import run_copy_uid
+from calsync.core.model import PlanResult, Run, When
 
 log = logging.getLogger(__name__)
 
@@ -230,9 +231,8 @@ def _in_zone(when: When, zone: ZoneInfo) -> When:
 
 def _run_vevent(run: Run, plan_id: str, zone: ZoneInfo, now: datetime, prefix: str) -> Event:
     """A run copied from the plan: read-only information, not an event calsync owns."""
-    key = f"{plan_id}\x00{run.uid}\x00{run.recurrence_id or ''}"
     event = Event()
-    event.add("uid", f"calsync-run-{plan_id}-{hashlib.sha256(key.encode()).hexdigest()[:24]}")
+    event.add("uid", run_copy_uid(plan_id, run.uid, run.recurrence_id))
     event.add("dtstamp", now)
     event.add("dtstart", _in_zone(run.start, zone))
     event.add("dtend", _in_zone(run.end, zone))

@@ -1,6 +1,6 @@
 """Presenting a plan: the last step of ``calsync plan`` (PRODUCT.md section 5).
 
-Turns the planner's :class:`~calsync.model.PlanResult` objects into the stable JSON object that
+Turns the planner's :class:`~calsync.core.model.PlanResult` objects into the stable JSON object that
 tools and ``plan_check.py`` read (:func:`plan_json`, :func:`dumps_plan_json`), or into a plain-text
 week-by-week table a runner reads (:func:`plan_table`). Pure: no I/O, no clock reads.
 """
@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from calsync.model import (
+from calsync.core.model import (
     Busy,
     PlanResult,
     PlanWarning,
@@ -21,6 +21,7 @@ from calsync.model import (
     RunKind,
     Session,
     SessionKind,
+    WarningCode,
     WeekPlan,
     When,
     days_of,
@@ -399,7 +400,7 @@ def _plan_table(result: PlanResult, now: datetime, color: bool) -> list[str]:
     sessions_by_week: dict[str, list[Session]] = {}
     for session in result.sessions:
         sessions_by_week.setdefault(session.week, []).append(session)
-    peak_known = not any(w.code == "PEAK_UNKNOWN" for w in result.warnings)
+    peak_known = not any(w.code is WarningCode.PEAK_UNKNOWN for w in result.warnings)
     for week in weeks:
         lines.append("")
         week_warnings = [w for w in result.warnings if w.week == week.week]

@@ -11,22 +11,28 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from calsync.adapters.event_ics import UID_SCHEME
-from calsync.catalogue import Catalogue
-from calsync.classify import Classified, classify_events
 from calsync.config import (
     PlanConfig,
 )
-from calsync.errors import CalsyncError, TargetError
-from calsync.executor import execute
-from calsync.model import PlanResult, PlanWarning, Session, SourceEvent, When, week_start
-from calsync.planner import PlanInput, plan
-from calsync.ports import CalendarTarget, SourceAdapter, Stop, Version
-from calsync.reconcile import (
+from calsync.core.catalogue import Catalogue
+from calsync.core.classify import Classified, classify_events
+from calsync.core.identity import is_session_uid
+from calsync.core.model import (
+    PlanResult,
+    PlanWarning,
+    Session,
+    SourceEvent,
+    WarningCode,
+    When,
+    instant,
+    week_start,
+)
+from calsync.core.planner import PlanInput, plan
+from calsync.core.reconcile import (
     Action,
     Create,
     Delete,
@@ -36,8 +42,11 @@ from calsync.reconcile import (
     previous_sessions,
     reconcile,
 )
+from calsync.core.render import session_fingerprint
+from calsync.errors import CalsyncError, TargetError
+from calsync.executor import execute
+from calsync.ports import CalendarTarget, SourceAdapter, Stop, Version
 from calsync.registry import publisher_for, source_for, state_key, target_for
-from calsync.render import session_fingerprint
 from calsync.state import State, Written
 
 if TYPE_CHECKING:  # the caldav library is imported only by plans that use CalDAV (start-up time)
@@ -116,7 +125,7 @@ def read_sources(
             requests += adapter.requests - before
             if adapters is None:
                 adapter.close()
-        mine = [e for e in result.events if UID_SCHEME.match(e.uid)]
+        mine = [e for e in result.events if is_session_uid(e.uid)]
         log.debug(
             "%s: %d events (%d written by calsync, left out), %d problems",
             adapter.name,
@@ -126,8 +135,8 @@ def read_sources(
         )
         # sessions calsync wrote are never runs nor busy time: a calendar (or file) may be both
         # a plan's source and its target
-        events.extend(e for e in result.events if not UID_SCHEME.match(e.uid))
-        warnings.extend(PlanWarning("SKIPPED_EVENT", problem) for problem in result.problems)
+        events.extend(e for e in result.events if not is_session_uid(e.uid))
+        warnings.extend(PlanWarning(WarningCode.SKIPPED_EVENT, problem) for problem in result.problems)
         if len(mine) == len(result.events):  # nothing but calsync's own sessions: empty
             empty.append(adapter.name)
     return SourceRead(events, warnings, empty, requests)
@@ -285,10 +294,6 @@ def guard_deletes(
     return actions, notes
 
 
-def _instant(when: When, zone: ZoneInfo) -> datetime:
-    return when if isinstance(when, datetime) else datetime.combine(when, time(0), zone)
-
-
 WIPED_MINIMUM = 2
 """A target that lost every one of more than this many sessions was wiped or replaced; losing one
 or two is read as a person deleting them."""
@@ -336,7 +341,7 @@ def _records(
     calendar put it), and the UIDs to forget."""
 
     def record(uid: str, content_hash: str, end: When, version: Version) -> Written:
-        return Written(uid, version[0], version[1], content_hash, _instant(end, zone).isoformat())
+        return Written(uid, version[0], version[1], content_hash, instant(end, zone).isoformat())
 
     records = {o.uid: record(o.uid, o.written_hash or o.current_hash, o.end, (o.href, o.etag)) for o in owned}
     forget = []

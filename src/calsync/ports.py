@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
-    from calsync.model import ReadResult, Session
-    from calsync.reconcile import OwnedEvent
+    from calsync.core.model import ReadResult, Session
+    from calsync.core.reconcile import OwnedEvent
     from calsync.state import State
 
 Stop = Callable[[], bool]

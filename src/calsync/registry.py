@@ -22,8 +22,8 @@ from calsync.config import (
     IcsUrlSource,
     PlanConfig,
 )
+from calsync.core.model import PlanResult
 from calsync.errors import CalsyncError, SourceError, TargetError
-from calsync.model import PlanResult
 from calsync.ports import CalendarTarget, SourceAdapter
 from calsync.state import ScopedStore, State, default_state_dir
 

@@ -29,7 +29,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
-from datetime import time as dtime
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TypeVar
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
@@ -45,10 +44,10 @@ from icalendar import Component
 
 from calsync.adapters import event_ics
 from calsync.adapters.ics_read import parse_ics
+from calsync.core.model import ReadResult, Session, SourceEvent, instant
+from calsync.core.reconcile import OwnedEvent
 from calsync.errors import CalsyncError, SourceError
-from calsync.model import ReadResult, Session, SourceEvent, When
 from calsync.ports import ConflictError, SyncStore, Version
-from calsync.reconcile import OwnedEvent
 from calsync.redact import without_credentials
 
 if TYPE_CHECKING:
@@ -489,17 +488,11 @@ class CaldavClient:
         raise self.fail("the server did not describe the calendar", "check the calendar URL")
 
 
-def _instant(when: When, zone: tzinfo) -> datetime:
-    if isinstance(when, datetime):
-        return when if when.tzinfo is not None else when.replace(tzinfo=zone)
-    return datetime.combine(when, dtime(0), tzinfo=zone)
-
-
 def _event_sort_key(event: SourceEvent, zone: tzinfo) -> tuple[datetime, str, datetime, str, str]:
     return (
-        _instant(event.start, zone),
+        instant(event.start, zone),
         event.key,
-        _instant(event.end, zone),
+        instant(event.end, zone),
         event.summary,
         event.description,
     )

@@ -13,22 +13,20 @@ as an event a person edited: calsync keeps it and never creates a second one bes
 from __future__ import annotations
 
 import logging
-import re
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Component, Event
 
-from calsync.model import Session, SessionKind, When
-from calsync.reconcile import OwnedEvent
-from calsync.render import describe, fingerprint, session_fingerprint
+from calsync.core.identity import is_session_uid, parse_session_uid
+from calsync.core.model import Session, SessionKind, When
+from calsync.core.reconcile import OwnedEvent
+from calsync.core.render import describe, fingerprint, session_fingerprint
 
 log = logging.getLogger(__name__)
 
 PRODID = "-//calsync//calsync//EN"
-UID_SCHEME = re.compile(r"^calsync-(?P<plan>.+)-(?P<year>\d{4})W(?P<week>\d{2})-(?P<slot>[^-]+)$")
-"""``calsync-<plan>-<YYYY>W<WW>-<slot>`` (see ``planner.session_uid``)."""
 STRIPPED_HASH = "stripped"
 """``written_hash`` of an adopted event whose ``X-CALSYNC-HASH`` is gone: it counts as edited."""
 
@@ -73,12 +71,6 @@ def times(event: Component) -> tuple[When, When]:
     return start, end
 
 
-def has_plan_uid(uid: str, plan_id: str) -> bool:
-    """Whether a UID follows calsync's UID scheme for this plan."""
-    match = UID_SCHEME.match(uid)
-    return match is not None and match["plan"] == plan_id
-
-
 def owns(component: Component, plan_id: str) -> bool:
     """Whether a component is one of this plan's events (by ``X-CALSYNC-PLAN``, else by UID)."""
     if component.name != "VEVENT":
@@ -86,13 +78,13 @@ def owns(component: Component, plan_id: str) -> bool:
     marked = text(component, "X-CALSYNC-PLAN")
     if marked:
         return marked == plan_id
-    return has_plan_uid(text(component, "UID"), plan_id)
+    return is_session_uid(text(component, "UID"), plan_id)
 
 
 def is_calsync_event(component: Component) -> bool:
     """Whether a component is an event written by calsync (for any plan)."""
     return component.name == "VEVENT" and (
-        bool(text(component, "X-CALSYNC-PLAN")) or UID_SCHEME.match(text(component, "UID")) is not None
+        bool(text(component, "X-CALSYNC-PLAN")) or is_session_uid(text(component, "UID"))
     )
 
 
@@ -122,9 +114,9 @@ def owned_event(component: Component, plan_id: str, zone: ZoneInfo) -> OwnedEven
     uid = text(component, "UID")
     if not uid:
         raise ValueError("no UID")
-    match = UID_SCHEME.match(uid)
-    week = text(component, "X-CALSYNC-WEEK") or (f"{match['year']}-W{match['week']}" if match else "")
-    slot = text(component, "X-CALSYNC-SLOT") or (match["slot"] if match else "")
+    named = parse_session_uid(uid)
+    week = text(component, "X-CALSYNC-WEEK") or (named.week if named else "")
+    slot = text(component, "X-CALSYNC-SLOT") or (named.slot if named else "")
     kind = _kind(component, slot)
     start, end = times(component)
     title = text(component, "SUMMARY")

@@ -1,6 +1,6 @@
 """The sensors a Home Assistant target publishes after every pass (what a dashboard card shows).
 
-Pure: a :class:`~calsync.model.PlanResult` and ``now`` in, entity ids and state payloads out
+Pure: a :class:`~calsync.core.model.PlanResult` and ``now`` in, entity ids and state payloads out
 (``POST /api/states/<entity_id>`` bodies); the target adapter posts them.
 
 * ``sensor.calsync_<plan>_next_session``: the next strength session. State: its start as an ISO
@@ -20,7 +20,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from calsync.model import Phase, PlanResult, Session, WeekPlan, first_day
+from calsync.core.model import Phase, PlanResult, Session, WeekPlan, first_day
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 

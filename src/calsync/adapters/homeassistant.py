@@ -45,11 +45,11 @@ from zoneinfo import ZoneInfo
 from calsync.adapters import ha_marker, ha_sensors
 from calsync.adapters.ha_client import GONE, HaClient
 from calsync.config import HomeAssistantSource, HomeAssistantTarget
+from calsync.core.model import PlanResult, ReadResult, Session, SessionKind, SourceEvent, When
+from calsync.core.reconcile import OwnedEvent
+from calsync.core.render import describe, fingerprint, session_fingerprint
 from calsync.errors import CalsyncError, SourceError, TargetError
-from calsync.model import PlanResult, ReadResult, Session, SessionKind, SourceEvent, When
 from calsync.ports import NO_VERSION, ConflictError, SyncStore, Version
-from calsync.reconcile import OwnedEvent
-from calsync.render import describe, fingerprint, session_fingerprint
 from calsync.state import State
 
 log = logging.getLogger(__name__)

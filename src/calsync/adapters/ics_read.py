@@ -15,7 +15,7 @@ import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,8 +26,8 @@ import x_wr_timezone
 from icalendar.cal.component import Component
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
+from calsync.core.model import ReadResult, SourceEvent, When, instant
 from calsync.errors import SourceError
-from calsync.model import ReadResult, SourceEvent, When
 
 if TYPE_CHECKING:
     from calsync.state import State
@@ -201,13 +201,6 @@ def _as_zone(value: date, zone: tzinfo) -> When:
             return value.replace(tzinfo=zone)
         return value.astimezone(zone)
     return value
-
-
-def _instant(value: When, zone: tzinfo) -> datetime:
-    """An aware datetime for ordering and window checks (a date is its midnight in ``zone``)."""
-    if isinstance(value, datetime):
-        return value
-    return datetime.combine(value, time(), tzinfo=zone)
 
 
 def _text(component: Component, prop: str) -> str:
@@ -494,7 +487,7 @@ class _Reader:
             if not isinstance(end, date) or start_is_day != (not isinstance(end, datetime)):
                 del event["DTEND"]
                 self.problem(f"{_label(event)}: DTEND and DTSTART differ in kind; DTEND ignored")
-            elif _instant(_as_zone(end, self.zone), self.zone) < _instant(
+            elif instant(_as_zone(end, self.zone), self.zone) < instant(
                 _as_zone(start, self.zone), self.zone
             ):
                 del event["DTEND"]
@@ -508,8 +501,8 @@ class _Reader:
         if rid is not None or "RRULE" in event or "RDATE" in event:
             self.recurring_uids.add(uid)
         if rid is not None and str(rid.params.get("RANGE", "")).upper() == "THISANDFUTURE":
-            rid_at = _instant(_as_zone(values["RECURRENCE-ID"], self.zone), self.zone)
-            move = _instant(_as_zone(start, self.zone), self.zone) - rid_at
+            rid_at = instant(_as_zone(values["RECURRENCE-ID"], self.zone), self.zone)
+            move = instant(_as_zone(start, self.zone), self.zone) - rid_at
             self.this_and_future_moves[(uid, rid_at.isoformat())] = move
         return True
 
@@ -523,7 +516,7 @@ class _Reader:
         value: Any = event.get("RRULE")
         if value is None:
             return None
-        begin = _instant(_as_zone(start, self.zone), self.zone)
+        begin = instant(_as_zone(start, self.zone), self.zone)
         for rule in value if isinstance(value, list) else [value]:
             freq = str((rule.get("FREQ") or [""])[0]).upper()
             if freq not in _FREQ_SECONDS:
@@ -540,7 +533,7 @@ class _Reader:
             if count is None:
                 self._bound_until(rule, start)
                 until: Any = rule["UNTIL"][0]
-                end = _instant(_as_zone(until, self.zone), self.zone)
+                end = instant(_as_zone(until, self.zone), self.zone)
                 steps = max((end - begin).total_seconds(), 0) / (_FREQ_SECONDS[freq] * interval)
             else:
                 steps = count
@@ -558,7 +551,7 @@ class _Reader:
         """Give an RRULE without end an UNTIL at the horizon (or clamp a later UNTIL)."""
         horizon = self.horizon
         current = (rule.get("UNTIL") or [None])[0]
-        if isinstance(current, date) and _instant(_as_zone(current, self.zone), self.zone) <= horizon:
+        if isinstance(current, date) and instant(_as_zone(current, self.zone), self.zone) <= horizon:
             return
         if isinstance(start, datetime):
             bound: date = (
@@ -623,7 +616,7 @@ class _Reader:
         for uid, group in masters.items():
             if len(group) < 2 or uid in self.recurring_uids:
                 continue
-            starts = {_instant(_as_zone(_dt(e, "DTSTART"), self.zone), self.zone) for e in group}
+            starts = {instant(_as_zone(_dt(e, "DTSTART"), self.zone), self.zone) for e in group}
             if len(starts) < 2:
                 continue
             _LOG.info("%s: UID %s is used by %d different events; kept apart", self.name, uid, len(group))
@@ -675,10 +668,10 @@ class _Reader:
         rid_prop: Any = component.get("RECURRENCE-ID")
         original: date = rid_prop.dt if rid_prop is not None else raw_start
         if rid_prop is not None and str(rid_prop.params.get("RANGE", "")).upper() == "THISANDFUTURE":
-            key = (uid, _instant(_as_zone(original, self.zone), self.zone).isoformat())
+            key = (uid, instant(_as_zone(original, self.zone), self.zone).isoformat())
             move = self.this_and_future_moves.get(key)
             if move:
-                shifted = _instant(_as_zone(raw_start, self.zone), self.zone) - move
+                shifted = instant(_as_zone(raw_start, self.zone), self.zone) - move
                 original = shifted if isinstance(original, datetime) else shifted.date()
         return _as_zone(original, self.zone).isoformat()
 
@@ -732,7 +725,7 @@ def _component_key(event: Component) -> tuple[str, str, int, str, str, str]:
 
 def _overlaps(event: SourceEvent, window_start: datetime, window_end: datetime, zone: tzinfo) -> bool:
     """Whether an occurrence overlaps ``[window_start, window_end)``."""
-    start, end = _instant(event.start, zone), _instant(event.end, zone)
+    start, end = instant(event.start, zone), instant(event.end, zone)
     if start == end:
         return window_start <= start < window_end
     return start < window_end and end > window_start
@@ -741,9 +734,9 @@ def _overlaps(event: SourceEvent, window_start: datetime, window_end: datetime, 
 def _sort_key(event: SourceEvent, zone: tzinfo) -> tuple[datetime, str, datetime, str, str]:
     """Deterministic order: start, key, then end and text as tie-breakers."""
     return (
-        _instant(event.start, zone),
+        instant(event.start, zone),
         event.key,
-        _instant(event.end, zone),
+        instant(event.end, zone),
         event.summary,
         event.description,
     )

@@ -29,10 +29,10 @@ from icalendar import Calendar, Component
 
 from calsync.adapters import event_ics
 from calsync.adapters.ics_read import FileIdentity, file_identity
+from calsync.core.model import Session
+from calsync.core.reconcile import OwnedEvent
 from calsync.errors import TargetError
-from calsync.model import Session
 from calsync.ports import NO_VERSION, ConflictError, Version
-from calsync.reconcile import OwnedEvent
 
 log = logging.getLogger(__name__)
 

@@ -2,12 +2,12 @@
 
 Input: runs, busy time, rules, the catalogue, ``now``, the sessions that must stay (past ones,
 ones a person edited) and the ones calsync placed before. Output: a
-:class:`~calsync.model.PlanResult`. No I/O, no clock reads: the same input gives the same plan,
+:class:`~calsync.core.model.PlanResult`. No I/O, no clock reads: the same input gives the same plan,
 whatever the order of the runs.
 
 How a week is planned:
 
-1. :mod:`calsync.phases` gives its phase, load and R4 fraction; the phase picks a template of
+1. :mod:`calsync.core.phases` gives its phase, load and R4 fraction; the phase picks a template of
    slots (``s1``, ``s2``...), each a chain of session kinds, best first;
 2. the rest day is chosen among training-free days (R14), and stays where it was while valid;
 3. every (slot, day, kind) is checked against the hard rules (R6-R8, R10-R12, R14, R16, R17, R19)
@@ -29,9 +29,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from calsync.catalogue import Catalogue
-from calsync.config import WEEKDAYS, Rules
-from calsync.model import (
+from calsync.core.catalogue import Catalogue
+from calsync.core.identity import session_uid, week_prefix
+from calsync.core.model import (
     Busy,
     Phase,
     PlanResult,
@@ -40,11 +40,21 @@ from calsync.model import (
     RunKind,
     Session,
     SessionKind,
+    WarningCode,
     WeekPlan,
     iso_week,
     week_start,
 )
-from calsync.phases import PhaseModel, Race, WeekModel, phase_model, races_of, run_minutes, training_minutes
+from calsync.core.phases import (
+    PhaseModel,
+    Race,
+    WeekModel,
+    phase_model,
+    races_of,
+    run_minutes,
+    training_minutes,
+)
+from calsync.core.settings import WEEKDAYS, Rules
 
 HEAVY, LIGHT = SessionKind.HEAVY_LOWER, SessionKind.LIGHT_LOWER
 UPPER, CORE, BODYWEIGHT = SessionKind.UPPER, SessionKind.CORE, SessionKind.BODYWEIGHT
@@ -138,11 +148,6 @@ class _Option(NamedTuple):
     def minutes(self) -> int:
         """Length of the placed session."""
         return int((self.fit.end.astimezone(UTC) - self.fit.start.astimezone(UTC)).total_seconds() // 60)
-
-
-def session_uid(plan_id: str, week: str, slot: str) -> str:
-    """The deterministic UID of a session: same plan, week and slot give the same UID."""
-    return f"calsync-{plan_id}-{week.replace('-', '')}-{slot}"
 
 
 def _round5(minutes: float) -> int:
@@ -653,7 +658,7 @@ class _Planner:
         if not self.weeks:
             self.warnings.append(
                 PlanWarning(
-                    "NO_RUNS",
+                    WarningCode.NO_RUNS,
                     f"no runs found from {self.first_week} to {self.horizon_end}: nothing to plan around",
                 )
             )
@@ -667,7 +672,7 @@ class _Planner:
                 fix = "Set a_race (your goal race's date) or peak_week_minutes"
             self.warnings.append(
                 PlanWarning(
-                    "PEAK_UNKNOWN",
+                    WarningCode.PEAK_UNKNOWN,
                     f"the calendar does not show {what}, so calsync cannot tell how close you are "
                     f"to your peak: lower-body work stays at a moderate load. {fix} in the config.",
                 )
@@ -722,7 +727,7 @@ class _Planner:
                 continue
             self.warnings.append(
                 PlanWarning(
-                    "PERSON_BREAKS_RULE",
+                    WarningCode.PERSON_BREAKS_RULE,
                     f"'{session.title}' on {_day_label(session.day)} stays where it is, though it "
                     f"breaks a rule: {why.text}. The rest of the week is planned around it.",
                     iso_week(session.day),
@@ -734,7 +739,7 @@ class _Planner:
         if wanted and not any(r.first_day == wanted for r in self.races):
             self.warnings.append(
                 PlanWarning(
-                    "A_RACE_NOT_FOUND",
+                    WarningCode.A_RACE_NOT_FOUND,
                     f"a_race = {wanted} in the config, but no race is on that day in the sources",
                 )
             )
@@ -751,7 +756,7 @@ class _Planner:
         target_minutes = _round5(rules.strength_base_minutes * (1 - 0.5 * ramp))
         days = [monday + timedelta(days=i) for i in range(7)]
         fixed = self.fixed_in_week.get(monday, [])
-        prefix = session_uid(self.inp.plan_id, label, "")
+        prefix = week_prefix(self.inp.plan_id, label)
         dismissed = {uid.removeprefix(prefix) for uid in self.inp.dismissed if uid.startswith(prefix)}
         fixed_slots = self.fixed_slots.get(label, set()) | dismissed
         self.sessions.extend(fixed)
@@ -795,7 +800,7 @@ class _Planner:
             if normal:
                 self.warnings.append(
                     PlanWarning(
-                        "STRENGTH_NOT_PLACED",
+                        WarningCode.STRENGTH_NOT_PLACED,
                         f"{label}: no day fits strength session {slot.slot} "
                         f"({slot.chain[0].value.replace('_', ' ')}): {why}",
                         label,
@@ -809,7 +814,7 @@ class _Planner:
         ):
             self.warnings.append(
                 PlanWarning(
-                    "LOW_STRENGTH",
+                    WarningCode.LOW_STRENGTH,
                     f"{label}: {strength_count} strength session(s), below the floor of "
                     f"{rules.strength_floor_per_week} a week (R3)",
                     label,
@@ -903,7 +908,7 @@ class _Planner:
             lightest = min(ahead, key=lambda d: (self.days.training_load(d), d))
             self.warnings.append(
                 PlanWarning(
-                    "NO_REST_DAY",
+                    WarningCode.NO_REST_DAY,
                     f"{label}: every day has training, so there is no rest day this week (R14); "
                     f"the lightest is {_day_label(lightest)}"
                     f" ({self.days.training_load(lightest)} minutes): make it your rest day if you can",
@@ -922,7 +927,9 @@ class _Planner:
             )
             self.warnings.append(
                 PlanWarning(
-                    "NO_REST_DAY", f"{label}: {where}, so there is no rest day this week (R14)", label
+                    WarningCode.NO_REST_DAY,
+                    f"{label}: {where}, so there is no rest day this week (R14)",
+                    label,
                 )
             )
         if not candidates:
@@ -1321,7 +1328,7 @@ class _Planner:
                 warned.add(("low", label))
                 self.warnings.append(
                     PlanWarning(
-                        "STRENGTH_BELOW_TARGET",
+                        WarningCode.STRENGTH_BELOW_TARGET,
                         f"{iso_week(start)}..{label}: {average:.2f} strength sessions a week on average, "
                         f"below {minimum:.2f} (R18)",
                         label,
@@ -1333,7 +1340,7 @@ class _Planner:
                 warned.add(("gap", label))
                 self.warnings.append(
                     PlanWarning(
-                        "STRENGTH_GAP",
+                        WarningCode.STRENGTH_GAP,
                         f"{iso_week(start)}..{label}: {longest} days without strength, more than "
                         f"{rules.max_gap_days} (R18)",
                         label,

@@ -14,7 +14,7 @@ import hashlib
 import json
 from datetime import date, datetime
 
-from calsync.model import Session, SessionKind, When
+from calsync.core.model import Session, SessionKind, When
 
 REST_TEXT = (
     "A full rest day: no run, no strength training, no other training. "

@@ -21,8 +21,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from calsync.config import CatalogueEntry, CatalogueKey
-from calsync.model import Exercise, SessionKind
+from calsync.core.model import Exercise, SessionKind
+from calsync.core.settings import CatalogueEntry, CatalogueKey
 
 WARMUP_MINUTES = 5
 """Every strength session opens with a 5-minute warm-up."""

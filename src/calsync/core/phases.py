@@ -31,8 +31,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
-from calsync.config import Rules
-from calsync.model import Phase, Run, RunKind, run_key, week_start
+from calsync.core.model import Phase, Run, RunKind, run_key, week_start
+from calsync.core.settings import Rules
 
 DEFAULT_MINUTES = {RunKind.LONG: 120, RunKind.QUALITY: 60, RunKind.EASY: 45, RunKind.RACE: 180}
 """Planned minutes of a run that gives neither a duration, a distance nor a timed length."""
@@ -67,7 +67,7 @@ def run_minutes(run: Run, pace_min_per_km: float) -> int:
 
 
 def training_minutes(runs: Iterable[Run], pace_min_per_km: float) -> dict[str, int]:
-    """The minutes each training run counts, by :func:`calsync.model.run_key` (races left out)."""
+    """The minutes each training run counts, by :func:`calsync.core.model.run_key` (races left out)."""
     return {run_key(r): run_minutes(r, pace_min_per_km) for r in runs if r.kind is not RunKind.RACE}
 
 

@@ -20,25 +20,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 
-from calsync.model import Session, SessionKind, When, first_day
-from calsync.render import session_fingerprint
+from calsync.core.model import Session, SessionKind, When, first_day, instant
+from calsync.core.render import session_fingerprint
 
 log = logging.getLogger(__name__)
 
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def _instant(when: When, zone: tzinfo | None) -> datetime:
-    """A comparable moment: all-day dates (and floating times) are read in ``zone``."""
-    if isinstance(when, datetime):
-        return when if when.tzinfo is not None else when.replace(tzinfo=zone)
-    return datetime.combine(when, time(0), tzinfo=zone)
+def _zone(now: datetime) -> tzinfo:
+    """The zone of an aware ``now``: all-day items begin at midnight in it."""
+    if now.tzinfo is None:
+        raise ValueError("reconcile needs an aware 'now'")
+    return now.tzinfo
 
 
-def _sort_key(start: When, uid: str, zone: tzinfo | None) -> tuple[datetime, str]:
-    return (_instant(start, zone).astimezone(UTC), uid)
+def _sort_key(start: When, uid: str, zone: tzinfo) -> tuple[datetime, str]:
+    return (instant(start, zone).astimezone(UTC), uid)
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,11 @@ class OwnedEvent:
 
     def started(self, now: datetime) -> bool:
         """The event has begun (all-day events begin at midnight in ``now``'s zone)."""
-        return _instant(self.start, now.tzinfo) <= now
+        return instant(self.start, _zone(now)) <= now
 
     def ended(self, now: datetime) -> bool:
         """The event is over (history: never rewritten)."""
-        return _instant(self.end, now.tzinfo) <= now
+        return instant(self.end, _zone(now)) <= now
 
     def kept(self, now: datetime) -> bool:
         """calsync must leave this event exactly as it is: edited by a person, over, or a timed
@@ -172,7 +172,7 @@ def fixed_sessions(owned: Sequence[OwnedEvent], *, now: datetime) -> list[Sessio
     the same UID, week and slot, ordered by start.
     """
     kept = [event for event in owned if event.kept(now)]
-    kept.sort(key=lambda e: _sort_key(e.start, e.uid, now.tzinfo))
+    kept.sort(key=lambda e: _sort_key(e.start, e.uid, _zone(now)))
     return [_as_session(event, reasons=(_kept_reason(event, now),), fixed=True) for event in kept]
 
 
@@ -220,10 +220,10 @@ def reconcile(
             continue
         previous = owned_by_uid.get(session.uid)
         if previous is None:
-            if _instant(session.end, now.tzinfo) <= now:
+            if instant(session.end, _zone(now)) <= now:
                 log.debug("not creating %s: it would already be over", session.uid)
                 continue
-            keyed.append((_sort_key(session.start, session.uid, now.tzinfo), Create(session)))
+            keyed.append((_sort_key(session.start, session.uid, _zone(now)), Create(session)))
             continue
         if previous.kept(now):
             continue
@@ -231,16 +231,16 @@ def reconcile(
         if written == session_fingerprint(session):
             continue
         action = Update(session=session, previous=previous, sequence=previous.sequence + 1)
-        keyed.append((_sort_key(session.start, session.uid, now.tzinfo), action))
+        keyed.append((_sort_key(session.start, session.uid, _zone(now)), action))
 
     for event in owned_by_uid.values():
         for copy in event.copies:
             log.info("deleting a duplicate copy of %s (at %s)", event.uid, copy.href)
-            keyed.append((_sort_key(copy.start, copy.uid, now.tzinfo), Delete(copy, duplicate=True)))
+            keyed.append((_sort_key(copy.start, copy.uid, _zone(now)), Delete(copy, duplicate=True)))
         if event.uid in planned_uids or event.kept(now):
             continue
         if window_start <= first_day(event.start) < window_end:
-            keyed.append((_sort_key(event.start, event.uid, now.tzinfo), Delete(event)))
+            keyed.append((_sort_key(event.start, event.uid, _zone(now)), Delete(event)))
 
     keyed.sort(key=lambda pair: pair[0])
     return [action for _, action in keyed]

@@ -7,7 +7,7 @@ Plain frozen dataclasses: no I/O, no iCalendar objects. Times are either timezon
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from functools import cached_property
 
@@ -61,6 +61,14 @@ class Phase(StrEnum):
     RACE = "race"
     RECOVERY = "recovery"
     UNSTRUCTURED = "unstructured"
+
+
+def instant(when: When, zone: tzinfo) -> datetime:
+    """The one way a start or end becomes a comparable moment: an aware time stays as it is, a
+    floating time is read in ``zone``, an all-day date is its midnight in ``zone``."""
+    if isinstance(when, datetime):
+        return when if when.tzinfo is not None else when.replace(tzinfo=zone)
+    return datetime.combine(when, time(0), tzinfo=zone)
 
 
 def first_day(start: When) -> date:
@@ -242,11 +250,36 @@ class Session:
         return 0
 
 
+class WarningCode(StrEnum):
+    """What a :class:`PlanWarning` is about; the JSON output and scripts match on these names."""
+
+    SKIPPED_EVENT = "SKIPPED_EVENT"
+    """A source event could not be read; the rest of the feed was used."""
+    NO_RUNS = "NO_RUNS"
+    """The sources hold no run in the planning window."""
+    PEAK_UNKNOWN = "PEAK_UNKNOWN"
+    """Neither an A race nor ``peak_week_minutes``: the peak week is a guess (R4)."""
+    A_RACE_NOT_FOUND = "A_RACE_NOT_FOUND"
+    """The configured A race date has no race event in the sources."""
+    PERSON_BREAKS_RULE = "PERSON_BREAKS_RULE"
+    """A session a person moved or edited, kept as they left it, breaks a rule."""
+    STRENGTH_NOT_PLACED = "STRENGTH_NOT_PLACED"
+    """A session of the week found no day and time that keeps the hard rules."""
+    LOW_STRENGTH = "LOW_STRENGTH"
+    """Fewer sessions than R3's floor in a week that should have them."""
+    NO_REST_DAY = "NO_REST_DAY"
+    """No training-free day for R14's rest day."""
+    STRENGTH_BELOW_TARGET = "STRENGTH_BELOW_TARGET"
+    """R18: the rolling average of sessions is below its minimum."""
+    STRENGTH_GAP = "STRENGTH_GAP"
+    """R18: too many days between two strength sessions."""
+
+
 @dataclass(frozen=True)
 class PlanWarning:
     """Something the runner should know: a rule that could not be met, a skipped event."""
 
-    code: str
+    code: WarningCode
     message: str
     week: str | None = None
 

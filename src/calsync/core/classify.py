@@ -78,8 +78,8 @@ from functools import lru_cache
 from itertools import groupby
 from zoneinfo import ZoneInfo
 
-from calsync.config import Classification
-from calsync.model import Busy, Run, RunKind, SourceEvent
+from calsync.core.model import Busy, Run, RunKind, SourceEvent, instant
+from calsync.core.settings import Classification
 
 __all__ = [
     "Classified",
@@ -211,7 +211,7 @@ _JOG_AFTER = re.compile(r"^\s*(?:jog|walk)")
 _UNIT_KM = {"km", "kms", "k", "kilometer", "kilometers", "kilometre", "kilometres"}
 _UNIT_M = {"m", "meter", "meters", "metre", "metres", "metros", "mtr"}
 KM, MI = "km", "mi"
-"""The units a run's distance is given in (:attr:`calsync.model.Run.unit`)."""
+"""The units a run's distance is given in (:attr:`calsync.core.model.Run.unit`)."""
 
 
 @dataclass(frozen=True)
@@ -816,8 +816,7 @@ def _local_day(when: date, zone: ZoneInfo) -> date:
 def _instant(when: date, zone: ZoneInfo) -> tuple[int, float]:
     """Sort key of a start or end: all-day items first on their day, then by instant."""
     if isinstance(when, datetime):
-        aware = when if when.tzinfo else when.replace(tzinfo=zone)
-        return (1, aware.timestamp())
+        return (1, instant(when, zone).timestamp())
     return (0, float(when.toordinal()))
 
 
