@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,18 +32,12 @@ import pytest
 from caldav.davclient import DAVClient
 
 from calsync.adapters.caldav import CaldavClient
+from support import free_port
 
 RADICALE_USER = "calsync"
 RADICALE_PASSWORD = "s3cret-pw"
 XANDIKOS_USER = "user"
 STARTUP_SECONDS = 30.0
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now (on 127.0.0.1)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -32,7 +32,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,8 @@ from typing import Any
 import pytest
 import requests
 from websockets.sync.client import ClientConnection, connect
+
+from support import free_port
 
 HERE = Path(__file__).resolve().parent
 RELEASES = {(3, 11): "2024.3.3", (3, 12): "2025.1.4", (3, 13): "2025.4.4"}
@@ -211,13 +212,6 @@ def ensure_installed() -> Path:
 
 
 # --- the server -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now (on 127.0.0.1)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 CONFIGURATION = """\

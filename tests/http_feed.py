@@ -20,7 +20,6 @@ import base64
 import contextlib
 import hashlib
 import shutil
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -89,13 +88,6 @@ class Resource:
     """Seconds to wait between 1 KiB pieces of the body (a slow server)."""
     cut_after: int | None = None
     """Announce the whole body, send this many bytes of it, then drop the connection."""
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now (on 127.0.0.1)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _http_date(moment: datetime) -> str:

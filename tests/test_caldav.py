@@ -9,13 +9,14 @@ from __future__ import annotations
 import http.server
 import socket
 import threading
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
 
+import support
 from calsync.adapters import event_ics
 from calsync.adapters.caldav import (
     ETAG_LISTING,
@@ -24,10 +25,11 @@ from calsync.adapters.caldav import (
     CaldavTarget,
     redact_url,
 )
-from calsync.core.model import Session, SessionKind, iso_week
+from calsync.core.model import Session, SessionKind
 from calsync.core.reconcile import Create, Delete, Update, reconcile
 from calsync.errors import SourceError, TargetError
 from calsync.executor import execute
+from support import free_port
 
 if TYPE_CHECKING:
     from caldav_servers import DavCalendar, DavServer
@@ -82,21 +84,7 @@ def session(
     day: date, slot: str, kind: SessionKind = SessionKind.HEAVY_LOWER, hour: int = 6, title: str = ""
 ) -> Session:
     """A planned session of this plan (the UID the planner would give it)."""
-    week = iso_week(day)
-    uid = f"calsync-{PLAN}-{week.replace('-', '')}-{slot}"
-    if kind is SessionKind.REST:
-        return Session(uid, kind, title or "Rest day", day, day + timedelta(days=1), week, slot)
-    start = datetime.combine(day, time(hour), ZONE)
-    return Session(
-        uid,
-        kind,
-        title or f"Strength: {kind.value}",
-        start,
-        start + timedelta(minutes=45),
-        week,
-        slot,
-        reasons=("R8: 5 days before Long Run 30 km",),
-    )
+    return support.session(day, slot, kind, hour=hour, plan_id=PLAN, zone=ZONE, title=title or None)
 
 
 MON, THU, SUN = date(2026, 11, 30), date(2026, 12, 3), date(2026, 12, 6)
@@ -130,13 +118,6 @@ class counted:  # noqa: N801
     def __next__(self) -> int:
         count, self.seen = self.client.requests - self.seen, self.client.requests
         return count
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- source ------------------------------------------------------------------------------------

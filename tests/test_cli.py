@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import support
 from calsync.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,29 +29,13 @@ END:VEVENT
 
 def write_config(folder: Path, source: Path, *, extra: str = "", target: str = "out/me.ics") -> Path:
     """A minimal config as PRODUCT.md section 7 shows it, in ``folder``."""
-    config = folder / "calsync.toml"
-    config.write_text(
-        f"""
-[[plan]]
-id = "me"
-timezone = "Europe/Berlin"
-horizon_weeks = 12
-{extra}
-[[plan.source]]
-kind = "ics_file"
-path = "{source}"
-
-[plan.target]
-kind = "ics_file"
-path = "{target}"
-
-[plan.rules]
-same_day_order = "lift_first"
-strength_windows = ["06:00-08:00"]
-""",
-        encoding="utf-8",
+    return support.write_config(
+        folder / "calsync.toml",
+        source=f'kind = "ics_file"\npath = "{source}"',
+        target=f'kind = "ics_file"\npath = "{target}"\n\n'
+        '[plan.rules]\nsame_day_order = "lift_first"\nstrength_windows = ["06:00-08:00"]',
+        extra=extra,
     )
-    return config
 
 
 def weekly_long_runs(weeks: int, first_saturday: str = "20261205") -> str:

@@ -17,7 +17,8 @@ import requests
 
 from calsync.config import load_config
 from calsync.daemon import Daemon, backoff_seconds
-from daemon_helpers import CALSYNC, DaemonProcess, free_port, rolling_plan, wait_for
+from daemon_helpers import CALSYNC, DaemonProcess, rolling_plan, wait_for
+from support import free_port
 from test_caldav_cli import events_in
 
 if TYPE_CHECKING:

@@ -4,13 +4,14 @@ the stop between writes, the journal's crash ordering and the settling after a l
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
+import support
 from calsync.adapters.memory import MemoryCalendar, MemoryTarget
-from calsync.core.model import Session, SessionKind, iso_week
+from calsync.core.model import Session, SessionKind
 from calsync.core.reconcile import Action, Create, Delete, OwnedEvent, Update, reconcile
 from calsync.errors import InterruptedPassError, TargetError
 from calsync.executor import execute
@@ -23,18 +24,8 @@ MON = date(2026, 11, 30)
 
 
 def session(day: date, slot: str, hour: int = 6) -> Session:
-    """A planned session with the UID the planner would give it."""
-    week = iso_week(day)
-    start = datetime.combine(day, time(hour), ZONE)
-    return Session(
-        f"calsync-{PLAN}-{week.replace('-', '')}-{slot}",
-        SessionKind.CORE,
-        "Strength: core",
-        start,
-        start + timedelta(minutes=30),
-        week,
-        slot,
-    )
+    """A 30-minute core session, with the UID the planner would give it."""
+    return support.session(day, slot, SessionKind.CORE, hour=hour, minutes=30, reasons=())
 
 
 PLANNED = [session(MON + timedelta(days=1), "s1"), session(MON + timedelta(days=3), "s2")]

@@ -1,7 +1,7 @@
 """The target contract suite (tests/test_target_contract.py) run on a Home Assistant Local Calendar.
 
-The contract's tests are imported as they are and run here with ``storage`` = a fresh Local
-Calendar on the real Home Assistant of ``ha_server``; "a person" edits it over the websocket API
+:class:`TestHaLocalCalendar` runs the contract with ``storage`` = a fresh Local Calendar on the
+real Home Assistant of ``ha_server``; "a person" edits it over the websocket API
 as HA's UI does. One contract test does not apply: HA assigns every event its own ``uid``, so no
 foreign event can squat a session's UID; its HA counterpart is a create meeting a copy another
 instance wrote meanwhile (below), plus duplicate copies collapsed to one.
@@ -35,47 +35,18 @@ from test_target_contract import (
     ZONE,
     Handle,
     Storage,
+    TargetContract,
     by_uid,
     moved,
     pending,
     populated,
     sync,
-    test_apply_with_no_actions_writes_nothing,
-    test_created_sessions_read_back_as_owned,
-    test_delete_removes_only_that_event,
-    test_empty_target_owns_nothing,
-    test_foreign_events_are_never_owned_nor_changed,
-    test_fresh_target_adopts_what_is_there,
-    test_persons_deletion_disappears_from_owned,
-    test_persons_edit_is_seen_and_kept,
-    test_second_reconcile_after_apply_has_no_actions,
-    test_stale_write_does_not_bring_back_the_persons_deletion,
-    test_stale_write_keeps_the_persons_edit,
-    test_update_in_place_keeps_uid_and_bumps_sequence,
-    test_update_keeps_what_a_person_added,
 )
 
 if TYPE_CHECKING:
     from ha_server import HaServer
 
 pytest_plugins = ["ha_server"]
-
-CONTRACT = (
-    test_apply_with_no_actions_writes_nothing,
-    test_created_sessions_read_back_as_owned,
-    test_delete_removes_only_that_event,
-    test_empty_target_owns_nothing,
-    test_foreign_events_are_never_owned_nor_changed,
-    test_fresh_target_adopts_what_is_there,
-    test_persons_deletion_disappears_from_owned,
-    test_persons_edit_is_seen_and_kept,
-    test_second_reconcile_after_apply_has_no_actions,
-    test_stale_write_does_not_bring_back_the_persons_deletion,
-    test_stale_write_keeps_the_persons_edit,
-    test_update_in_place_keeps_uid_and_bumps_sequence,
-    test_update_keeps_what_a_person_added,
-)
-"""Collected in this module too (pytest collects the imported test functions)."""
 
 
 def _wire(when: object) -> str:
@@ -204,6 +175,16 @@ def storage(ha_server: HaServer, tmp_path: Path) -> HaStorage:
     token_file = tmp_path / "ha-token"
     token_file.write_text(ha_server.token + "\n")
     return HaStorage(ha_server, ha_server.calendar(), token_file)
+
+
+class TestHaLocalCalendar(TargetContract):
+    """The whole contract on a Local Calendar (the ``storage`` fixture above), bar one test."""
+
+    @pytest.mark.skip(reason="HA gives every event its own uid: no foreign event can squat a session's UID")
+    def test_create_of_a_uid_already_there_changes_nothing(
+        self, storage: Storage, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Its HA counterpart: a create meeting a copy another instance wrote (next test)."""
 
 
 def test_create_meeting_another_instances_copy_is_a_conflict(storage: HaStorage) -> None:

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
+import support
 from calsync.adapters import ha_marker
 from calsync.executor import execute
 
@@ -189,21 +190,9 @@ def calsync(*args: str) -> subprocess.CompletedProcess[str]:
 
 def write_config(folder: Path, *, source: str, target: str = "", extra: str = "") -> Path:
     """A config for plan ``me`` with the given ``[[plan.source]]`` and ``[plan.target]`` bodies."""
-    folder.mkdir(parents=True, exist_ok=True)
-    config = folder / "calsync.toml"
-    text = f"""
-[[plan]]
-id = "me"
-timezone = "Europe/Berlin"
-horizon_weeks = 8
-{extra}
-[[plan.source]]
-{source}
-"""
-    if target:
-        text += f"\n[plan.target]\n{target}\n"
-    config.write_text(text, encoding="utf-8")
-    return config
+    return support.write_config(
+        folder / "calsync.toml", source=source, target=target, extra=extra, horizon_weeks=8
+    )
 
 
 def ha_keys(server: HaServer, entity_id: str, token_file: Path) -> str:

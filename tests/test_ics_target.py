@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar, Component, vCategory, vDDDTypes, vInt
 
+import support
 from calsync.adapters.ics_target import IcsFileTarget, write_atomic
-from calsync.core.model import Exercise, Session, SessionKind, When
+from calsync.core.model import Exercise, Session, SessionKind
 from calsync.core.reconcile import Create, Delete, Update, fixed_sessions, reconcile
 from calsync.errors import TargetError
 from calsync.executor import execute
@@ -64,24 +65,14 @@ def session(
     hour: int = 6,
     kind: SessionKind = SessionKind.HEAVY_LOWER,
 ) -> Session:
-    year, week, _ = day.isocalendar()
-    start: When
-    end: When
-    if kind is SessionKind.REST:
-        start, end = day, day + timedelta(days=1)
-    else:
-        start = datetime(day.year, day.month, day.day, hour, tzinfo=BERLIN)
-        end = start + timedelta(minutes=45)
-    return Session(
-        uid=f"calsync-me-{year}W{week:02d}-{slot}",
-        kind=kind,
+    return support.session(
+        day,
+        slot,
+        kind,
+        hour=hour,
         title="Rest day" if kind is SessionKind.REST else f"Strength: {kind.value.replace('_', ' ')}",
-        start=start,
-        end=end,
-        week=f"{year}-W{week:02d}",
-        slot=slot,
+        reasons=(support.R8_REASON, "R13: lift first"),
         muscle_groups=("lower",),
-        reasons=("R8: 5 days before Long Run 30 km", "R13: lift first"),
         exercises=(Exercise("Back squat", "4 x 5"), Exercise("Copenhagen plank", "3 x 20 s")),
         load="heavy" if kind is SessionKind.HEAVY_LOWER else None,
     )

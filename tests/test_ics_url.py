@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
+import support
 from calsync.adapters.ics_read import parse_ics
 from calsync.adapters.ics_url import MAX_REDIRECTS, STATE_OBJECT, IcsUrlReader
 from calsync.config import IcsUrlSource, load_config
@@ -459,7 +460,7 @@ def test_a_download_that_breaks_off_is_a_failed_read(http_feed: HttpFeed) -> Non
 
 
 def test_connection_refused() -> None:
-    from http_feed import free_port
+    from support import free_port
 
     url = f"http://127.0.0.1:{free_port()}/plan.ics"
     with pytest.raises(SourceError, match="connection refused; check the host and port"):
@@ -510,14 +511,9 @@ def test_corpus_file_over_http_reads_as_the_file_does(
 
 
 def write_config(folder: Path, source: str, target: Path) -> Path:
-    config = folder / f"calsync-{target.stem}.toml"
-    config.write_text(
-        f'[[plan]]\nid = "me"\ntimezone = "Europe/Berlin"\nhorizon_weeks = 12\n\n'
-        f"[[plan.source]]\n{source}\n\n"
-        f'[plan.target]\nkind = "ics_file"\npath = "{target}"\n',
-        encoding="utf-8",
+    return support.write_config(
+        folder / f"calsync-{target.stem}.toml", source=source, target=f'kind = "ics_file"\npath = "{target}"'
     )
-    return config
 
 
 def calsync(*args: str, state_dir: Path) -> subprocess.CompletedProcess[str]:

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calsync.core.model import Session, SessionKind, When, first_day
+import support
+from calsync.core.model import Session, SessionKind, first_day
 from calsync.core.reconcile import (
     Action,
     Create,
@@ -45,23 +46,8 @@ def session(
     minutes: int = 45,
 ) -> Session:
     """A session of plan ``me`` on ``day``; rest days are all-day."""
-    year, week, _ = day.isocalendar()
-    start: When
-    end: When
-    if kind is SessionKind.REST:
-        start, end = day, day + timedelta(days=1)
-    else:
-        start = datetime(day.year, day.month, day.day, hour, tzinfo=BERLIN)
-        end = start + timedelta(minutes=minutes)
-    return Session(
-        uid=f"calsync-me-{year}W{week:02d}-{slot}",
-        kind=kind,
-        title=TITLES[kind],
-        start=start,
-        end=end,
-        week=f"{year}-W{week:02d}",
-        slot=slot,
-        reasons=("R8: 5 days before Long Run 30 km",),
+    return support.session(
+        day, slot, kind, hour=hour, minutes=minutes, title=TITLES[kind], reasons=(support.R8_REASON,)
     )
 
 

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pytest
 
+from support import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 UNIT_DIR = ROOT / "systemd"
 USER_UNIT_DIR = UNIT_DIR / "user"
@@ -517,13 +519,6 @@ def test_daemon_command_line_parses(has_daemon: None, name: str, tmp_path: Path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "usage:" in result.stdout
     assert "daemon" in result.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -1,11 +1,11 @@
-"""The target contract (issue 3): one suite, run against every target kind.
+"""The target contract: one suite, run against every target kind.
 
-Every test runs on the ``.ics`` file target, the in-memory target and the CalDAV target on real
-Radicale and Xandikos servers (started by ``caldav_servers``). A :class:`Storage` per kind makes
-targets over one calendar (each new target has fresh state, as after a lost state file) and acts
-as "a person" behind calsync's back: edits an owned event, deletes one, adds a foreign event, and
-lists every event as stored. The one API difference (the ``.ics`` target's ``apply`` returns None
-and reports a stale write only as a warning) is absorbed by :class:`Handle`.
+:class:`TargetContract` holds the tests; a ``Test...`` subclass per kind gives its ``storage``
+fixture: the ``.ics`` file, the in-memory target, CalDAV on real Radicale and Xandikos servers
+(started by ``caldav_servers``) and, in ``test_ha_contract.py``, a Home Assistant Local Calendar.
+A :class:`Storage` makes targets over one calendar (each new target has fresh state, as after a
+lost state file) and acts as "a person" behind calsync's back: edits an owned event, deletes one,
+adds a foreign event, and lists every event as stored. A new target kind is one more subclass.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -22,18 +22,19 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
+import support
 from calsync.adapters import event_ics
 from calsync.adapters.caldav import CaldavClient, CaldavTarget
 from calsync.adapters.ics_target import IcsFileTarget
 from calsync.adapters.memory import MemoryCalendar, MemoryTarget
-from calsync.core.model import Session, SessionKind, iso_week
+from calsync.core.model import Session, SessionKind
 from calsync.core.reconcile import Action, Create, Delete, OwnedEvent, Update, fixed_sessions, reconcile
 from calsync.core.render import session_fingerprint
 from calsync.errors import TargetError
 from calsync.executor import execute
 
 if TYPE_CHECKING:
-    from caldav_servers import DavCalendar
+    from caldav_servers import DavCalendar, DavServer
 
 pytest_plugins = ["caldav_servers"]
 
@@ -41,7 +42,6 @@ ZONE = ZoneInfo("Europe/Berlin")
 PLAN = "me"
 NOW = datetime(2026, 10, 12, 7, 0, tzinfo=ZONE)
 WINDOW = (date(2026, 10, 12), date(2026, 12, 14))
-KINDS = ["ics", "memory", "radicale", "xandikos"]
 
 
 # --- sessions ----------------------------------------------------------------------------------
@@ -49,14 +49,7 @@ KINDS = ["ics", "memory", "radicale", "xandikos"]
 
 def session(day: date, slot: str, kind: SessionKind = SessionKind.HEAVY_LOWER, hour: int = 6) -> Session:
     """A planned session of this plan, with the UID the planner would give it."""
-    week = iso_week(day)
-    uid = f"calsync-{PLAN}-{week.replace('-', '')}-{slot}"
-    if kind is SessionKind.REST:
-        return Session(uid, kind, "Rest day", day, day + timedelta(days=1), week, slot)
-    start = datetime.combine(day, time(hour), ZONE)
-    end = start + timedelta(minutes=45)
-    reasons = ("R8: 5 days before Long Run 30 km",)
-    return Session(uid, kind, f"Strength: {kind.value}", start, end, week, slot, reasons=reasons)
+    return support.session(day, slot, kind, hour=hour, plan_id=PLAN, zone=ZONE)
 
 
 # 2026-W43 crosses the end of summer time (Sun 2026-10-25, 03:00 CEST -> 02:00 CET).
@@ -353,21 +346,6 @@ class DavStorage(Storage):
         return {href: etag for href, (etag, _data) in self._objects().items()}
 
 
-@pytest.fixture(params=KINDS)
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    """An empty calendar of each target kind in turn."""
-    if request.param == "ics":
-        yield IcsStorage(tmp_path / "out" / "calsync.ics")
-    elif request.param == "memory":
-        yield MemoryStorage()
-    else:
-        server = request.getfixturevalue(f"{request.param}_server")
-        dav = DavStorage(server.calendar())
-        yield dav
-        for client in dav.clients:
-            client.close()
-
-
 # --- helpers ---------------------------------------------------------------------------------
 
 
@@ -408,173 +386,6 @@ def populated(storage: Storage) -> Handle:
     return target
 
 
-# --- the contract ----------------------------------------------------------------------------
-
-
-def test_empty_target_owns_nothing(storage: Storage) -> None:
-    assert storage.make_target().list_owned() == []
-
-
-def test_created_sessions_read_back_as_owned(storage: Storage) -> None:
-    populated(storage)
-    owned = by_uid(storage.make_target().list_owned())
-    assert sorted(owned) == sorted(BY_UID)
-    for uid, event in owned.items():
-        planned = BY_UID[uid]
-        assert (event.plan_id, event.kind, event.week, event.slot) == (
-            PLAN,
-            planned.kind,
-            planned.week,
-            planned.slot,
-        )
-        assert (event.title, event.start, event.end, event.sequence) == (
-            planned.title,
-            planned.start,
-            planned.end,
-            0,
-        )
-        assert event.written_hash == event.current_hash == session_fingerprint(planned)
-        assert not event.edited
-    rest = owned[DST_REST]
-    assert type(rest.start) is date
-    assert type(rest.end) is date
-    before, after = owned[DST_S1].start, owned[DST_S2].start
-    assert isinstance(before, datetime)
-    assert isinstance(after, datetime)
-    assert owned[DST_S1].week == owned[DST_S2].week == "2026-W43"
-    assert before.utcoffset() == timedelta(hours=2)  # CEST
-    assert after.utcoffset() == timedelta(hours=1)  # CET, after the change
-    assert after.astimezone(ZONE).hour == 7
-
-
-def test_update_in_place_keeps_uid_and_bumps_sequence(storage: Storage) -> None:
-    populated(storage)
-    plan = [moved(s) if s.uid in (S1, DST_S2) else s for s in PLANNED]
-    actions, outcome = sync(storage.make_target(), plan)
-    assert sorted(a.session.uid for a in actions if isinstance(a, Update)) == sorted([S1, DST_S2])
-    assert len(actions) == 2
-    assert not outcome.conflicts
-    owned = by_uid(storage.make_target().list_owned())
-    assert storage.uids() == sorted(BY_UID)  # same UIDs, nothing deleted and re-created
-    for s in plan:
-        event = owned[s.uid]
-        assert (event.start, event.end) == (s.start, s.end)
-        assert event.sequence == (1 if s.uid in (S1, DST_S2) else 0)
-        assert event.written_hash == event.current_hash == session_fingerprint(s)
-
-
-def test_update_keeps_what_a_person_added(storage: Storage) -> None:
-    populated(storage)
-    storage.edit(S1, location="Gym on Main Street")  # not something calsync controls: not an edit
-    plan = [moved(s) if s.uid == S1 else s for s in PLANNED]
-    actions, _ = sync(storage.make_target(), plan)
-    assert [type(a) for a in actions] == [Update]
-    assert "Gym on Main Street" in storage.text_of(S1)
-
-
-def test_delete_removes_only_that_event(storage: Storage) -> None:
-    populated(storage)
-    storage.add_foreign(FOREIGN_PERSON)
-    actions, outcome = sync(storage.make_target(), [s for s in PLANNED if s.uid != S2])
-    assert [(type(a), a.previous.uid) for a in actions if isinstance(a, Delete)] == [(Delete, S2)]
-    assert len(actions) == 1
-    assert not outcome.conflicts
-    assert storage.uids() == sorted([*(u for u in BY_UID if u != S2), "dentist-1@example.org"])
-    assert S2 not in by_uid(storage.make_target().list_owned())
-
-
-def test_persons_edit_is_seen_and_kept(storage: Storage) -> None:
-    populated(storage)
-    new_start = datetime(2026, 12, 3, 19, 30, tzinfo=ZONE)
-    storage.edit(S1, summary="Squats with Anna")
-    storage.edit(S2, start=new_start)
-    target = storage.make_target()
-    owned = by_uid(target.list_owned())
-    for uid in (S1, S2):
-        assert owned[uid].edited
-        assert owned[uid].current_hash != owned[uid].written_hash
-    assert not owned[REST].edited
-    fixed = {s.uid: s for s in fixed_sessions(list(owned.values()), now=NOW)}
-    assert sorted(fixed) == sorted([S1, S2])
-    assert fixed[S1].title == "Squats with Anna"
-    assert fixed[S1].fixed
-    assert fixed[S2].start == new_start
-    assert fixed[S2].end == new_start + timedelta(minutes=45)
-    # the original plan again: calsync leaves both edits alone
-    assert pending(target, PLANNED) == []
-    assert "Squats with Anna" in storage.text_of(S1)
-
-
-def test_persons_deletion_disappears_from_owned(storage: Storage) -> None:
-    populated(storage)
-    storage.delete(DST_REST)
-    owned = by_uid(storage.make_target().list_owned())
-    assert sorted(owned) == sorted(u for u in BY_UID if u != DST_REST)
-
-
-def test_foreign_events_are_never_owned_nor_changed(storage: Storage) -> None:
-    storage.add_foreign(FOREIGN_PERSON)
-    storage.add_foreign(FOREIGN_PLAN)
-    before = dict(storage.raw())
-    populated(storage)
-    plan = [moved(s) if s.uid == S1 else s for s in PLANNED if s.uid != S2]
-    actions, _ = sync(storage.make_target(), plan)
-    assert sorted(type(a).__name__ for a in actions) == ["Delete", "Update"]
-    assert not FOREIGN_UIDS & set(by_uid(storage.make_target().list_owned()))
-    after = dict(storage.raw())
-    assert {uid: after[uid] for uid in FOREIGN_UIDS} == before
-
-
-def test_create_of_a_uid_already_there_changes_nothing(
-    storage: Storage, caplog: pytest.LogCaptureFixture
-) -> None:
-    squatter = plain_event(S1, "Someone else's event", "20261130T120000")
-    storage.add_foreign(squatter)
-    before = storage.text_of(S1)
-    target = storage.make_target()
-    with caplog.at_level(logging.WARNING):
-        actions, outcome = sync(target, PLANNED)
-    assert Create(BY_UID[S1]) in actions
-    assert outcome.conflicts == [S1]
-    assert storage.text_of(S1) == before
-    assert S1 not in by_uid(target.list_owned())
-
-
-def test_apply_with_no_actions_writes_nothing(storage: Storage) -> None:
-    empty = storage.version()
-    assert storage.make_target().apply([]).conflicts == []
-    assert storage.version() == empty  # not even an empty file
-    populated(storage)
-    before = storage.version()
-    target = storage.make_target()
-    actions, outcome = sync(target, PLANNED)
-    assert actions == []
-    assert not outcome.conflicts
-    target.apply([])
-    assert storage.version() == before
-
-
-def test_second_reconcile_after_apply_has_no_actions(storage: Storage) -> None:
-    target = storage.make_target()
-    sync(target, PLANNED)
-    assert pending(target, PLANNED) == []  # the same target object
-    plan = [moved(s) if s.uid == S2 else s for s in PLANNED if s.uid != DST_S1]
-    actions, _ = sync(target, plan)
-    assert len(actions) == 2
-    assert pending(target, plan) == []
-    assert pending(storage.make_target(), plan) == []  # and a fresh one
-
-
-def test_fresh_target_adopts_what_is_there(storage: Storage) -> None:
-    first = populated(storage)
-    seen = by_uid(first.list_owned())
-    adopted = by_uid(storage.make_target().list_owned())
-    assert adopted == seen
-    actions, _ = sync(storage.make_target(), PLANNED)
-    assert actions == []
-    assert storage.uids() == sorted(BY_UID)  # no duplicates
-
-
 def stale(storage: Storage, action: str) -> tuple[Handle, list[Action]]:
     """A target that read the calendar and planned one ``action`` on S1, not yet applied."""
     populated(storage)
@@ -587,26 +398,220 @@ def stale(storage: Storage, action: str) -> tuple[Handle, list[Action]]:
     return target, actions
 
 
-@pytest.mark.parametrize("action", ["update", "delete"])
-def test_stale_write_keeps_the_persons_edit(
-    storage: Storage, action: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    target, actions = stale(storage, action)
-    storage.edit(S1, summary="Moved by me")  # a person edits between read and apply
-    with caplog.at_level(logging.WARNING):
+# --- the contract ----------------------------------------------------------------------------
+
+
+class TargetContract:
+    """What every calendar target promises. A subclass per kind gives the ``storage`` fixture:
+    an empty calendar of that kind, and "a person" working on it behind calsync's back."""
+
+    def test_empty_target_owns_nothing(self, storage: Storage) -> None:
+        assert storage.make_target().list_owned() == []
+
+    def test_created_sessions_read_back_as_owned(self, storage: Storage) -> None:
+        populated(storage)
+        owned = by_uid(storage.make_target().list_owned())
+        assert sorted(owned) == sorted(BY_UID)
+        for uid, event in owned.items():
+            planned = BY_UID[uid]
+            assert (event.plan_id, event.kind, event.week, event.slot) == (
+                PLAN,
+                planned.kind,
+                planned.week,
+                planned.slot,
+            )
+            assert (event.title, event.start, event.end, event.sequence) == (
+                planned.title,
+                planned.start,
+                planned.end,
+                0,
+            )
+            assert event.written_hash == event.current_hash == session_fingerprint(planned)
+            assert not event.edited
+        rest = owned[DST_REST]
+        assert type(rest.start) is date
+        assert type(rest.end) is date
+        before, after = owned[DST_S1].start, owned[DST_S2].start
+        assert isinstance(before, datetime)
+        assert isinstance(after, datetime)
+        assert owned[DST_S1].week == owned[DST_S2].week == "2026-W43"
+        assert before.utcoffset() == timedelta(hours=2)  # CEST
+        assert after.utcoffset() == timedelta(hours=1)  # CET, after the change
+        assert after.astimezone(ZONE).hour == 7
+
+    def test_update_in_place_keeps_uid_and_bumps_sequence(self, storage: Storage) -> None:
+        populated(storage)
+        plan = [moved(s) if s.uid in (S1, DST_S2) else s for s in PLANNED]
+        actions, outcome = sync(storage.make_target(), plan)
+        assert sorted(a.session.uid for a in actions if isinstance(a, Update)) == sorted([S1, DST_S2])
+        assert len(actions) == 2
+        assert not outcome.conflicts
+        owned = by_uid(storage.make_target().list_owned())
+        assert storage.uids() == sorted(BY_UID)  # same UIDs, nothing deleted and re-created
+        for s in plan:
+            event = owned[s.uid]
+            assert (event.start, event.end) == (s.start, s.end)
+            assert event.sequence == (1 if s.uid in (S1, DST_S2) else 0)
+            assert event.written_hash == event.current_hash == session_fingerprint(s)
+
+    def test_update_keeps_what_a_person_added(self, storage: Storage) -> None:
+        populated(storage)
+        storage.edit(S1, location="Gym on Main Street")  # not something calsync controls: not an edit
+        plan = [moved(s) if s.uid == S1 else s for s in PLANNED]
+        actions, _ = sync(storage.make_target(), plan)
+        assert [type(a) for a in actions] == [Update]
+        assert "Gym on Main Street" in storage.text_of(S1)
+
+    def test_delete_removes_only_that_event(self, storage: Storage) -> None:
+        populated(storage)
+        storage.add_foreign(FOREIGN_PERSON)
+        actions, outcome = sync(storage.make_target(), [s for s in PLANNED if s.uid != S2])
+        assert [(type(a), a.previous.uid) for a in actions if isinstance(a, Delete)] == [(Delete, S2)]
+        assert len(actions) == 1
+        assert not outcome.conflicts
+        assert storage.uids() == sorted([*(u for u in BY_UID if u != S2), "dentist-1@example.org"])
+        assert S2 not in by_uid(storage.make_target().list_owned())
+
+    def test_persons_edit_is_seen_and_kept(self, storage: Storage) -> None:
+        populated(storage)
+        new_start = datetime(2026, 12, 3, 19, 30, tzinfo=ZONE)
+        storage.edit(S1, summary="Squats with Anna")
+        storage.edit(S2, start=new_start)
+        target = storage.make_target()
+        owned = by_uid(target.list_owned())
+        for uid in (S1, S2):
+            assert owned[uid].edited
+            assert owned[uid].current_hash != owned[uid].written_hash
+        assert not owned[REST].edited
+        fixed = {s.uid: s for s in fixed_sessions(list(owned.values()), now=NOW)}
+        assert sorted(fixed) == sorted([S1, S2])
+        assert fixed[S1].title == "Squats with Anna"
+        assert fixed[S1].fixed
+        assert fixed[S2].start == new_start
+        assert fixed[S2].end == new_start + timedelta(minutes=45)
+        # the original plan again: calsync leaves both edits alone
+        assert pending(target, PLANNED) == []
+        assert "Squats with Anna" in storage.text_of(S1)
+
+    def test_persons_deletion_disappears_from_owned(self, storage: Storage) -> None:
+        populated(storage)
+        storage.delete(DST_REST)
+        owned = by_uid(storage.make_target().list_owned())
+        assert sorted(owned) == sorted(u for u in BY_UID if u != DST_REST)
+
+    def test_foreign_events_are_never_owned_nor_changed(self, storage: Storage) -> None:
+        storage.add_foreign(FOREIGN_PERSON)
+        storage.add_foreign(FOREIGN_PLAN)
+        before = dict(storage.raw())
+        populated(storage)
+        plan = [moved(s) if s.uid == S1 else s for s in PLANNED if s.uid != S2]
+        actions, _ = sync(storage.make_target(), plan)
+        assert sorted(type(a).__name__ for a in actions) == ["Delete", "Update"]
+        assert not FOREIGN_UIDS & set(by_uid(storage.make_target().list_owned()))
+        after = dict(storage.raw())
+        assert {uid: after[uid] for uid in FOREIGN_UIDS} == before
+
+    def test_create_of_a_uid_already_there_changes_nothing(
+        self, storage: Storage, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        squatter = plain_event(S1, "Someone else's event", "20261130T120000")
+        storage.add_foreign(squatter)
+        before = storage.text_of(S1)
+        target = storage.make_target()
+        with caplog.at_level(logging.WARNING):
+            actions, outcome = sync(target, PLANNED)
+        assert Create(BY_UID[S1]) in actions
+        assert outcome.conflicts == [S1]
+        assert storage.text_of(S1) == before
+        assert S1 not in by_uid(target.list_owned())
+
+    def test_apply_with_no_actions_writes_nothing(self, storage: Storage) -> None:
+        empty = storage.version()
+        assert storage.make_target().apply([]).conflicts == []
+        assert storage.version() == empty  # not even an empty file
+        populated(storage)
+        before = storage.version()
+        target = storage.make_target()
+        actions, outcome = sync(target, PLANNED)
+        assert actions == []
+        assert not outcome.conflicts
+        target.apply([])
+        assert storage.version() == before
+
+    def test_second_reconcile_after_apply_has_no_actions(self, storage: Storage) -> None:
+        target = storage.make_target()
+        sync(target, PLANNED)
+        assert pending(target, PLANNED) == []  # the same target object
+        plan = [moved(s) if s.uid == S2 else s for s in PLANNED if s.uid != DST_S1]
+        actions, _ = sync(target, plan)
+        assert len(actions) == 2
+        assert pending(target, plan) == []
+        assert pending(storage.make_target(), plan) == []  # and a fresh one
+
+    def test_fresh_target_adopts_what_is_there(self, storage: Storage) -> None:
+        first = populated(storage)
+        seen = by_uid(first.list_owned())
+        adopted = by_uid(storage.make_target().list_owned())
+        assert adopted == seen
+        actions, _ = sync(storage.make_target(), PLANNED)
+        assert actions == []
+        assert storage.uids() == sorted(BY_UID)  # no duplicates
+
+    @pytest.mark.parametrize("action", ["update", "delete"])
+    def test_stale_write_keeps_the_persons_edit(
+        self, storage: Storage, action: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        target, actions = stale(storage, action)
+        storage.edit(S1, summary="Moved by me")  # a person edits between read and apply
+        with caplog.at_level(logging.WARNING):
+            outcome = target.apply(actions)
+        assert outcome.conflicts == [S1]
+        assert "Moved by me" in storage.text_of(S1)
+        owned = by_uid(storage.make_target().list_owned())
+        assert owned[S1].edited
+        assert owned[S1].start == BY_UID[S1].start
+
+    @pytest.mark.parametrize("action", ["update", "delete"])
+    def test_stale_write_does_not_bring_back_the_persons_deletion(
+        self, storage: Storage, action: str
+    ) -> None:
+        target, actions = stale(storage, action)
+        storage.delete(S1)  # a person deletes between read and apply
         outcome = target.apply(actions)
-    assert outcome.conflicts == [S1]
-    assert "Moved by me" in storage.text_of(S1)
-    owned = by_uid(storage.make_target().list_owned())
-    assert owned[S1].edited
-    assert owned[S1].start == BY_UID[S1].start
+        assert S1 not in storage.uids()
+        if outcome.conflicts is not None:  # an update meets a precondition; a delete finds it gone
+            assert outcome.conflicts == ([S1] if action == "update" else [])
 
 
-@pytest.mark.parametrize("action", ["update", "delete"])
-def test_stale_write_does_not_bring_back_the_persons_deletion(storage: Storage, action: str) -> None:
-    target, actions = stale(storage, action)
-    storage.delete(S1)  # a person deletes between read and apply
-    outcome = target.apply(actions)
-    assert S1 not in storage.uids()
-    if outcome.conflicts is not None:  # an update meets a precondition; a delete finds it gone
-        assert outcome.conflicts == ([S1] if action == "update" else [])
+# --- the kinds -------------------------------------------------------------------------------
+
+
+class TestIcsFileTarget(TargetContract):
+    @pytest.fixture
+    def storage(self, tmp_path: Path) -> Storage:
+        return IcsStorage(tmp_path / "out" / "calsync.ics")
+
+
+class TestMemoryTarget(TargetContract):
+    @pytest.fixture
+    def storage(self) -> Storage:
+        return MemoryStorage()
+
+
+def _dav_storage(server: DavServer) -> Iterator[Storage]:
+    dav = DavStorage(server.calendar())
+    yield dav
+    for client in dav.clients:
+        client.close()
+
+
+class TestRadicaleTarget(TargetContract):
+    @pytest.fixture
+    def storage(self, radicale_server: DavServer) -> Iterator[Storage]:
+        yield from _dav_storage(radicale_server)
+
+
+class TestXandikosTarget(TargetContract):
+    @pytest.fixture
+    def storage(self, xandikos_server: DavServer) -> Iterator[Storage]:
+        yield from _dav_storage(xandikos_server)

@@ -348,51 +348,77 @@ def _excluded(text: str, start: int, end: int) -> bool:
     )
 
 
+def _take_hours(text: str, labelled: list[float]) -> str:
+    """``1h30``, ``2 hrs``, ``1.5 Std``: read and blanked."""
+    for match in list(_HOURS.finditer(text)):
+        if not _excluded(text, *match.span()):
+            labelled.append(float(match.group(1)) * 60 + float(match.group(2) or 0))
+        text = _blank(text, *match.span())
+    return text
+
+
+def _take_ranges(text: str, labelled: list[float]) -> str:
+    """``45-50 min``, ``45m - 50m``: the upper bound (``m`` ranges only where they read as minutes)."""
+    for match in list(_RANGE.finditer(text)):
+        low, high = int(match.group(1)), int(match.group(2))
+        if match.group(3) == "m" and not (low < 100 and high < 300):
+            continue
+        if not _excluded(text, *match.span()) and low <= high:
+            labelled.append(high)
+        text = _blank(text, *match.span())
+    return text
+
+
+def _take_clock_forms(text: str, labelled: list[float], bare: list[float]) -> str:
+    """``1:30:00``; ``0:45-1:15`` (a duration range, else a clock range: used up either way);
+    ``1:30`` as h:mm of at most 4 hours unless suffixed (``1:30 h``). Never a time of day."""
+    for match in list(_HMS.finditer(text)):
+        if not _REP_BEFORE.search(text[max(0, match.start() - 12) : match.start()]):
+            hours, minutes, seconds = (int(g) for g in match.groups())
+            labelled.append(hours * 60 + minutes + seconds / 60)
+        text = _blank(text, *match.span())
+    for match in list(_HM_RANGE.finditer(text)):
+        h1, h2 = match.group(1), match.group(3)
+        if len(h1) == 1 and len(h2) == 1 and int(h2) <= 4 and not _excluded(text, *match.span()):
+            bare.append(int(h2) * 60 + int(match.group(4)))
+        text = _blank(text, *match.span())
+    for match in list(_HM.finditer(text)):
+        hours_text, minutes = match.group(1), int(match.group(2))
+        suffixed = match.group(3) is not None
+        single = len(hours_text) == 1 or hours_text == "00"
+        if single and (int(hours_text) <= 4 or suffixed) and not _excluded(text, *match.span()):
+            (labelled if suffixed else bare).append(int(hours_text) * 60 + minutes)
+        text = _blank(text, *match.span())
+    return text
+
+
+def _take_minutes(text: str, labelled: list[float]) -> None:
+    """``40 min``, ``40'``, ``40m`` (ten or more)."""
+    for match in _MINUTES.finditer(text):
+        if not _excluded(text, *match.span()):
+            labelled.append(float(match.group(1)))
+    for match in _M_MINUTES.finditer(text):
+        if int(match.group(1)) >= 10 and not _excluded(text, *match.span()):
+            labelled.append(float(match.group(1)))
+
+
 @lru_cache(maxsize=8192)
 def _minutes_of(text: str) -> int | None:
+    """Each form is read in turn and blanked, so a later, looser form never re-reads its digits.
+    A labelled duration (``min``, ``h``, ``1:30:00``) wins over a bare ``1:30``."""
     prepared = _numbers_text(text)
     if not _DIGIT.search(prepared):
         return None
     labelled: list[float] = []
     bare: list[float] = []
     if "h" in prepared or "st" in prepared:
-        for match in list(_HOURS.finditer(prepared)):
-            if not _excluded(prepared, *match.span()):
-                labelled.append(float(match.group(1)) * 60 + float(match.group(2) or 0))
-            prepared = _blank(prepared, *match.span())
+        prepared = _take_hours(prepared, labelled)
     if "-" in prepared or "to" in prepared or "bis" in prepared:
-        for match in list(_RANGE.finditer(prepared)):
-            low, high = int(match.group(1)), int(match.group(2))
-            if match.group(3) == "m" and not (low < 100 and high < 300):
-                continue
-            if not _excluded(prepared, *match.span()) and low <= high:
-                labelled.append(high)
-            prepared = _blank(prepared, *match.span())
+        prepared = _take_ranges(prepared, labelled)
     if ":" in prepared:
-        for match in list(_HMS.finditer(prepared)):
-            if not _REP_BEFORE.search(prepared[max(0, match.start() - 12) : match.start()]):
-                hours, minutes, seconds = (int(g) for g in match.groups())
-                labelled.append(hours * 60 + minutes + seconds / 60)
-            prepared = _blank(prepared, *match.span())
-        for match in list(_HM_RANGE.finditer(prepared)):
-            h1, h2 = match.group(1), match.group(3)
-            if len(h1) == 1 and len(h2) == 1 and int(h2) <= 4 and not _excluded(prepared, *match.span()):
-                bare.append(int(h2) * 60 + int(match.group(4)))
-            prepared = _blank(prepared, *match.span())  # a duration or a clock range: used up either way
-        for match in list(_HM.finditer(prepared)):
-            hours_text, minutes = match.group(1), int(match.group(2))
-            suffixed = match.group(3) is not None
-            single = len(hours_text) == 1 or hours_text == "00"
-            if single and (int(hours_text) <= 4 or suffixed) and not _excluded(prepared, *match.span()):
-                (labelled if suffixed else bare).append(int(hours_text) * 60 + minutes)
-            prepared = _blank(prepared, *match.span())
+        prepared = _take_clock_forms(prepared, labelled, bare)
     if "m" in prepared or "'" in prepared:
-        for match in _MINUTES.finditer(prepared):
-            if not _excluded(prepared, *match.span()):
-                labelled.append(float(match.group(1)))
-        for match in _M_MINUTES.finditer(prepared):
-            if int(match.group(1)) >= 10 and not _excluded(prepared, *match.span()):
-                labelled.append(float(match.group(1)))
+        _take_minutes(prepared, labelled)
     values = [v for v in (labelled or bare) if 0 < v <= _MAX_MINUTES]
     return round(max(values)) if values else None
 
