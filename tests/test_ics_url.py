@@ -29,8 +29,8 @@ from calsync.config import IcsUrlSource, load_config
 from calsync.errors import SourceError
 from calsync.pipeline import read_sources, window_for
 from calsync.redact import redact_url, scrub, url_secrets, without_credentials
-from calsync.registry import source_for
-from calsync.state import State
+from calsync.registry import source_for, source_key
+from calsync.state import ScopedStore, State
 from test_cli import run_cli
 
 if TYPE_CHECKING:
@@ -67,9 +67,16 @@ def reader(url: str, **keys: object) -> IcsUrlReader:
     return IcsUrlReader(source, name=NAME, where="plan[me].source[0]")
 
 
+def store(adapter: IcsUrlReader, state: State | None) -> ScopedStore | None:
+    """The adapter's part of the state, as the pipeline hands it over."""
+    key = source_key(adapter.source)
+    assert key is not None
+    return ScopedStore(state, key) if state is not None else None
+
+
 def read(adapter: IcsUrlReader, state: State | None = None, *, full: bool = False) -> list[str]:
     """The titles the adapter reads."""
-    result = adapter.read(*WINDOW, ZONE, state, full=full)
+    result = adapter.read(*WINDOW, ZONE, store(adapter, state), full=full)
     return [event.summary for event in result.events]
 
 
@@ -94,10 +101,10 @@ def test_second_read_is_one_conditional_request_answered_304_without_a_parse(
     adapter = reader(http_feed.url())
     watcher = sqlite3.connect(state.path)  # sees every commit of another connection
     version = watcher.execute("PRAGMA data_version").fetchone()
-    first = adapter.read(*WINDOW, ZONE, state, full=False)
+    first = adapter.read(*WINDOW, ZONE, store(adapter, state), full=False)
     assert watcher.execute("PRAGMA data_version").fetchone() != version  # validators + body stored
     version = watcher.execute("PRAGMA data_version").fetchone()
-    second = adapter.read(*WINDOW, ZONE, state, full=False)
+    second = adapter.read(*WINDOW, ZONE, store(adapter, state), full=False)
     assert watcher.execute("PRAGMA data_version").fetchone() == version  # the 304 wrote nothing
     watcher.close()
 
@@ -182,7 +189,9 @@ def test_304_for_another_window_parses_the_kept_body_without_another_request(
     http_feed.set("/plan.ics", PLAN)
     adapter = reader(http_feed.url())
     read(adapter, state)
-    later = adapter.read(datetime(2026, 12, 6, tzinfo=ZONE), WINDOW[1], ZONE, state, full=False)
+    later = adapter.read(
+        datetime(2026, 12, 6, tzinfo=ZONE), WINDOW[1], ZONE, store(adapter, state), full=False
+    )
     assert [e.summary for e in later.events] == ["Easy Run 40 min"]
     assert [r.status for r in http_feed.log] == [200, 304]
     assert adapter.parses == 2
@@ -208,12 +217,12 @@ def test_a_new_process_sends_a_conditional_get_from_the_state(http_feed: HttpFee
     with State(tmp_path / "state.sqlite") as second_state:
         adapter = reader(url)
         assert read(adapter, second_state) == first
-        stored = second_state.objects(adapter.state_key)
+        stored = second_state.objects(f"source:{url}")
     assert [r.status for r in http_feed.log] == [200, 304]
     assert adapter.requests == 1
     assert set(stored) == {STATE_OBJECT}
     assert stored[STATE_OBJECT][1] == PLAN
-    assert adapter.state_key == "source:" + url
+    assert source_key(adapter.source) == "source:" + url
 
 
 def test_a_304_with_nothing_kept_to_reuse_reads_the_feed_whole(http_feed: HttpFeed, tmp_path: Path) -> None:
@@ -224,7 +233,9 @@ def test_a_304_with_nothing_kept_to_reuse_reads_the_feed_whole(http_feed: HttpFe
     with State(tmp_path / "a.sqlite") as state:
         read(adapter, state)
     with State(tmp_path / "b.sqlite") as empty:
-        later = adapter.read(datetime(2026, 12, 6, tzinfo=ZONE), WINDOW[1], ZONE, empty, full=False)
+        later = adapter.read(
+            datetime(2026, 12, 6, tzinfo=ZONE), WINDOW[1], ZONE, store(adapter, empty), full=False
+        )
     assert [e.summary for e in later.events] == ["Easy Run 40 min"]
     assert [r.status for r in http_feed.log] == [200, 304, 200]
 
@@ -437,14 +448,14 @@ def test_a_feed_that_fails_or_is_not_a_calendar_is_a_failed_read_and_nothing_is_
     http_feed.set("/plan.ics", PLAN)
     adapter = reader(http_feed.url())
     read(adapter, state)
-    kept = state.objects(adapter.state_key)
+    kept = state.objects(f"source:{http_feed.url()}")
     http_feed.set("/plan.ics", body, content_type=content_type, status=status)
     for fresh in (adapter, reader(http_feed.url())):  # the daemon's adapter and a new process
         with pytest.raises(SourceError, match=expected) as failure:
             read(fresh, state)
         assert str(failure.value).startswith(f"{NAME}: ")
         assert "\n" not in str(failure.value)
-    assert state.objects(adapter.state_key) == kept  # the last good copy stays
+    assert state.objects(f"source:{http_feed.url()}") == kept  # the last good copy stays
     # the next pass still asks conditionally with the last good validators
     http_feed.set("/plan.ics", PLAN)
     assert read(adapter, state) == ["Long Run 25 km", "Easy Run 40 min"]

@@ -92,3 +92,13 @@ def test_adapters_import_no_service_module() -> None:
     modules = _modules()
     bad = {m: sorted(imports & SERVICE) for m, imports in modules.items() if m.startswith("adapters.")}
     assert {m: found for m, found in bad.items() if found} == {}
+
+
+def test_the_ports_and_the_adapters_never_see_the_state() -> None:
+    """An adapter keeps what it must through the :class:`~calsync.ports.SyncStore` it is handed;
+    only the service layer opens the state and scopes it (``state.ScopedStore``)."""
+    modules = _modules()
+    seeing = sorted(
+        m for m, found in modules.items() if (m == "ports" or m.startswith("adapters.")) and "state" in found
+    )
+    assert seeing == []

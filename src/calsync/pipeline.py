@@ -12,7 +12,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from calsync.config import (
@@ -46,11 +45,8 @@ from calsync.core.render import session_fingerprint
 from calsync.errors import CalsyncError, TargetError
 from calsync.executor import execute
 from calsync.ports import CalendarTarget, SourceAdapter, Stop, Version
-from calsync.registry import publisher_for, source_for, state_key, target_for
-from calsync.state import State, Written
-
-if TYPE_CHECKING:  # the caldav library is imported only by plans that use CalDAV (start-up time)
-    pass
+from calsync.registry import publisher_for, source_for, source_key, state_key, target_for
+from calsync.state import ScopedStore, State, Written
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +116,9 @@ def read_sources(
                 adapters[memo_key] = adapter
         before = adapter.requests
         try:
-            result = adapter.read(window.read_start, window.read_end, config.zone, state, full=full)
+            key = source_key(config.source[index])
+            store = ScopedStore(state, key) if state is not None and key is not None else None
+            result = adapter.read(window.read_start, window.read_end, config.zone, store, full=full)
         finally:
             requests += adapter.requests - before
             if adapters is None:

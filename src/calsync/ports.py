@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 if TYPE_CHECKING:
     from calsync.core.model import ReadResult, Session
     from calsync.core.reconcile import OwnedEvent
-    from calsync.state import State
 
 Stop = Callable[[], bool]
 """Asked between writes; True means: finish here (:class:`~calsync.errors.InterruptedPassError`)."""
@@ -107,12 +106,19 @@ class SourceAdapter(Protocol):
         """HTTP requests made so far (0 for local files)."""
 
     def read(
-        self, window_start: datetime, window_end: datetime, zone: ZoneInfo, state: State | None, *, full: bool
+        self,
+        window_start: datetime,
+        window_end: datetime,
+        zone: ZoneInfo,
+        store: SyncStore | None,
+        *,
+        full: bool,
     ) -> ReadResult:
         """The occurrences in ``[window_start, window_end)``. Raises SourceError when the source
-        cannot be read (a failed read, never an empty one). With a ``state``, a remote source
-        resumes from what it kept there (sync token, ETag) unless ``full``; an adapter kept
-        between passes (the daemon) may also keep parsed results in memory."""
+        cannot be read (a failed read, never an empty one). With a ``store`` (the source's own
+        part of the state), a remote source resumes from what it kept there (sync token, ETag)
+        unless ``full``; an adapter kept between passes (the daemon) may also keep parsed results
+        in memory."""
 
     def close(self) -> None:
         """Release connections."""

@@ -38,6 +38,12 @@ def without_credentials(url: str) -> str:
     return urlunsplit((parts.scheme, _netloc(parts), parts.path, parts.query, parts.fragment))
 
 
+def collection_url(url: str) -> str:
+    """A CalDAV collection's URL as calsync names it: without ``user:password@``, ending in ``/``."""
+    clean = without_credentials(url)
+    return clean if clean.endswith("/") else clean + "/"
+
+
 def looks_like_token(segment: str) -> bool:
     """Whether a path segment looks like a secret (a long random-looking string, a UUID, a hash).
 

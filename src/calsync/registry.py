@@ -21,10 +21,12 @@ from calsync.config import (
     HomeAssistantTarget,
     IcsUrlSource,
     PlanConfig,
+    SourceConfig,
 )
 from calsync.core.model import PlanResult
 from calsync.errors import CalsyncError, SourceError, TargetError
 from calsync.ports import CalendarTarget, SourceAdapter
+from calsync.redact import collection_url, without_credentials
 from calsync.state import ScopedStore, State, default_state_dir
 
 if TYPE_CHECKING:  # the caldav library is imported only by plans that use CalDAV (start-up time)
@@ -72,6 +74,16 @@ def source_for(config: PlanConfig, index: int) -> SourceAdapter:
 
         return HaCalendarSource(source, name=name, where=where)
     return IcsFileReader(source.path, source.name or f"{config.id}: source {index + 1} ({source.path.name})")
+
+
+def source_key(source: SourceConfig) -> str | None:
+    """What the state files a source's sync token / ETag and objects under (None: it keeps
+    nothing there). One per calendar, shared by every plan that reads it."""
+    if isinstance(source, CaldavSource):
+        return "source:" + collection_url(source.url)
+    if isinstance(source, IcsUrlSource):
+        return "source:" + without_credentials(source.http_url)
+    return None
 
 
 def feed_path(config: PlanConfig) -> Path:

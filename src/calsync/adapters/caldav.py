@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TypeVar
+from typing import Any, NamedTuple, NoReturn, TypeVar
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -48,10 +48,7 @@ from calsync.core.model import ReadResult, Session, SourceEvent, instant
 from calsync.core.reconcile import OwnedEvent
 from calsync.errors import CalsyncError, SourceError
 from calsync.ports import ConflictError, SyncStore, Version
-from calsync.redact import without_credentials
-
-if TYPE_CHECKING:
-    from calsync.state import State
+from calsync.redact import collection_url, without_credentials
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +156,7 @@ class CaldavClient:
             username = unquote(parts.username)
             if password is None and parts.password is not None:
                 password = unquote(parts.password)
-        clean = redact_url(url)
-        self.url = clean if clean.endswith("/") else clean + "/"
+        self.url = collection_url(url)
         self.path = urlsplit(self.url).path
         self._origin = urlunsplit((parts.scheme, urlsplit(self.url).netloc, "", "", ""))
         self.timeout = timeout
@@ -609,7 +605,7 @@ class CaldavSource:
 
 
 class CaldavReader:
-    """A ``caldav`` source: incremental reads, token and objects kept in the state; parsed objects
+    """A ``caldav`` source: incremental reads, token and objects kept in its store; parsed objects
     are kept in memory (per href and ETag) while the adapter lives (the daemon)."""
 
     def __init__(self, name: str, *, client: Callable[[], CaldavClient]) -> None:
@@ -619,7 +615,7 @@ class CaldavReader:
         self._requests = 0
         self._reader: CaldavSource | None = None
         self._kept: tuple[str, dict[str, tuple[str, bytes]]] | None = None
-        """The token and objects of the last read: while the state holds that token, they are
+        """The token and objects of the last read: while the store holds that token, they are
         what it holds (the daemon's idle pass reads no object from disk)."""
 
     @property
@@ -628,26 +624,31 @@ class CaldavReader:
         return self._requests
 
     def read(
-        self, window_start: datetime, window_end: datetime, zone: ZoneInfo, state: State | None, *, full: bool
+        self,
+        window_start: datetime,
+        window_end: datetime,
+        zone: ZoneInfo,
+        store: SyncStore | None,
+        *,
+        full: bool,
     ) -> ReadResult:
         """The calendar's occurrences in the window (one request when nothing changed)."""
         client = self._connect()
-        key = f"source:{client.url}"
         if self._reader is None:
             self._reader = CaldavSource(client, name=self.name)
         self._reader.client = client
-        token = state.token(key) if state and not full else None
+        token = store.token() if store and not full else None
         if token is not None and self._kept is not None and self._kept[0] == token:
             cache = self._kept[1]
         else:
-            cache = state.objects(key) if state and not full else {}
+            cache = store.objects() if store and not full else {}
         try:
             read = self._reader.read(window_start, window_end, zone, token=token, cache=cache)
         finally:
             self._requests += client.requests
             client.close()
-        if state is not None and (full or read.token != token or read.cache != cache):
-            state.save_sync(key, read.token, read.cache)  # an idle pass writes nothing to disk
+        if store is not None and (full or read.token != token or read.cache != cache):
+            store.save(read.token, read.cache)  # an idle pass writes nothing to disk
         self._kept = (read.token, read.cache) if read.token is not None else None
         return read.result
 

@@ -50,7 +50,6 @@ from calsync.core.reconcile import OwnedEvent
 from calsync.core.render import describe, fingerprint, session_fingerprint
 from calsync.errors import CalsyncError, SourceError, TargetError
 from calsync.ports import NO_VERSION, ConflictError, SyncStore, Version
-from calsync.state import State
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +160,7 @@ class HaCalendarSource:
         window_start: datetime,
         window_end: datetime,
         zone: ZoneInfo,
-        state: State | None,  # noqa: ARG002 - HA has no sync token: every read is a full one
+        store: SyncStore | None,  # noqa: ARG002 - HA has no sync token: every read is a full one
         *,
         full: bool,  # noqa: ARG002
     ) -> ReadResult:

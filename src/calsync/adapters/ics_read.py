@@ -30,7 +30,7 @@ from calsync.core.model import ReadResult, SourceEvent, When, instant
 from calsync.errors import SourceError
 
 if TYPE_CHECKING:
-    from calsync.state import State
+    from calsync.ports import SyncStore
 
 _LOG = logging.getLogger(__name__)
 
@@ -772,7 +772,7 @@ class IcsFileReader:
         window_start: datetime,
         window_end: datetime,
         zone: ZoneInfo,
-        state: State | None,  # noqa: ARG002 - the port's signature: a file keeps nothing there
+        store: SyncStore | None,  # noqa: ARG002 - the port's signature: a file keeps nothing there
         *,
         full: bool,
     ) -> ReadResult:

@@ -36,8 +36,8 @@ from calsync import __version__
 from calsync.adapters.ics_read import ReadResult, parse_ics
 from calsync.config import IcsUrlSource
 from calsync.errors import SourceError
-from calsync.redact import redact_url, scrub, url_secrets, without_credentials
-from calsync.state import State
+from calsync.ports import SyncStore
+from calsync.redact import redact_url, scrub, url_secrets
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,6 @@ class IcsUrlReader:
         """What is fetched (never shown: see :attr:`label`)."""
         self.label = redact_url(source.url)
         """The feed's URL for messages and logs."""
-        self.state_key = "source:" + without_credentials(self.url)
         self.parses = 0
         """Parses so far: a 304 or an unchanged body for the same window is not parsed again."""
         self._requests = 0
@@ -169,17 +168,23 @@ class IcsUrlReader:
         return self._requests
 
     def read(
-        self, window_start: datetime, window_end: datetime, zone: ZoneInfo, state: State | None, *, full: bool
+        self,
+        window_start: datetime,
+        window_end: datetime,
+        zone: ZoneInfo,
+        store: SyncStore | None,
+        *,
+        full: bool,
     ) -> ReadResult:
         """The feed's occurrences in the window. A conditional GET unless ``full``; a 304 re-uses
         the kept body (and parse, for the same window). Raises SourceError when the feed cannot
         be read; then nothing is kept."""
         window = (window_start, window_end, zone)
         before, parses = self._requests, self.parses
-        known = None if full else self._known(state)
+        known = None if full else self._known(store)
         answer = self._fetch(known)
         if answer.status == 304 and known is not None:
-            result = self._not_modified(known, answer, window, state)
+            result = self._not_modified(known, answer, window, store)
             if result is not None:
                 self._log(answer, before, parses)
                 return result
@@ -201,7 +206,7 @@ class IcsUrlReader:
         result = None if full else self._memoized(digest, window)
         if result is None:
             result = self._parse(body, digest, answer.content_type, window)
-        self._keep(copy, body, state, write=not unchanged)
+        self._keep(copy, body, store, write=not unchanged)
         self._log(answer, before, parses)
         return result
 
@@ -212,19 +217,19 @@ class IcsUrlReader:
             self._session = None
 
     # -- what is kept between reads ---------------------------------------------------------
-    def _known(self, state: State | None) -> _Copy | None:
-        """The copy to send a conditional GET for: the one in memory, else the state's."""
+    def _known(self, store: SyncStore | None) -> _Copy | None:
+        """The copy to send a conditional GET for: the one in memory, else the store's."""
         if self._copy is not None:
             return self._copy
-        if state is None:
+        if store is None:
             return None
-        stored = state.objects(self.state_key).get(STATE_OBJECT)
+        stored = store.objects().get(STATE_OBJECT)
         if stored is None:
             return None
         return _Copy(_validators_from_json(stored[0]), _digest(stored[1]), stored[1], in_state=True)
 
     def _not_modified(
-        self, known: _Copy, answer: _Answer, window: _Window, state: State | None
+        self, known: _Copy, answer: _Answer, window: _Window, store: SyncStore | None
     ) -> ReadResult | None:
         """The result for a 304: the parse kept for this window, else the kept body parsed again;
         None when no body is kept any more (the caller then reads the feed whole)."""
@@ -232,28 +237,28 @@ class IcsUrlReader:
         result = self._memoized(copy.digest, window)
         body = known.body
         if result is None:
-            body = body if body is not None else self._body_from_state(state, known.digest)
+            body = body if body is not None else self._body_from_store(store, known.digest)
             if body is None:
                 return None
             result = self._parse(body, known.digest, "", window)
-        changed = copy.validators != known.validators or (state is not None and not known.in_state)
-        self._keep(copy, body, state, write=changed)
+        changed = copy.validators != known.validators or (store is not None and not known.in_state)
+        self._keep(copy, body, store, write=changed)
         return result
 
-    def _body_from_state(self, state: State | None, digest: str) -> bytes | None:
-        """The state's copy of the body, if it is the one with this digest."""
-        stored = state.objects(self.state_key).get(STATE_OBJECT) if state is not None else None
+    def _body_from_store(self, store: SyncStore | None, digest: str) -> bytes | None:
+        """The store's copy of the body, if it is the one with this digest."""
+        stored = store.objects().get(STATE_OBJECT) if store is not None else None
         if stored is None or _digest(stored[1]) != digest:
             return None
         return stored[1]
 
-    def _keep(self, copy: _Copy, body: bytes | None, state: State | None, *, write: bool) -> None:
-        """Remember a copy that was read and parsed: in the state (validators + body) when there
-        is one and something changed, in memory always (the body only when no state holds it)."""
+    def _keep(self, copy: _Copy, body: bytes | None, store: SyncStore | None, *, write: bool) -> None:
+        """Remember a copy that was read and parsed: in the store (validators + body) when there
+        is one and something changed, in memory always (the body only when no store holds it)."""
         in_state = copy.in_state
-        if state is not None and write and body is not None:
+        if store is not None and write and body is not None:
             validators = json.dumps(copy.validators, sort_keys=True)
-            state.save_sync(self.state_key, None, {STATE_OBJECT: (validators, body)})
+            store.save(None, {STATE_OBJECT: (validators, body)})
             in_state = True
         self._copy = replace(copy, body=None if in_state else body, in_state=in_state)
 
