@@ -80,6 +80,7 @@ from calsync.config import PlanConfig, parse_config
 from calsync.core.reconcile import Create, Delete, Update
 from calsync.core.render import session_fingerprint
 from calsync.pipeline import PassReport, make_plan, run_pass
+from calsync.registry import target_for
 from calsync.state import State
 
 SMALL = 300
@@ -483,8 +484,16 @@ def plan_config(server: Server, plan_id: str, source_url: str, target_url: str) 
 
 
 def planned(config: PlanConfig) -> dict[str, str]:
-    """A dry plan of the source as it is now (read without state, not counted): fingerprint by UID."""
-    result, _ = make_plan(config, NOW)
+    """A dry plan of the source as it is now, around what the target holds (as a pass plans it:
+    a week planned before moves only what the change made invalid); read without state, not
+    counted. Fingerprint by UID."""
+    target = target_for(config, full=True, now=NOW)
+    assert target is not None
+    try:
+        owned = target.list_owned()
+    finally:
+        target.close()
+    result, _ = make_plan(config, NOW, owned)
     return {s.uid: session_fingerprint(s) for s in result.sessions}
 
 
