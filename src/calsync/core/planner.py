@@ -15,21 +15,26 @@ How a week is planned:
 4. the cheapest assignment of slots to distinct days wins; a slot nothing fits becomes a warning.
 
 Every placement carries plain sentences (``reasons``) and the rule ids behind them (``rules``).
+
+The ideas live apart: :mod:`~calsync.core.day_rules` (the hard rules as per-day tables, the time
+fit), :mod:`~calsync.core.costs` (the soft rules, weights named after their rules),
+:mod:`~calsync.core.words` (how the plan speaks); this module holds the templates (slots), the
+rest day, the options and their assignment, and the week.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import re
-from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from calsync.core.catalogue import Catalogue
+from calsync.core.costs import WEIGHTS, soft_cost, spacing
+from calsync.core.day_rules import Days, Fit, Why, in_zone
 from calsync.core.identity import session_uid, week_prefix
 from calsync.core.model import (
     Busy,
@@ -37,7 +42,6 @@ from calsync.core.model import (
     PlanResult,
     PlanWarning,
     Run,
-    RunKind,
     Session,
     SessionKind,
     WarningCode,
@@ -47,44 +51,27 @@ from calsync.core.model import (
 )
 from calsync.core.phases import (
     PhaseModel,
-    Race,
     WeekModel,
     phase_model,
     races_of,
-    run_minutes,
     training_minutes,
 )
 from calsync.core.settings import WEEKDAYS, Rules
+from calsync.core.words import (
+    KIND_WORDS,
+    Words,
+    day_label,
+    days_text,
+    plan_unit,
+    sentence,
+)
 
 HEAVY, LIGHT = SessionKind.HEAVY_LOWER, SessionKind.LIGHT_LOWER
 UPPER, CORE, BODYWEIGHT = SessionKind.UPPER, SessionKind.CORE, SessionKind.BODYWEIGHT
-LIGHT_ONLY_KINDS = frozenset({LIGHT, CORE, BODYWEIGHT})
-"""What R16 allows in the second half of a race recovery: light or bodyweight work."""
-STEP = timedelta(minutes=15)
-"""Granularity of start times inside a window."""
-LEVEL_COST = 10.0
-"""Cost of each step down a slot's chain of kinds."""
-MOVE_COST = 15.0
-"""Cost of moving a session calsync placed before away from its day (Stability)."""
 SHORT_SESSION_MINUTES = 30
 """When a session's full length does not fit the day's window, a shorter one of this length is
 tried before a lighter kind (the content shrinks with the minutes, R4)."""
-SHORT_COST = 2.0
-"""Cost of shortening a session to fit: less than a step down the chain."""
-UNPLACED_COST = 60.0
-"""Cost of leaving a slot empty: worse than any placement."""
-KM_PER_MILE = 1.609344
 NORMAL_PHASES = (Phase.BASE, Phase.BUILD, Phase.PEAK)
-RACE_PREFIX = re.compile(r"^\s*(?:race|wettkampf|course)\s*[:\-–]\s*", re.IGNORECASE)
-"""A race title's leading "Race:" (the sentence already says it is a race)."""
-KIND_WORDS = {
-    HEAVY: "heavy legs",
-    LIGHT: "light legs",
-    UPPER: "upper body and core",
-    CORE: "core",
-    BODYWEIGHT: "a bodyweight session",
-}
-DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 @dataclass(frozen=True)
@@ -111,28 +98,10 @@ class PlanInput:
 
 
 @dataclass(frozen=True)
-class Why:
-    """A rule id and the plain sentence a runner reads."""
-
-    rule: str
-    text: str
-
-
-@dataclass(frozen=True)
 class _Slot:
     slot: str
     chain: tuple[SessionKind, ...]
     with_upper: bool = False
-
-
-class _Fit(NamedTuple):
-    """A start time inside the day's windows, and how it sits with the day's runs (R13)."""
-
-    start: datetime
-    end: datetime
-    order: Why | None
-    against_order: bool = False
-    """The session could not go where R13 asks (after the run instead of before)."""
 
 
 class _Option(NamedTuple):
@@ -142,7 +111,7 @@ class _Option(NamedTuple):
     day: date
     kind: SessionKind
     level: int
-    fit: _Fit
+    fit: Fit
 
     @property
     def minutes(self) -> int:
@@ -154,45 +123,18 @@ def _round5(minutes: float) -> int:
     return int(5 * round(minutes / 5))
 
 
-def _spacing(a: date, a_lower: bool, b: date, b_lower: bool, weight: float) -> float:
-    """Soft cost of two strength sessions close together: worse on consecutive days, and worse
-    again when both load the lower body (they need 48 h between them)."""
-    gap = abs((a - b).days)
-    both_lower = a_lower and b_lower
-    if gap == 1:
-        return weight * (8.0 + (8.0 if both_lower else 0.0))
-    if gap == 2:
-        return weight * (2.0 + (2.0 if both_lower else 0.0))
-    return 0.0
-
-
-def _in_zone(moment: datetime, zone: ZoneInfo) -> datetime:
-    """The instant as a wall time in ``zone``, the same whatever zone it was written in.
-
-    Through UTC: ``astimezone`` into the zone a time already has returns it unchanged, so a wall
-    time the zone skips (02:30 on a spring-forward night) would stay as written, and differ from
-    the same instant written in another zone (03:30 after the switch).
-    """
-    return moment.astimezone(UTC).astimezone(zone)
-
-
 def _run_in_zone(run: Run, zone: ZoneInfo) -> Run:
     """The run with its times in the plan's zone, so its days are the plan's days."""
     if isinstance(run.start, datetime) and isinstance(run.end, datetime):
-        return replace(run, start=_in_zone(run.start, zone), end=_in_zone(run.end, zone))
+        return replace(run, start=in_zone(run.start, zone), end=in_zone(run.end, zone))
     return run
 
 
 def _session_in_zone(session: Session, zone: ZoneInfo) -> Session:
     """The session with its times in the plan's zone."""
     if isinstance(session.start, datetime) and isinstance(session.end, datetime):
-        return replace(session, start=_in_zone(session.start, zone), end=_in_zone(session.end, zone))
+        return replace(session, start=in_zone(session.start, zone), end=in_zone(session.end, zone))
     return session
-
-
-def _not_after(end: datetime, start: datetime) -> bool:
-    """``end <= start`` as instants (times in one zone compare as wall times, fold ignored)."""
-    return end.astimezone(UTC) <= start.astimezone(UTC)
 
 
 _ALL_DAY = datetime.min.replace(tzinfo=UTC)
@@ -221,406 +163,31 @@ def _run_order(run: Run) -> tuple[object, ...]:
     )
 
 
-def _on_grid(origin: datetime, after: datetime) -> datetime:
-    """The first start on the 15-minute grid from ``origin`` that is later than ``after``."""
-    steps = (after - origin) // STEP + 1
-    return origin + max(steps, 0) * STEP
-
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def _day_label(day: date) -> str:
-    """``Sat 5 Dec`` (no strftime: it is slow and follows the locale)."""
-    return f"{WEEKDAYS[day.weekday()].capitalize()} {day.day} {_MONTHS[day.month - 1]}"
-
-
-def plan_unit(runs: Sequence[Run]) -> str:
-    """The unit a plan is written in: miles when most runs that give a distance give miles."""
-    miles = sum(1 for r in runs if r.distance_km is not None and r.unit == "mi")
-    km = sum(1 for r in runs if r.distance_km is not None and r.unit != "mi")
-    return "mi" if miles > km else "km"
-
-
-def distance_words(km: float, unit: str) -> str:
-    """A distance as a runner writes it: ``18 mi``, ``30 km``, ``21.1 km``, ``5 km``."""
-    value = km / KM_PER_MILE if unit == "mi" else km
-    text = f"{value:.0f}" if value >= 10 and abs(value - round(value)) < 0.25 else f"{value:.1f}"
-    return f"{text.removesuffix('.0')} {unit}"
-
-
-def _run_noun(run: Run) -> str:
-    if run.kind is RunKind.RACE:
-        return "race"
-    if run.kind is RunKind.LONG:
-        return "long run"
-    if run.kind is RunKind.QUALITY:
-        return "quality session"
-    return "run"
-
-
-class _Words:
-    """How the plan names its runs in sentences, in the plan's unit."""
-
-    def __init__(self, unit: str) -> None:
-        self.unit = unit
-
-    def run(self, run: Run, seen_from: date | None = None) -> str:
-        """``Saturday's 30 km long run``; ``the long run on Sat 12 Dec`` when more than a week
-        away; races by their title: ``your A race, Lavaredo 120K``."""
-        if run.kind is RunKind.RACE:
-            title = RACE_PREFIX.sub("", run.title).strip() or run.title
-            return f"{'your A race' if run.priority == 'A' else 'the race'}, {title}"
-        size = f"{distance_words(run.distance_km, self.unit)} " if run.distance_km else ""
-        noun = _run_noun(run)
-        if seen_from is not None and 0 <= (run.first_day - seen_from).days < 7:
-            return f"{DAY_NAMES[run.first_day.weekday()]}'s {size}{noun}"
-        return f"the {size}{noun} on {_day_label(run.first_day)}"
-
-
-class _Days:
-    """Per-day facts of one plan: which kinds each hard rule forbids (and why), busy intervals."""
-
-    def __init__(
-        self,
-        *,
-        runs: Sequence[Run],
-        busy: Sequence[Busy],
-        races: Sequence[Race],
-        rules: Rules,
-        zone: ZoneInfo,
-        first: date,
-        last: date,
-        words: _Words,
-    ) -> None:
-        self.rules = rules
-        self.zone = zone
-        self.words = words
-        self.first, self.last = first, last
-        self.no_strength: dict[date, Why] = {}
-        self.no_heavy: dict[date, Why] = {}
-        self.no_lower: dict[date, Why] = {}
-        self.light_only: dict[date, Why] = {}
-        self.heavy_soft: dict[date, Why] = {}
-        self.runs_on: dict[date, list[Run]] = {}
-        self.training_on: dict[date, list[Busy]] = {}
-        self.blocked: dict[date, list[tuple[datetime, datetime]]] = {}
-        self.run_times: dict[date, list[tuple[datetime, datetime]]] = {}
-        self.longs = sorted((r for r in runs if r.is_long), key=lambda r: (r.first_day, r.uid))
-        self._long_firsts = [r.first_day for r in self.longs]
-        self._longs_by_end = sorted(self.longs, key=lambda r: (r.last_day, r.first_day, r.uid))
-        self._long_lasts = [r.last_day for r in self._longs_by_end]
-        self._fits: dict[tuple[date, int], _Fit | None] = {}
-        self._day_windows: dict[date, list[tuple[datetime, datetime]]] = {}
-        self.windows_by_weekday = [rules.windows_for(weekday) for weekday in range(7)]
-        self.lift_first = rules.same_day_order == "lift_first"
-        for run in runs:
-            if run.last_day >= first - timedelta(days=1) and run.first_day <= last + timedelta(days=1):
-                self._add_run(run)
-        for block in busy:
-            if block.training:
-                if _not_after(block.end, block.start):  # a training event without length
-                    self.training_on.setdefault(_in_zone(block.start, zone).date(), []).append(block)
-                self._add_interval(block.start, block.end, self.training_on, block)
-            if not block.transparent:
-                self._add_interval(block.start, block.end, self.blocked)
-        self._add_rules(races)
-
-    # -- building ---------------------------------------------------------------------------
-    def _mark(self, table: dict[date, Why], first: date, last: date, why: Why) -> None:
-        day = max(first, self.first - timedelta(days=1))
-        while day <= min(last, self.last + timedelta(days=1)):
-            table.setdefault(day, why)
-            day += timedelta(days=1)
-
-    def _add_run(self, run: Run) -> None:
-        minutes = run_minutes(run, self.rules.default_pace_min_per_km)
-        if isinstance(run.start, datetime) and isinstance(run.end, datetime):
-            start, end = run.start, run.end  # already in the plan's zone (see _Planner)
-            if _not_after(end, start):
-                end = start + timedelta(minutes=minutes)
-            self._add_run_time(start, end)
-            days = {start.date(), (end - timedelta(microseconds=1)).date()}
-        else:
-            days = set()
-            day = run.first_day
-            while day <= run.last_day:
-                days.add(day)
-                start = datetime.combine(day, self.rules.default_run_time, self.zone)
-                end = min(start + timedelta(minutes=minutes), datetime.combine(day, time(23, 59), self.zone))
-                self._add_run_time(start, end)
-                day += timedelta(days=1)
-        for day in days:
-            self.runs_on.setdefault(day, []).append(run)
-
-    def _add_run_time(self, start: datetime, end: datetime) -> None:
-        """A run's time: it blocks sessions (R19) and orders them on its days (R13)."""
-        if _not_after(end, start):
-            return
-        day = max(start.date(), self.first - timedelta(days=1))
-        last = min((end - timedelta(microseconds=1)).date(), self.last + timedelta(days=1))
-        while day <= last:
-            self.run_times.setdefault(day, []).append((start, end))
-            self.blocked.setdefault(day, []).append((start, end))
-            day += timedelta(days=1)
-
-    def _add_interval(
-        self,
-        start: datetime,
-        end: datetime,
-        table: dict[date, list[tuple[datetime, datetime]]] | dict[date, list[Busy]],
-        item: Busy | None = None,
-    ) -> None:
-        if _not_after(end, start):
-            return
-        day = max(start.date(), self.first - timedelta(days=1))
-        last = min((end - timedelta(microseconds=1)).date(), self.last + timedelta(days=1))
-        while day <= last:
-            table.setdefault(day, []).append(item if item is not None else (start, end))  # type: ignore[arg-type]
-            day += timedelta(days=1)
-
-    def _add_rules(self, races: Sequence[Race]) -> None:
-        rules, words = self.rules, self.words
-        for race in races:
-            name, day0 = words.run(race.run), race.first_day
-            if race.priority == "A":
-                n = rules.a_race_no_strength_days
-                self._mark(
-                    self.no_strength,
-                    day0 - timedelta(days=n),
-                    day0,
-                    Why("R6", f"no strength in the last {n} days before {name}"),
-                )
-                n = rules.a_race_no_heavy_days
-                self._mark(
-                    self.no_heavy,
-                    day0 - timedelta(days=n),
-                    day0,
-                    Why("R7", f"no heavy legs within {n} days of {name}"),
-                )
-            else:
-                n = rules.bc_race_no_strength_days
-                self._mark(
-                    self.no_strength,
-                    day0 - timedelta(days=n),
-                    day0,
-                    Why(
-                        "R17",
-                        f"no strength the day before {name}"
-                        if n == 1
-                        else f"no strength in the {n} days before {name}",
-                    ),
-                )
-                n = rules.bc_race_no_heavy_days
-                self._mark(
-                    self.no_heavy,
-                    day0 - timedelta(days=n),
-                    day0,
-                    Why("R17", f"no heavy legs in the {n} days before {name}"),
-                )
-                n = rules.bc_long_race_no_lower_days
-                if race.run.is_long and n:
-                    self._mark(
-                        self.no_lower,
-                        day0 - timedelta(days=n),
-                        day0,
-                        Why("R17", f"no leg work in the {n} days before {name}"),
-                    )
-            self._mark(self.no_strength, day0, race.last_day, Why("R6", f"race day: {name}"))
-            rd = race.recovery_days
-            self._mark(
-                self.no_strength,
-                race.last_day,
-                race.last_day + timedelta(days=rd),
-                Why("R16", f"{rd} days of recovery after {name}: no strength yet"),
-            )
-            self._mark(
-                self.light_only,
-                race.last_day + timedelta(days=rd + 1),
-                race.last_day + timedelta(days=2 * rd),
-                Why("R16", f"still recovering from {name}: light work only until {2 * rd} days after it"),
-            )
-        before = rules.heavy_before_long_days
-        for run in self.longs:
-            name = words.run(run)
-            if before:
-                self._mark(
-                    self.no_heavy,
-                    run.first_day - timedelta(days=before),
-                    run.first_day,
-                    Why("R8", f"heavy legs need {before} full days before {name}"),
-                )
-            self._mark(
-                self.no_lower,
-                run.first_day - timedelta(days=1),
-                run.last_day,
-                Why("R10", f"no leg work the day before or the day of {name}"),
-            )
-            if rules.heavy_after_long_days:
-                self._mark(
-                    self.no_heavy,
-                    run.last_day + timedelta(days=1),
-                    run.last_day + timedelta(days=rules.heavy_after_long_days),
-                    Why("R12", f"no heavy legs the day after {name}"),
-                )
-        for day, runs in self.runs_on.items():
-            for run in runs:
-                if run.kind is RunKind.QUALITY:
-                    name = words.run(run)
-                    self.no_heavy.setdefault(day, Why("R11", f"no heavy legs on the day of {name}"))
-                    self.heavy_soft.setdefault(
-                        day - timedelta(days=1), Why("R10", f"heavy legs the day before {name}")
-                    )
-
-    # -- queries ----------------------------------------------------------------------------
-    def forbids(self, kind: SessionKind, day: date) -> Why | None:
-        """The hard rule that forbids this kind on this day, if any."""
-        if day in self.no_strength:
-            return self.no_strength[day]
-        if (kind.is_lower or kind is BODYWEIGHT) and day in self.no_lower:
-            return self.no_lower[day]  # bodyweight squats and lunges are leg work too
-        if kind is HEAVY and day in self.no_heavy:
-            return self.no_heavy[day]
-        if day in self.light_only and kind not in LIGHT_ONLY_KINDS:
-            return self.light_only[day]
-        return None
-
-    def is_training_day(self, day: date) -> bool:
-        """A run or another sport on the day (R14: never a rest day)."""
-        return day in self.runs_on or day in self.training_on
-
-    def training_load(self, day: date) -> int:
-        """Minutes of training on a day: its runs and its other sports."""
-        total = sum(run_minutes(r, self.rules.default_pace_min_per_km) for r in self.runs_on.get(day, []))
-        for block in self.training_on.get(day, []):
-            total += int(
-                (
-                    min(block.end, _next_midnight(day, self.zone))
-                    - max(block.start, _midnight(day, self.zone))
-                ).total_seconds()
-                // 60
-            )
-        return total
-
-    def fit(self, day: date, minutes: int, now: datetime) -> _Fit | None:
-        """The best start inside the day's windows (R19) and how it sits with the runs (R13).
-
-        Starts lie on a 15-minute grid from the window's start; a clash jumps past the blocking
-        interval instead of stepping through it.
-        """
-        key = (day, minutes)
-        if key in self._fits:
-            return self._fits[key]
-        best: _Fit | None = None
-        blocked = self.blocked.get(day, ())
-        runs = self.run_times.get(day, ())
-        first_run = min((s for s, _ in runs), default=None)
-        lift_first = self.lift_first
-        kept_after = None
-        if runs and not lift_first:
-            kept_after = max(e for _, e in runs) + timedelta(hours=self.rules.run_first_gap_hours)
-        length = timedelta(minutes=minutes)
-        for origin, stop in self._windows(day):
-            start = origin if origin > now else _on_grid(origin, now)
-            while start + length <= stop:
-                end = start + length
-                clash = max((e for s, e in blocked if s < end and start < e), default=None)
-                if clash is not None:
-                    start = _on_grid(origin, clash - timedelta(microseconds=1))
-                    continue
-                if first_run is None:
-                    self._fits[key] = _Fit(start, end, None)
-                    return self._fits[key]
-                if lift_first and end <= first_run:
-                    self._fits[key] = _Fit(start, end, Why("R13", "lift first, then run"))
-                    return self._fits[key]
-                if kept_after is not None and start >= kept_after:
-                    gap = f"{self.rules.run_first_gap_hours:g}"
-                    self._fits[key] = _Fit(start, end, Why("R13", f"at least {gap} hours after the run"))
-                    return self._fits[key]
-                if best is None:
-                    note = (
-                        "after the run: there is no time to lift first that day"
-                        if lift_first
-                        else "less than the usual gap after the run: there is no later time that day"
-                    )
-                    best = _Fit(start, end, Why("R13", note), against_order=True)
-                if lift_first:
-                    break  # every later start is after the run too
-                assert kept_after is not None
-                start = _on_grid(origin, max(start, kept_after - timedelta(microseconds=1)))
-        self._fits[key] = best
-        return best
-
-    def _windows(self, day: date) -> list[tuple[datetime, datetime]]:
-        """The day's strength windows as times (R19), computed once per day."""
-        found = self._day_windows.get(day)
-        if found is None:
-            found = []
-            for window in self.windows_by_weekday[day.weekday()]:
-                origin = datetime.combine(day, window.start, self.zone)
-                if window.end == time.max:  # a window "until 24:00" ends at midnight
-                    stop = datetime.combine(day + timedelta(days=1), time(0), self.zone)
-                else:
-                    stop = datetime.combine(day, window.end, self.zone)
-                found.append((origin, stop))
-            self._day_windows[day] = found
-        return found
-
-    def next_long(self, day: date) -> Run | None:
-        """The first long run or race on or after the day, within a week."""
-        i = bisect_left(self._long_firsts, day)
-        if i < len(self.longs) and self._long_firsts[i] <= day + timedelta(days=7):
-            return self.longs[i]
-        return None
-
-    def previous_long(self, day: date) -> Run | None:
-        """The long run or race that ended last before the day, within a week."""
-        i = bisect_left(self._long_lasts, day)
-        if i and self._long_lasts[i - 1] >= day - timedelta(days=7):
-            return self._longs_by_end[i - 1]
-        return None
-
-
-def _midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), zone)
-
-
-def _next_midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day + timedelta(days=1), time(0), zone)
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
-
-
 class _Planner:
     """Plans the weeks of one plan, in order."""
 
     def __init__(self, inp: PlanInput) -> None:
         self.inp = inp
         self.rules = inp.rules
-        self.now = _in_zone(inp.now, inp.zone)
+        self.now = in_zone(inp.now, inp.zone)
         self.today = self.now.date()
         self.first_week = week_start(self.today)
         self.horizon_end = self.first_week + timedelta(weeks=inp.horizon_weeks)
         zone = inp.zone
         self.runs = sorted((_run_in_zone(r, zone) for r in inp.runs), key=_run_order)
         self.busy = sorted(
-            (replace(b, start=_in_zone(b.start, zone), end=_in_zone(b.end, zone)) for b in inp.busy),
+            (replace(b, start=in_zone(b.start, zone), end=in_zone(b.end, zone)) for b in inp.busy),
             key=lambda b: (b.start, b.end, b.title),
         )
         self.unit = plan_unit(self.runs)
-        self.words = _Words(self.unit)
+        self.words = Words(self.unit)
         self.races = races_of(self.runs, self.rules)
         self.model: PhaseModel = phase_model(
             self.runs, self.races, self.rules, first_week=self.first_week, horizon_end=self.horizon_end
         )
         self.weeks = list(self.model.planned)
         last = self.weeks[-1] + timedelta(days=6) if self.weeks else self.first_week
-        self.days = _Days(
+        self.days = Days(
             runs=self.runs,
             busy=self.busy,
             races=self.races,
@@ -728,7 +295,7 @@ class _Planner:
             self.warnings.append(
                 PlanWarning(
                     WarningCode.PERSON_BREAKS_RULE,
-                    f"'{session.title}' on {_day_label(session.day)} stays where it is, though it "
+                    f"'{session.title}' on {day_label(session.day)} stays where it is, though it "
                     f"breaks a rule: {why.text}. The rest of the week is planned around it.",
                     iso_week(session.day),
                 )
@@ -910,7 +477,7 @@ class _Planner:
                 PlanWarning(
                     WarningCode.NO_REST_DAY,
                     f"{label}: every day has training, so there is no rest day this week (R14); "
-                    f"the lightest is {_day_label(lightest)}"
+                    f"the lightest is {day_label(lightest)}"
                     f" ({self.days.training_load(lightest)} minutes): make it your rest day if you can",
                     label,
                 )
@@ -919,7 +486,7 @@ class _Planner:
         candidates = [d for d in free if d not in taken]
         if free and not candidates:
             # R14 is hard: a rest day has no strength, and a person's own session wins its day
-            held = ", ".join(_day_label(d) for d in free)
+            held = ", ".join(day_label(d) for d in free)
             where = (
                 f"your own strength session is on the only training-free day left ({held})"
                 if len(free) == 1
@@ -948,7 +515,7 @@ class _Planner:
             end=day + timedelta(days=1),
             week=label,
             slot=slot,
-            reasons=(_sentence(self._rest_reason(day)),),
+            reasons=(sentence(self._rest_reason(day)),),
             rules=("R14",),
         )
         return day, session
@@ -1011,10 +578,10 @@ class _Planner:
             best: _Option | None = None
             for level, kind, minutes in chain:
                 # Stability: in a week calsync planned before, every session that is not exactly
-                # as it was (same slot, day and kind) is a change to write: it costs MOVE_COST
+                # as it was (same slot, day and kind) is a change to write: it costs WEIGHTS.stability
                 kept = before is not None and before.day == day and before.kind is kind
-                moved = MOVE_COST if replanned and not kept else 0.0
-                if best is not None and LEVEL_COST * level >= best.cost:
+                moved = WEIGHTS.stability if replanned and not kept else 0.0
+                if best is not None and WEIGHTS.step_down * level >= best.cost:
                     break
                 blocked = forbids(kind, day)
                 if blocked:
@@ -1029,19 +596,23 @@ class _Planner:
                 ):
                     short = fit_in(day, SHORT_SESSION_MINUTES, now)
                     if short is not None and (fit is None or not short.against_order):
-                        fit, extra = short, SHORT_COST
+                        fit, extra = short, WEIGHTS.short_session
                 if fit is None:
                     no_time = day
                     continue
                 cost = (
-                    LEVEL_COST * level + soft(kind, day) + (3.0 if fit.against_order else 0.0) + moved + extra
+                    WEIGHTS.step_down * level
+                    + soft(kind, day)
+                    + (WEIGHTS.r13_against_order if fit.against_order else 0.0)
+                    + moved
+                    + extra
                 )
                 if best is None or cost < best.cost:
                     best = _Option(cost, day, kind, level, fit)
             if best is not None:
                 options.append(best)
         if no_time is not None:
-            why.setdefault(f"no free time in your strength windows on {_day_label(no_time)}", None)
+            why.setdefault(f"no free time in your strength windows on {day_label(no_time)}", None)
         if not free:
             why.setdefault("no free day left this week", None)
         return options, "; ".join(list(why)[:3])
@@ -1053,40 +624,7 @@ class _Planner:
         return self._soft_costs[key]
 
     def _soft_cost(self, kind: SessionKind, day: date) -> float:
-        """Soft-rule cost of a kind on a day: R8/R9 distance to the long run, R10's quality-day
-        penalty, run days, preferred days; a tiny weekday term keeps ties deterministic."""
-        cost = day.weekday() * 0.01
-        nxt = self.days.next_long(day)
-        gap = (nxt.first_day - day).days if nxt is not None else None
-        if kind is HEAVY:
-            if gap is not None:
-                cost += max(0, 5 - gap) * 1.0
-            if day in self.days.heavy_soft:
-                cost += 5.0
-            prev = self.days.previous_long(day)
-            if prev is not None and (day - prev.last_day).days == 2:
-                cost += 1.0
-        elif kind is LIGHT:
-            target = max(1, round(self.rules.light_before_long_hours / 24))
-            cost += abs(gap - target) * 1.5 if gap is not None else 2.0
-            prev = self.days.previous_long(day)
-            if prev is not None and (day - prev.last_day).days == 1:
-                cost += 3.0  # legs are tired the morning after a long run
-        if kind.is_lower and day.weekday() == 6:
-            cost += 2.0  # next Monday often holds the week's main lower-body session
-        if kind is LIGHT and day in self.days.heavy_soft:
-            cost += 3.0  # light legs the day before a quality run blunt it a little
-        runs = self.days.runs_on.get(day, [])
-        if any(r.is_long for r in runs):
-            cost += 9.0  # the morning of the long run: worse than a session next to another
-        elif any(r.kind is RunKind.QUALITY for r in runs):
-            cost += 2.0
-        elif runs:
-            cost += 1.0
-        preferred = self.rules.preferred_strength_days
-        if preferred and WEEKDAYS[day.weekday()] not in preferred:
-            cost += 3.0
-        return cost
+        return soft_cost(kind, day, self.days, self.rules)
 
     def _assign(
         self,
@@ -1107,11 +645,18 @@ class _Planner:
         for slot in slots:
             options, why = self._options(label, slot, free, per_slot, week)
             scored = [
-                (o.cost + sum(_spacing(o.day, o.kind.is_lower, b, lower, 0.5) for b, lower in others), o)
+                (
+                    o.cost
+                    + sum(
+                        spacing(o.day, o.kind.is_lower, b, lower, WEIGHTS.spacing_placed)
+                        for b, lower in others
+                    ),
+                    o,
+                )
                 for o in options
             ]
             scored.sort(key=lambda pair: (pair[0], pair[1].day))
-            choices.append([*scored, (UNPLACED_COST, None)])
+            choices.append([*scored, (WEIGHTS.unplaced, None)])
             reasons.append(why or "no day fits")
         best_cost = math.inf
         best_combo: list[_Option | None] = [None] * len(slots)
@@ -1134,7 +679,7 @@ class _Planner:
                         if option.day == other.day:
                             clash = True
                             break
-                        extra += _spacing(
+                        extra += spacing(
                             option.day, option.kind.is_lower, other.day, other.kind.is_lower, 1.0
                         )
                     if clash:
@@ -1187,7 +732,7 @@ class _Planner:
             week=label,
             slot=slot.slot,
             muscle_groups=content.muscle_groups,
-            reasons=tuple(dict.fromkeys(_sentence(w.text) for w in whys)),
+            reasons=tuple(dict.fromkeys(sentence(w.text) for w in whys)),
             exercises=content.exercises,
             load=load,
             rules=tuple(sorted(set(rules), key=lambda r: int(r[1:]))),
@@ -1224,10 +769,10 @@ class _Planner:
             if abs(gap - target) <= 1:
                 return Why(
                     "R9",
-                    f"light legs {_days(gap)} before {words.run(nxt, day)}: it keeps hips, calves and "
+                    f"light legs {days_text(gap)} before {words.run(nxt, day)}: it keeps hips, calves and "
                     "ankles strong without tiring them",
                 )
-            return Why("R5", f"light legs {_days(gap)} before {words.run(nxt, day)}")
+            return Why("R5", f"light legs {days_text(gap)} before {words.run(nxt, day)}")
         if kind is UPPER:
             if nxt is not None and (nxt.first_day - day).days == 1:
                 return Why(
@@ -1346,10 +891,6 @@ class _Planner:
                         label,
                     )
                 )
-
-
-def _days(n: int) -> str:
-    return "1 day" if n == 1 else f"{n} days"
 
 
 def plan(inp: PlanInput) -> PlanResult:
