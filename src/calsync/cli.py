@@ -24,12 +24,13 @@ from calsync.output import dumps_plan_json, plan_table
 from calsync.pipeline import (
     dismissed_sessions,
     make_plan,
+    pass_record,
     read_sources,
     run_pass,
     window_for,
 )
 from calsync.registry import state_key, target_for
-from calsync.state import PassRecord, State, now_iso
+from calsync.state import PassRecord, State
 
 log = logging.getLogger("calsync")
 
@@ -112,17 +113,7 @@ def cmd_rebuild(args: argparse.Namespace, config: Config) -> int:
                 _error(err, args.verbose)
                 status = max(status, err.exit_code)
                 if not args.dry_run:
-                    state.record_pass(
-                        PassRecord(
-                            plan_config.id,
-                            now_iso(now),
-                            now_iso(datetime.now(now.tzinfo)),
-                            False,
-                            "failed",
-                            error=str(err),
-                            seconds=round(time.monotonic() - started, 3),
-                        )
-                    )
+                    state.record_pass(pass_record(plan_config, now, started, "failed", error=str(err)))
                 continue
             if args.dry_run:
                 for action in report.actions:
@@ -132,14 +123,7 @@ def cmd_rebuild(args: argparse.Namespace, config: Config) -> int:
             print(report.summary())
             if not args.dry_run:
                 state.record_pass(
-                    PassRecord(
-                        plan_config.id,
-                        now_iso(now),
-                        now_iso(datetime.now(now.tzinfo)),
-                        True,
-                        report.summary(),
-                        seconds=round(time.monotonic() - started, 3),
-                    )
+                    pass_record(plan_config, now, started, report.summary(), requests=report.requests)
                 )
     return status
 

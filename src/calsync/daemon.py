@@ -35,10 +35,10 @@ from calsync.core.model import PlanResult
 from calsync.errors import CalsyncError, ConfigError, InterruptedPassError
 from calsync.feeds import FeedServer, FileFeeds, all_plans_feed
 from calsync.logs import mask
-from calsync.pipeline import run_pass
+from calsync.pipeline import pass_record, run_pass
 from calsync.ports import SourceAdapter
 from calsync.registry import feed_path
-from calsync.state import PassRecord, State, now_iso
+from calsync.state import PassRecord, State
 
 log = logging.getLogger("calsync.daemon")
 
@@ -293,15 +293,7 @@ class Daemon:
         self._record(
             slot,
             state,
-            PassRecord(
-                plan.id,
-                now_iso(now),
-                now_iso(datetime.now(plan.zone)),
-                True,
-                f"{kind}: {report.changes()}",
-                requests=report.requests,
-                seconds=round(seconds, 3),
-            ),
+            pass_record(plan, now, started, f"{kind}: {report.changes()}", requests=report.requests),
             outcome,
         )
 
@@ -343,15 +335,7 @@ class Daemon:
         ).removeprefix(f"plan {plan.id}: ")
         in_a_row = slot.failures
         if state is not None:
-            record = PassRecord(
-                plan.id,
-                now_iso(now),
-                now_iso(datetime.now(plan.zone)),
-                False,
-                f"{kind} failed",
-                error=message,
-                seconds=round(time.monotonic() - started, 3),
-            )
+            record = pass_record(plan, now, started, f"{kind} failed", error=message)
             in_a_row = self._record(slot, state, record, (False, "", message))
         log.warning(
             "plan %s: %s failed (%d in a row), retrying in %s: %s",

@@ -9,6 +9,7 @@ between reconcile and apply.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -46,7 +47,7 @@ from calsync.errors import CalsyncError, TargetError
 from calsync.executor import execute
 from calsync.ports import CalendarTarget, SourceAdapter, Stop, Version
 from calsync.registry import publisher_for, source_for, source_key, state_key, target_for
-from calsync.state import ScopedStore, State, Written
+from calsync.state import PassRecord, ScopedStore, State, Written, now_iso
 
 log = logging.getLogger(__name__)
 
@@ -402,6 +403,29 @@ class StateJournal:
         self.state.record_written(
             self.key, [w for w in records if w.uid not in ended], forget=[*forget, *ended, *stale]
         )
+
+
+def pass_record(
+    config: PlanConfig,
+    now: datetime,
+    started: float,
+    summary: str,
+    *,
+    error: str = "",
+    requests: int = 0,
+) -> PassRecord:
+    """What the state keeps of one pass for ``calsync status`` (the CLI's and the daemon's alike):
+    ``started`` is the ``time.monotonic()`` of its start; an ``error`` makes it a failed pass."""
+    return PassRecord(
+        config.id,
+        now_iso(now),
+        now_iso(datetime.now(config.zone)),
+        not error,
+        summary,
+        error=error,
+        requests=requests,
+        seconds=round(time.monotonic() - started, 3),
+    )
 
 
 def run_pass(

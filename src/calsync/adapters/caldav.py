@@ -28,7 +28,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, tzinfo
+from datetime import datetime
 from typing import Any, NamedTuple, NoReturn, TypeVar
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
@@ -44,7 +44,7 @@ from icalendar import Component
 
 from calsync.adapters import event_ics
 from calsync.adapters.ics_read import parse_ics
-from calsync.core.model import ReadResult, Session, SourceEvent, instant
+from calsync.core.model import ReadResult, Session, SourceEvent, source_order
 from calsync.core.reconcile import OwnedEvent
 from calsync.errors import CalsyncError, SourceError
 from calsync.ports import ConflictError, SyncStore, Version
@@ -484,16 +484,6 @@ class CaldavClient:
         raise self.fail("the server did not describe the calendar", "check the calendar URL")
 
 
-def _event_sort_key(event: SourceEvent, zone: tzinfo) -> tuple[datetime, str, datetime, str, str]:
-    return (
-        instant(event.start, zone),
-        event.key,
-        instant(event.end, zone),
-        event.summary,
-        event.description,
-    )
-
-
 class CaldavRead(NamedTuple):
     """What a read of a CalDAV source gives (unpacks as ``result, token, cache``)."""
 
@@ -587,7 +577,7 @@ class CaldavSource:
             )
         if skipped:
             log.debug("%s: left out %d events written by calsync", self.name, skipped)
-        events.sort(key=lambda e: _event_sort_key(e, zone))
+        events.sort(key=lambda e: source_order(e, zone))
         return ReadResult(events=events, problems=problems)
 
     def _parse_object(

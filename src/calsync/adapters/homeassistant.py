@@ -45,7 +45,7 @@ from zoneinfo import ZoneInfo
 from calsync.adapters import ha_marker, ha_sensors
 from calsync.adapters.ha_client import GONE, HaClient
 from calsync.config import HomeAssistantSource, HomeAssistantTarget
-from calsync.core.model import PlanResult, ReadResult, Session, SessionKind, SourceEvent, When
+from calsync.core.model import PlanResult, ReadResult, Session, SessionKind, SourceEvent, When, source_order
 from calsync.core.reconcile import OwnedEvent
 from calsync.core.render import describe, fingerprint, session_fingerprint
 from calsync.errors import CalsyncError, SourceError, TargetError
@@ -134,13 +134,6 @@ def _recurrence_id(value: Any) -> str | None:
         return text
 
 
-def _sort_key(start: When, key: str) -> tuple[datetime, str]:
-    moment = (
-        start if isinstance(start, datetime) else datetime(start.year, start.month, start.day, tzinfo=UTC)
-    )
-    return (moment.astimezone(UTC), key)
-
-
 class HaCalendarSource:
     """Runs from a Home Assistant calendar entity (read-only: one GET per read)."""
 
@@ -190,7 +183,7 @@ class HaCalendarSource:
             except (ValueError, TypeError, KeyError, AttributeError) as err:
                 summary = item.get("summary") if isinstance(item, dict) else None
                 problems.append(f"{self.name}: skipped event {summary!r}: {err}")
-        events.sort(key=lambda e: _sort_key(e.start, e.key))
+        events.sort(key=lambda e: source_order(e, zone))
         return ReadResult(events, problems)
 
     def _event(self, item: dict[str, Any], zone: ZoneInfo) -> SourceEvent:

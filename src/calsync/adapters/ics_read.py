@@ -26,7 +26,7 @@ import x_wr_timezone
 from icalendar.cal.component import Component
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
-from calsync.core.model import ReadResult, SourceEvent, When, instant
+from calsync.core.model import ReadResult, SourceEvent, When, instant, source_order
 from calsync.errors import SourceError
 
 if TYPE_CHECKING:
@@ -599,7 +599,7 @@ class _Reader:
             except Exception as exc:
                 self.broken += 1
                 self.problem(f'skipped UID "{uid}": its recurrence cannot be expanded ({_first_line(exc)})')
-        out.sort(key=lambda e: _sort_key(e, self.zone))
+        out.sort(key=lambda e: source_order(e, self.zone))
         return ReadResult(events=out, problems=self.feed_problems + sorted(self.problems))
 
     def _canonical(self, events: list[Component]) -> list[Component]:
@@ -729,17 +729,6 @@ def _overlaps(event: SourceEvent, window_start: datetime, window_end: datetime, 
     if start == end:
         return window_start <= start < window_end
     return start < window_end and end > window_start
-
-
-def _sort_key(event: SourceEvent, zone: tzinfo) -> tuple[datetime, str, datetime, str, str]:
-    """Deterministic order: start, key, then end and text as tie-breakers."""
-    return (
-        instant(event.start, zone),
-        event.key,
-        instant(event.end, zone),
-        event.summary,
-        event.description,
-    )
 
 
 FileIdentity = tuple[int, int, int, int]

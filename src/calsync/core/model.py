@@ -126,6 +126,12 @@ class SourceEvent:
         return f"{self.uid}/{self.recurrence_id}" if self.recurrence_id else self.uid
 
 
+def source_order(event: SourceEvent, zone: tzinfo) -> tuple[datetime, str, datetime, str, str]:
+    """The order sources give their events in: start, key, then end and text as tie-breakers
+    (deterministic whatever order the calendar listed them in)."""
+    return (instant(event.start, zone), event.key, instant(event.end, zone), event.summary, event.description)
+
+
 @dataclass(frozen=True)
 class ReadResult:
     """What one read of a source produced."""
