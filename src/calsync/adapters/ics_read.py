@@ -280,7 +280,6 @@ class _Reader:
         """Problems with single events (sorted at the end: order-independent)."""
         self.feed_problems: list[str] = []
         """Problems with the feed as a whole (listed first, in the order found)."""
-        self.broken = 0
         self.recurring_uids: set[str] = set()
         self.this_and_future_moves: dict[tuple[str, str], timedelta] = {}
 
@@ -291,7 +290,6 @@ class _Reader:
 
     def skip(self, component: Component, why: str) -> None:
         """Record a skipped event."""
-        self.broken += 1
         self.problem(f"skipped {_label(component)}: {why}")
 
     # -- document -----------------------------------------------------------------------------
@@ -355,7 +353,6 @@ class _Reader:
             summary = _raw_value(block.lines, "SUMMARY")
             label = (f'UID "{uid}"' if uid else "event without UID") + (f' ("{summary}")' if summary else "")
             if not block.complete:
-                self.broken += 1
                 self.problem(f"skipped {label}: the event is cut off (no END:VEVENT)")
                 continue
             header = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//calsync//salvage//EN\r\n"
@@ -365,7 +362,6 @@ class _Reader:
             try:
                 calendar = icalendar.Calendar.from_ical(text)
             except Exception as exc:
-                self.broken += 1
                 self.problem(f"skipped {label}: {_first_line(exc)}")
                 continue
             out.append(calendar)
@@ -597,7 +593,6 @@ class _Reader:
                     if converted is not None and _overlaps(converted, window_start, window_end, self.zone):
                         out.append(converted)
             except Exception as exc:
-                self.broken += 1
                 self.problem(f'skipped UID "{uid}": its recurrence cannot be expanded ({_first_line(exc)})')
         out.sort(key=lambda e: source_order(e, self.zone))
         return ReadResult(events=out, problems=self.feed_problems + sorted(self.problems))
