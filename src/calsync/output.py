@@ -28,12 +28,13 @@ from calsync.core.model import (
     last_day,
     run_key,
 )
+from calsync.core.quantities import KM_PER_MILE
 
 __all__ = ["dumps_plan_json", "plan_json", "plan_table"]
 
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_KM_PER_MILE = 1.609344
+
 _DIM, _RESET = "\x1b[2m", "\x1b[0m"
 _DIM_MARK = "·"
 """Marks the other events of a day (other training, busy time) as secondary in plain text."""
@@ -187,7 +188,7 @@ def _duration(minutes: int) -> str:
 def _distance(km: float, unit: str) -> str:
     """A distance in the plan's unit, rounded for a runner: ``18 mi``, ``30 km``, ``21.1 km``."""
     unit = "mi" if unit == "mi" else "km"
-    value = km / _KM_PER_MILE if unit == "mi" else km
+    value = km / KM_PER_MILE if unit == "mi" else km
     shown = round(value, 1) if value >= 1 else round(value, 2)
     text = f"{shown:.0f}" if shown == round(shown) else f"{shown:g}"
     return f"{text} {unit}"

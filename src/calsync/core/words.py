@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from datetime import date
 
 from calsync.core.model import Run, RunKind, SessionKind
+from calsync.core.quantities import KM_PER_MILE
 from calsync.core.settings import WEEKDAYS
 
-KM_PER_MILE = 1.609344
 RACE_PREFIX = re.compile(r"^\s*(?:race|wettkampf|course)\s*[:\-–]\s*", re.IGNORECASE)
 """A race title's leading "Race:" (the sentence already says it is a race)."""
 KIND_WORDS = {
