@@ -46,6 +46,7 @@ from hypothesis.stateful import (
 
 from calsync import pipeline, registry
 from calsync.config import PlanConfig
+from calsync.core.decide import dismissed_sessions
 from calsync.core.model import When
 from calsync.core.reconcile import OwnedEvent
 from calsync.errors import SourceError, TargetError
@@ -285,7 +286,7 @@ class CalendarMachine(RuleBasedStateMachine):
         calendar, and the next pass writes them again (DESIGN.md): those deletions do not stick."""
         assert self.config is not None
         known = self.state.written(registry.state_key(self.config))
-        _, notes = pipeline.dismissed_sessions(known, self.backend.list_owned(self.config), now=NOW)
+        _, notes = dismissed_sessions(known, self.backend.list_owned(self.config), now=NOW)
         if any("writing them again" in note for note in notes):
             self.deleted.clear()
 
@@ -340,7 +341,7 @@ class CalendarMachine(RuleBasedStateMachine):
 
         owned = self.backend.list_owned(self.config)
         known = self.state.written(registry.state_key(self.config))
-        dismissed, _ = pipeline.dismissed_sessions(known, owned, now=NOW)
+        dismissed, _ = dismissed_sessions(known, owned, now=NOW)
         result, _ = pipeline.make_plan(self.config, NOW, owned, frozenset(dismissed))
         planned = {s.uid: s for s in result.sessions}
         assert set(mine) == set(planned), (

@@ -11,11 +11,10 @@ import pytest
 
 import support
 from calsync.adapters.memory import MemoryCalendar, MemoryTarget
-from calsync.core.model import Session, SessionKind
+from calsync.core.model import Session, SessionKind, Version
 from calsync.core.reconcile import Action, Create, Delete, OwnedEvent, Update, reconcile
 from calsync.errors import InterruptedPassError, TargetError
 from calsync.executor import execute
-from calsync.ports import Version
 
 ZONE = ZoneInfo("Europe/Berlin")
 PLAN = "me"

@@ -9,8 +9,9 @@ import pytest
 from icalendar import Calendar
 
 from calsync.config import load_config
+from calsync.core.decide import Written
 from calsync.registry import state_key
-from calsync.state import PassRecord, State, Written, default_state_dir
+from calsync.state import PassRecord, State, default_state_dir
 from test_cli import NOW, run_cli, weekly_long_runs, write_config
 
 LATER = "2026-11-27T09:00:00+01:00"

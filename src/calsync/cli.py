@@ -17,12 +17,12 @@ from datetime import UTC, datetime
 
 from calsync import __version__, logs
 from calsync.config import Config, PlanConfig, find_config, load_config
+from calsync.core.decide import dismissed_sessions
 from calsync.core.model import PlanResult
 from calsync.core.reconcile import describe_action
 from calsync.errors import CalsyncError, ConfigError
 from calsync.output import dumps_plan_json, plan_table
 from calsync.pipeline import (
-    dismissed_sessions,
     make_plan,
     pass_record,
     read_sources,

@@ -20,10 +20,11 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import Protocol
 
+from calsync.core.model import NO_VERSION, Version
 from calsync.core.reconcile import Action, ApplyResult, Create, Delete, OwnedEvent, Refused, Update
 from calsync.core.render import session_fingerprint
 from calsync.errors import CalsyncError, InterruptedPassError
-from calsync.ports import NO_VERSION, Batched, CalendarTarget, ConflictError, Stop, Version
+from calsync.ports import Batched, CalendarTarget, ConflictError, Stop
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,15 +20,15 @@ from calsync.config import (
 )
 from calsync.core.catalogue import Catalogue
 from calsync.core.classify import Classified, classify_events
+from calsync.core.decide import Written, dismissed_sessions, guard_deletes, records_after
 from calsync.core.identity import is_session_uid
 from calsync.core.model import (
     PlanResult,
     PlanWarning,
     Session,
     SourceEvent,
+    Version,
     WarningCode,
-    When,
-    instant,
     week_start,
 )
 from calsync.core.planner import PlanInput, plan
@@ -42,12 +42,11 @@ from calsync.core.reconcile import (
     previous_sessions,
     reconcile,
 )
-from calsync.core.render import session_fingerprint
 from calsync.errors import CalsyncError, TargetError
 from calsync.executor import execute
-from calsync.ports import CalendarTarget, SourceAdapter, Stop, Version
+from calsync.ports import CalendarTarget, SourceAdapter, Stop
 from calsync.registry import publisher_for, source_for, source_key, state_key, target_for
-from calsync.state import PassRecord, ScopedStore, State, Written, now_iso
+from calsync.state import PassRecord, ScopedStore, State, now_iso
 
 log = logging.getLogger(__name__)
 
@@ -253,111 +252,6 @@ class PassReport:
         )
 
 
-def guard_deletes(
-    actions: list[Action],
-    owned: list[OwnedEvent],
-    read: SourceRead,
-    *,
-    now: datetime,
-    force: bool,
-    has_runs: bool = True,
-    dry_run: bool = False,
-    plan_id: str = "",
-    target: str = "",
-) -> tuple[list[Action], list[str]]:
-    """Apply PRODUCT.md section 6's guards to the planned actions, before anything is written.
-
-    An empty source deletes nothing; a pass that would delete more than half (and more than 10)
-    of the future owned events stops, unless ``force``.
-    """
-    notes: list[str] = []
-    deletes = [a for a in actions if isinstance(a, Delete) and not a.duplicate]
-    if deletes and (read.empty_sources or not has_runs):
-        why = (
-            f"source(s) {', '.join(read.empty_sources)} came back empty"
-            if read.empty_sources
-            else "the sources hold no runs in the planning window"
-        )
-        notes.append(f"{why}: {len(deletes)} deletion(s) held back; nothing deleted")
-        return [a for a in actions if not isinstance(a, Delete) or a.duplicate], notes
-    future = [o for o in owned if not o.started(now)]
-    if not force and len(deletes) > 10 and len(deletes) > len(future) / 2:
-        message = (
-            f"plan {plan_id}: this pass would delete {len(deletes)} of {len(future)} future sessions "
-            f"in {target}; stopped to be safe. If the plan really changed that much, run "
-            "`calsync rebuild --force`"
-        )
-        if not dry_run:
-            raise TargetError(message)
-        notes.append(message)
-    return actions, notes
-
-
-WIPED_MINIMUM = 2
-"""A target that lost every one of more than this many sessions was wiped or replaced; losing one
-or two is read as a person deleting them."""
-
-
-def dismissed_sessions(
-    known: dict[str, Written], owned: list[OwnedEvent], *, now: datetime
-) -> tuple[set[str], list[str]]:
-    """UIDs of future sessions calsync wrote that are gone from the target: a person deleted them.
-
-    A target that lost every session calsync knows of (a new, emptied or replaced calendar; more
-    than :data:`WIPED_MINIMUM`) is not read as the person deleting them all: they are written again.
-    """
-    present = {o.uid for o in owned}
-    missing = {
-        uid
-        for uid, w in known.items()
-        if not w.dismissed and uid not in present and datetime.fromisoformat(w.ends) > now
-    }
-    earlier = {uid for uid, w in known.items() if w.dismissed and datetime.fromisoformat(w.ends) > now}
-    expected = {uid for uid, w in known.items() if not w.dismissed and datetime.fromisoformat(w.ends) > now}
-    notes: list[str] = []
-    wiped = len(missing) > WIPED_MINIMUM and missing == expected
-    if wiped and not any(not o.started(now) for o in owned):
-        notes.append(
-            f"the target holds none of the {len(missing)} sessions calsync wrote: writing them again"
-        )
-        return earlier, notes
-    if missing:
-        notes.append(
-            f"{len(missing)} session(s) deleted in the target: not putting them back (rebuild --force does)"
-        )
-    return earlier | missing, notes
-
-
-def _records(
-    owned: list[OwnedEvent],
-    written: Sequence[tuple[Action, Version]],
-    *,
-    known: dict[str, Written],
-    dismissed: set[str],
-    zone: ZoneInfo,
-) -> tuple[list[Written], list[str]]:
-    """What the state should hold once the ``written`` actions are done (each with where the
-    calendar put it), and the UIDs to forget."""
-
-    def record(uid: str, content_hash: str, end: When, version: Version) -> Written:
-        return Written(uid, version[0], version[1], content_hash, instant(end, zone).isoformat())
-
-    records = {o.uid: record(o.uid, o.written_hash or o.current_hash, o.end, (o.href, o.etag)) for o in owned}
-    forget = []
-    for action, version in written:
-        if isinstance(action, Delete):
-            if not action.duplicate:
-                records.pop(action.previous.uid, None)
-                forget.append(action.previous.uid)
-        else:
-            s = action.session
-            records[s.uid] = record(s.uid, session_fingerprint(s), s.end, version)
-    for uid in dismissed:
-        if uid in known and uid not in records:
-            records[uid] = replace(known[uid], dismissed=True)
-    return list(records.values()), forget
-
-
 class StateJournal:
     """The executor's journal for a pass with a state: deletes are forgotten before the first
     write (a crash after a delete must not read as a person's deletion); the confirmed writes
@@ -395,7 +289,7 @@ class StateJournal:
 
     def flush(self) -> None:
         """Record what the target holds now: the listed events plus the confirmed writes."""
-        records, forget = _records(
+        records, forget = records_after(
             self.owned, self.done, known=self.known, dismissed=self.dismissed, zone=self.zone
         )
         ended = [w.uid for w in records if not w.dismissed and datetime.fromisoformat(w.ends) <= self.now]
@@ -509,7 +403,7 @@ def _run_pass(
         actions, guard_notes = guard_deletes(
             actions,
             owned,
-            read,
+            read.empty_sources,
             now=now,
             force=force,
             has_runs=bool(result.runs),

@@ -13,18 +13,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
+from calsync.core.model import Version
+
 if TYPE_CHECKING:
     from calsync.core.model import ReadResult, Session
     from calsync.core.reconcile import OwnedEvent
 
 Stop = Callable[[], bool]
 """Asked between writes; True means: finish here (:class:`~calsync.errors.InterruptedPassError`)."""
-
-Version = tuple[str, str]
-"""Where an event is stored and its version there: ``(href, etag)``; ``("", "")`` when the
-calendar has no such things (a file, Home Assistant)."""
-
-NO_VERSION: Version = ("", "")
 
 
 class SyncStore(Protocol):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from calsync.core.decide import Written
 from calsync.errors import CalsyncError
 
 log = logging.getLogger(__name__)
@@ -65,19 +66,6 @@ def default_state_dir() -> Path:
     if os.environ.get("XDG_STATE_HOME"):
         return Path(os.environ["XDG_STATE_HOME"]) / "calsync"
     return Path.home() / ".local" / "state" / "calsync"
-
-
-@dataclass(frozen=True)
-class Written:
-    """What calsync last wrote for one UID (or that a person deleted it: ``dismissed``)."""
-
-    uid: str
-    href: str
-    etag: str
-    hash: str
-    ends: str
-    """ISO end of the event: once it is past, the record is history."""
-    dismissed: bool = False
 
 
 @dataclass(frozen=True)

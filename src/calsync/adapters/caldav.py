@@ -44,10 +44,10 @@ from icalendar import Component
 
 from calsync.adapters import event_ics
 from calsync.adapters.ics_read import parse_ics
-from calsync.core.model import ReadResult, Session, SourceEvent, source_order
+from calsync.core.model import ReadResult, Session, SourceEvent, Version, source_order
 from calsync.core.reconcile import OwnedEvent
 from calsync.errors import CalsyncError, SourceError
-from calsync.ports import ConflictError, SyncStore, Version
+from calsync.ports import ConflictError, SyncStore
 from calsync.redact import collection_url, without_credentials
 
 log = logging.getLogger(__name__)

@@ -45,11 +45,21 @@ from zoneinfo import ZoneInfo
 from calsync.adapters import ha_marker, ha_sensors
 from calsync.adapters.ha_client import GONE, HaClient
 from calsync.config import HomeAssistantSource, HomeAssistantTarget
-from calsync.core.model import PlanResult, ReadResult, Session, SessionKind, SourceEvent, When, source_order
+from calsync.core.model import (
+    NO_VERSION,
+    PlanResult,
+    ReadResult,
+    Session,
+    SessionKind,
+    SourceEvent,
+    Version,
+    When,
+    source_order,
+)
 from calsync.core.reconcile import OwnedEvent
 from calsync.core.render import describe, fingerprint, session_fingerprint
 from calsync.errors import CalsyncError, SourceError, TargetError
-from calsync.ports import NO_VERSION, ConflictError, SyncStore, Version
+from calsync.ports import ConflictError, SyncStore
 
 log = logging.getLogger(__name__)
 

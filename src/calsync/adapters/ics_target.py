@@ -29,10 +29,10 @@ from icalendar import Calendar, Component
 
 from calsync.adapters import event_ics
 from calsync.adapters.ics_read import FileIdentity, file_identity
-from calsync.core.model import Session
+from calsync.core.model import NO_VERSION, Session, Version
 from calsync.core.reconcile import OwnedEvent
 from calsync.errors import TargetError
-from calsync.ports import NO_VERSION, ConflictError, Version
+from calsync.ports import ConflictError
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Component
 
 from calsync.adapters import event_ics
-from calsync.core.model import Session
+from calsync.core.model import Session, Version
 from calsync.core.reconcile import OwnedEvent
-from calsync.ports import ConflictError, Version
+from calsync.ports import ConflictError
 
 log = logging.getLogger(__name__)
 

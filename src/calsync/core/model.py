@@ -63,6 +63,13 @@ class Phase(StrEnum):
     UNSTRUCTURED = "unstructured"
 
 
+Version = tuple[str, str]
+"""Where a calendar stores an event and its version there: ``(href, etag)``; ``("", "")`` when
+the calendar has no such things (a file, Home Assistant)."""
+
+NO_VERSION: Version = ("", "")
+
+
 def instant(when: When, zone: tzinfo) -> datetime:
     """The one way a start or end becomes a comparable moment: an aware time stays as it is, a
     floating time is read in ``zone``, an all-day date is its midnight in ``zone``."""
