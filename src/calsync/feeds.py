@@ -43,6 +43,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event
 
 from calsync.adapters import event_ics
+from calsync.adapters.vtimezone import add_timezones
 from calsync.core.identity import run_copy_uid
 from calsync.core.model import PlanResult, Run, When
 
@@ -282,7 +283,7 @@ def all_plans_feed(results: Sequence[PlanResult], *, now: datetime) -> Feed:
         for session in sorted(result.sessions, key=lambda s: (_start_key(s.start), s.uid)):
             shown = replace(session, title=prefix + session.title) if prefix else session
             calendar.add_component(event_ics.session_vevent(shown, result.plan_id, 0, stamp))
-    calendar.add_missing_timezones()
+    add_timezones(calendar)
     body = bytes(calendar.to_ical())
     return Feed.of(body, stamp, etag=_etag_of(_STAMPS.sub(b"", body)))
 

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Component, Event
 
+from calsync.adapters.vtimezone import add_timezones
 from calsync.core.identity import is_session_uid, parse_session_uid
 from calsync.core.model import Session, SessionKind, When
 from calsync.core.reconcile import OwnedEvent
@@ -199,7 +200,7 @@ def object_calendar(event: Event) -> Calendar:
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add_component(event)
-    calendar.add_missing_timezones()
+    add_timezones(calendar)
     return calendar
 
 

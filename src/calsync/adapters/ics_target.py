@@ -29,6 +29,7 @@ from icalendar import Calendar, Component
 
 from calsync.adapters import event_ics
 from calsync.adapters.ics_read import FileIdentity, file_identity
+from calsync.adapters.vtimezone import add_timezones
 from calsync.core.model import NO_VERSION, Session, Version
 from calsync.core.reconcile import OwnedEvent
 from calsync.errors import TargetError
@@ -234,7 +235,7 @@ class IcsFileTarget:
                 try:
                     yield
                     if self._changed:
-                        self._open.add_missing_timezones()
+                        add_timezones(self._open)
                         write_atomic(self.path, self._open.to_ical())
                         log.debug("plan %s: wrote %s", self.plan_id, self.path)
                 finally:
