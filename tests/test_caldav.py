@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.server
 import socket
 import threading
+from collections import OrderedDict
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -17,6 +18,7 @@ import icalendar
 import pytest
 
 import support
+from calsync.adapters import caldav as caldav_module
 from calsync.adapters import event_ics
 from calsync.adapters.caldav import (
     ETAG_LISTING,
@@ -644,3 +646,56 @@ def test_event_ics_matches_the_ics_file_target(tmp_path: object) -> None:
     for s in PLANNED:
         ours = event_ics.session_vevent(s, PLAN, 0, NOW.astimezone(ZoneInfo("UTC")))
         assert ours.to_ical() == written[s.uid].to_ical()
+
+
+# --- parsing cost ------------------------------------------------------------------------------
+
+
+def test_each_object_version_is_parsed_once_and_foreign_ones_never(
+    caldav_calendar: DavCalendar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listing parses an owned object once per version (a later pass, or the listing after a
+    pass's own writes, parses nothing again); an object without calsync's marks is never parsed."""
+    parsed: list[bytes] = []
+    real = CaldavTarget._owned_components
+
+    def counting(self: CaldavTarget, data: bytes) -> list[icalendar.Component]:
+        parsed.append(data)
+        return real(self, data)
+
+    monkeypatch.setattr(CaldavTarget, "_owned_components", counting)
+    with caldav_calendar.server.dav() as dav:
+        for i in range(20):
+            start = datetime(2026, 12, 1, 9, tzinfo=ZONE) + timedelta(days=i % 10, hours=i)
+            text = (
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//someone//app//EN\r\nBEGIN:VEVENT\r\n"
+                f"UID:dentist-{i}@example.org\r\nDTSTAMP:20261101T000000Z\r\n"
+                f"DTSTART:{start.astimezone(ZoneInfo('UTC')):%Y%m%dT%H%M%SZ}\r\nDURATION:PT1H\r\n"
+                "SUMMARY:Dentist\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+            )
+            assert dav.put(
+                f"{caldav_calendar.url}dentist-{i}.ics", text, {"Content-Type": "text/calendar"}
+            ).status in (
+                201,
+                204,
+            )
+    planned = [
+        session(MON, "s1"),
+        session(MON + timedelta(days=2), "s2"),
+        session(MON + timedelta(days=4), "rest", SessionKind.REST),
+    ]
+    first = target(caldav_calendar)
+    with first.batch():  # the pass's writes, then the listing after them
+        sync(first, planned)
+    assert parsed == [], "a foreign object is never parsed; what calsync wrote is known as written"
+    assert len(target(caldav_calendar).list_owned()) == 3  # a new pass in the same process
+    assert parsed == []
+    moved = [planned[0], session(MON + timedelta(days=3), "s2"), planned[2]]
+    sync(target(caldav_calendar), moved)
+    assert parsed == [], "an update is read back as written"
+    # another process's parse of a version it never saw: once each
+    monkeypatch.setattr(caldav_module, "_SEEN", OrderedDict())
+    assert len(target(caldav_calendar).list_owned()) == 3
+    assert len(parsed) == 3
+    assert len(target(caldav_calendar).list_owned()) == 3
+    assert len(parsed) == 3

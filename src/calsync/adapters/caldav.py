@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -647,6 +648,37 @@ class CaldavReader:
 
 
 @dataclass(frozen=True)
+class _Seen:
+    """What one stored version of an object is to a plan: its owned event, or not its own."""
+
+    ours: bool
+    """It holds this plan's event (also when that event cannot be read)."""
+    event: OwnedEvent | None
+    """The owned event (None: not ours, or unreadable, with a warning logged once)."""
+    components: tuple[Component, ...] = ()
+    """This plan's VEVENTs in it, as parsed (an update carries their details over)."""
+
+
+_SEEN: OrderedDict[tuple[str, str, str, str, str], _Seen] = OrderedDict()
+"""Objects already read, by (collection, plan, zone, href, ETag): each version of an object is
+parsed at most once per process (the daemon's passes, and the listing after a pass's writes)."""
+_SEEN_MAX = 20_000
+
+
+def _seen_get(key: tuple[str, str, str, str, str]) -> _Seen | None:
+    found = _SEEN.get(key)
+    if found is not None:
+        _SEEN.move_to_end(key)
+    return found
+
+
+def _seen_put(key: tuple[str, str, str, str, str], seen: _Seen) -> None:
+    _SEEN[key] = seen
+    if len(_SEEN) > _SEEN_MAX:
+        _SEEN.popitem(last=False)
+
+
+@dataclass(frozen=True)
 class _Where:
     href: str
     etag: str
@@ -714,11 +746,31 @@ class CaldavTarget:
         calendars = icalendar.Calendar.from_ical(data, multiple=True)
         return [c for cal in calendars for c in cal.walk("VEVENT") if event_ics.owns(c, self.plan_id)]
 
-    def _ours(self, data: bytes) -> bool:
-        try:
-            return bool(self._owned_components(data))
-        except Exception:
-            return False
+    def _seen_key(self, href: str, etag: str) -> tuple[str, str, str, str, str]:
+        return (self.client.url, self.plan_id, self.zone.key, href, etag)
+
+    def _read(self, href: str, etag: str, data: bytes) -> _Seen:
+        """What an object version is to this plan: parsed once (a cheap byte test first: an
+        object without calsync's marks is never parsed), then remembered by its ETag."""
+        key = self._seen_key(href, etag)
+        seen = _seen_get(key) if etag else None
+        if seen is not None:
+            return seen
+        if b"X-CALSYNC-" not in data and b"calsync-" not in data:
+            seen = _Seen(ours=False, event=None)
+        else:
+            try:
+                components = self._owned_components(data)
+            except Exception as err:  # not readable as iCalendar: not ours to touch
+                log.debug("%s: %s is not readable: %s", self, href, err)
+                components = []
+            event = (
+                event_ics.owned_master(components, self.plan_id, self.zone, self.url) if components else None
+            )
+            seen = _Seen(ours=bool(components), event=event, components=tuple(components))
+        if etag:
+            _seen_put(key, seen)
+        return seen
 
     def list_owned(self) -> list[OwnedEvent]:
         """This plan's events in the calendar with their href and ETag (incremental: one request
@@ -728,22 +780,16 @@ class CaldavTarget:
         """
         token, fresh, _changed = self.client.refresh(self.token, self.cache)
         self.token = token
-        self.cache = {h: (etag, data if self._ours(data) else b"") for h, (etag, data) in fresh.items()}
+        self.cache = {}
         self._where = {}
         owned: list[OwnedEvent] = []
-        for href in sorted(self.cache):
-            etag, data = self.cache[href]
-            if not data:
-                continue
-            try:
-                components = self._owned_components(data)
-            except Exception as err:  # a broken object must not lose the others
-                log.warning("%s: skipping %s that calsync cannot read (%s); left as it is", self, href, err)
-                continue
-            event = event_ics.owned_master(components, self.plan_id, self.zone, self.url)
-            if event is not None:
-                owned.append(replace(event, href=href, etag=etag or ""))
-                self._where[event.uid] = _Where(href, etag)
+        for href in sorted(fresh):
+            etag, data = fresh[href]
+            seen = self._read(href, etag or "", data) if data else _Seen(ours=False, event=None)
+            self.cache[href] = (etag, data if seen.ours else b"")
+            if seen.event is not None:
+                owned.append(replace(seen.event, href=href, etag=etag or ""))
+                self._where[seen.event.uid] = _Where(href, etag)
         self._keep()
         return owned
 
@@ -781,11 +827,14 @@ class CaldavTarget:
         etag = response.headers.get("ETag") if response.headers else None
         return int(response.status), etag
 
-    def _remember(self, uid: str, href: str, etag: str | None, data: bytes) -> Version:
+    def _remember(self, uid: str, href: str, etag: str | None, data: bytes, vevent: Component) -> Version:
         self._wrote = True
         if etag:
             self.cache[href] = (etag, data)
             self._where[uid] = _Where(href, etag)
+            # the listing after the writes finds this version: it is what calsync just wrote
+            event = event_ics.owned_master([vevent], self.plan_id, self.zone, self.url)
+            _seen_put(self._seen_key(href, etag), _Seen(ours=True, event=event, components=(vevent,)))
             return href, etag
         # the server changed what it stored: read it back next time
         self.cache.pop(href, None)
@@ -800,25 +849,21 @@ class CaldavTarget:
         status, etag = self._put(href, data, {"If-None-Match": "*"})
         if status in (409, 412):
             raise ConflictError(f"an event with this UID is already there (HTTP {status})")
-        return self._remember(session.uid, href, etag, data)
+        return self._remember(session.uid, href, etag, data, vevent)
 
     def update(self, previous: OwnedEvent, session: Session, *, sequence: int, now: datetime) -> Version:
         """PUT with ``If-Match`` the listed ETag; a 409 / 412 (changed meanwhile) is a conflict."""
         where = self._where.get(previous.uid)
         if where is None or where.href not in self.cache:
             raise ConflictError("it was not in the last listing")
-        old: Component | None = None
-        try:
-            current = self._owned_components(self.cache[where.href][1])
-            old = current[0] if current else None
-        except Exception:  # rewrite from the session alone
-            log.debug("plan %s: %s: cannot read the old %s", self.plan_id, self.url, session.uid)
+        current = self._read(where.href, where.etag or "", self.cache[where.href][1]).components
+        old = current[0] if current else None  # none readable: rewrite from the session alone
         vevent = event_ics.updated_vevent(old, session, self.plan_id, sequence, now)
         data = event_ics.object_calendar(vevent).to_ical()
         status, etag = self._put(where.href, data, {"If-Match": where.etag})
         if status in (409, 412):
             raise ConflictError(f"it changed on the server since it was read (HTTP {status})")
-        return self._remember(session.uid, where.href, etag, data)
+        return self._remember(session.uid, where.href, etag, data, vevent)
 
     def delete(self, previous: OwnedEvent) -> bool:
         """DELETE with ``If-Match``; a 404 is an event already gone, a 409 / 412 a conflict."""

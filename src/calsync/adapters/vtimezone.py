@@ -292,7 +292,8 @@ def _rrule(rule: _Rule) -> dict[str, object] | None:
         return {"freq": "yearly", "bymonth": rule.month, "byday": f"{week}{_DAYS[rule.weekday]}"}
     days = range(-7, 0) if rule.week == 5 else range(7 * rule.week - 6, 7 * rule.week + 1)
     moved = [day + shift for day in days]
-    if not (all(1 <= d <= 28 for d in moved) or all(-28 <= d <= -1 for d in moved)):
+    length = 28 if rule.month == 2 else 30 if rule.month in (4, 6, 9, 11) else 31  # the shortest
+    if not (all(1 <= d <= length for d in moved) or all(-length <= d <= -1 for d in moved)):
         return None
     return {
         "freq": "yearly",
