@@ -369,3 +369,21 @@ def test_a_target_that_cannot_show_its_extras_still_gets_its_sessions(
     out = capsys.readouterr().out
     assert "the calendar is up to date, but plan me: sensors refused" in out
     assert (tmp_path / "out" / "me.ics").read_text().count("BEGIN:VEVENT") > 10
+
+
+def test_the_command_line_is_read_before_anything_heavy_is_imported() -> None:
+    """``calsync --help`` (and a usage error) loads no config model, pipeline or calendar library:
+    the command line is parsed first (issue 12: start-up time)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom calsync.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = ('pydantic', 'icalendar', 'caldav', 'requests', 'websockets', 'apscheduler', "
+        "'calsync.config', 'calsync.pipeline', 'sqlite3')\n"
+        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "usage: calsync" in done.stdout
+    assert done.stderr.strip() == "[]"

@@ -6,6 +6,7 @@ Every parameter of the balancing rules has its PRODUCT.md default here; an inval
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -38,7 +39,8 @@ from calsync.logs import remember_secret, remember_url_secrets
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    """``defer_build``: a model's validator is built when a file first needs it (start-up time)."""
 
 
 def _windows(value: Any) -> Any:
@@ -73,14 +75,17 @@ def _rules_input(value: Any) -> Any:
     return value
 
 
-_RULES = TypeAdapter(Rules)
+@functools.cache
+def _rules_adapter() -> TypeAdapter[Rules]:
+    """Built on first use (``config.py`` builds nothing it may not need: start-up time)."""
+    return TypeAdapter(Rules)
 
 
 def parse_rules(value: Mapping[str, Any]) -> Rules:
     """Rules from the mapping a ``[plan.rules]`` table holds (strings as a config file writes them).
 
     Raises pydantic's ``ValidationError`` on a value outside what PRODUCT.md allows."""
-    return _RULES.validate_python(_rules_input(dict(value)))
+    return _rules_adapter().validate_python(_rules_input(dict(value)))
 
 
 class IcsFileSource(_Strict):
