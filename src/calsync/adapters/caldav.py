@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -665,17 +666,23 @@ parsed at most once per process (the daemon's passes, and the listing after a pa
 _SEEN_MAX = 20_000
 
 
+_SEEN_LOCK = threading.Lock()
+"""The daemon runs plans' passes in threads."""
+
+
 def _seen_get(key: tuple[str, str, str, str, str]) -> _Seen | None:
-    found = _SEEN.get(key)
-    if found is not None:
-        _SEEN.move_to_end(key)
-    return found
+    with _SEEN_LOCK:
+        found = _SEEN.get(key)
+        if found is not None:
+            _SEEN.move_to_end(key)
+        return found
 
 
 def _seen_put(key: tuple[str, str, str, str, str], seen: _Seen) -> None:
-    _SEEN[key] = seen
-    if len(_SEEN) > _SEEN_MAX:
-        _SEEN.popitem(last=False)
+    with _SEEN_LOCK:
+        _SEEN[key] = seen
+        while len(_SEEN) > _SEEN_MAX:
+            _SEEN.popitem(last=False)
 
 
 @dataclass(frozen=True)
