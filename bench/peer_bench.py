@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import argparse
 import base64
+import compileall
 import contextlib
 import http.client
+import importlib.util
 import os
 import re
 import resource
@@ -75,7 +77,9 @@ class CountingProxy:
                 body = self.rfile.read(length) if length else None
                 proxy.counts[self.command] += 1
                 upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")
+                }
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 answer = upstream.getresponse()
                 data = answer.read()
@@ -88,11 +92,12 @@ class CountingProxy:
                 self.wfile.write(data)
                 upstream.close()
 
-            do_GET = do_PUT = do_DELETE = do_PROPFIND = do_REPORT = do_MKCALENDAR = do_OPTIONS = _forward
-            do_HEAD = do_POST = do_PROPPATCH = _forward
-
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
+            def log_message(self, *_: object) -> None:
                 return
+
+        for method in ("GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PROPFIND", "PROPPATCH", "REPORT"):
+            setattr(Handler, f"do_{method}", Handler._forward)
+        Handler.do_MKCALENDAR = Handler._forward  # type: ignore[attr-defined]  # a WebDAV verb
 
         self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
         self.server.daemon_threads = True
@@ -123,7 +128,7 @@ def radicale(folder: Path) -> Iterator[CountingProxy]:
         deadline = time.monotonic() + 30
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)  # noqa: S310 - loopback
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
                 break
             except urllib.error.HTTPError:
                 break
@@ -222,6 +227,12 @@ def main() -> int:
     args = parser.parse_args()
     rounds = max(5, args.rounds)
     vds = vdirsyncer_bin()
+    # an installed package has its bytecode (pip compiles it; vdirsyncer's venv has it): so must
+    # calsync's, also from an editable install on a machine with PYTHONDONTWRITEBYTECODE set
+    spec = importlib.util.find_spec("calsync")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            compileall.compile_dir(location, quiet=1)
     folder = Path(tempfile.mkdtemp(prefix="calsync-peer-bench-"))
     try:
         with radicale(folder) as proxy:
@@ -269,7 +280,11 @@ def run(folder: Path, proxy: CountingProxy, vds: Path, rounds: int, foreign: int
     measured([*vds_cmd, "sync"], venv_env)
     proxy.take()
 
-    rows = [Row(f"idle sync, {sessions} sessions"), Row("a moved run"), Row(f"idle, {foreign} other events in the calendar")]
+    rows = [
+        Row(f"idle sync, {sessions} sessions"),
+        Row("a moved run"),
+        Row(f"idle, {foreign} other events in the calendar"),
+    ]
 
     def timed(row: Row, tool: str, command: list[str], tool_env: dict[str, str]) -> str:
         proxy.take()
@@ -287,7 +302,12 @@ def run(folder: Path, proxy: CountingProxy, vds: Path, rounds: int, foreign: int
         timed(rows[1], "calsync", [*calsync, "sync", "--now", NOW], env)
         for path in changed:
             body = path.read_text()
-            body = re.sub(r"SUMMARY:([^\r\n]*?)( \(moved\))?(\r?\n)", lambda m: f"SUMMARY:{m.group(1)}{'' if m.group(2) else ' (moved)'}{m.group(3)}", body, count=1)
+            body = re.sub(
+                r"SUMMARY:([^\r\n]*?)( \(moved\))?(\r?\n)",
+                lambda m: f"SUMMARY:{m.group(1)}{'' if m.group(2) else ' (moved)'}{m.group(3)}",
+                body,
+                count=1,
+            )
             path.write_text(body)
         timed(rows[1], "vdirsyncer", [*vds_cmd, "sync"], venv_env)
     # other events: one PUT of a whole calendar into each collection (Radicale stores one object each)

@@ -14,7 +14,18 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "calsync"
 
-SERVICE = {"pipeline", "registry", "executor", "cli", "commands", "daemon", "feeds", "output", "logs", "__main__"}
+SERVICE = {
+    "pipeline",
+    "registry",
+    "executor",
+    "cli",
+    "commands",
+    "daemon",
+    "feeds",
+    "output",
+    "logs",
+    "__main__",
+}
 """The service layer: composes adapters and the core."""
 CORE_MAY_NOT = {"adapters", "state", "ports", "config", *SERVICE}
 """The core reads no file, environment or database: its settings are plain types (``core.settings``)."""
