@@ -447,7 +447,18 @@ class _Reader:
         return out
 
     def _check_event(self, event: Component) -> bool:
-        """Whether an event can be expanded; reports (and repairs, where safe) what is wrong."""
+        """Whether an event can be expanded; reports (and repairs, where safe) what is wrong. A
+        time Python cannot hold in the plan's zone (year 1, year 9999) skips that event only."""
+        try:
+            return self._check_event_times(event)
+        except OverflowError:
+            self.skip(
+                event,
+                "a date in it is outside what calsync can read (the years 1 to 9999 in the plan's zone)",
+            )
+            return False
+
+    def _check_event_times(self, event: Component) -> bool:
         for prop, message in event.errors:
             if prop in _TIME_PROPERTIES:
                 self.skip(event, f"its {prop} is invalid ({_first_line(message)})")
@@ -547,7 +558,13 @@ class _Reader:
         """Give an RRULE without end an UNTIL at the horizon (or clamp a later UNTIL)."""
         horizon = self.horizon
         current = (rule.get("UNTIL") or [None])[0]
-        if isinstance(current, date) and instant(_as_zone(current, self.zone), self.zone) <= horizon:
+        try:
+            ends_first = (
+                isinstance(current, date) and instant(_as_zone(current, self.zone), self.zone) <= horizon
+            )
+        except OverflowError:  # UNTIL=99991231T235959Z: far past the horizon, as many exports end a series
+            ends_first = False
+        if ends_first:
             return
         if isinstance(start, datetime):
             bound: date = (

@@ -181,9 +181,13 @@ _QUALITY = re.compile(
     r"|pyramid|anaerobic|schwelle|fractionne|seuil|vma\b|series\b|cambios de ritmo|umbral"
     r"|pace\s+run|critical velocity|fast finish|\d+\s*x\s*\(?\s*\d)|^\W*pace\b"
 )
-_STRIDES = re.compile(
-    r"(?:\d+\s*(?:-\s*\d+\s*)?(?:x\s*)?(?:\d+\s*(?:m|s|sec|secs|seconds|'')?\s*)?)?(?:hill\s+)?strides?\b"
+_STRIDE_WORD = re.compile(r"(?:hill\s+)?strides?\b")
+_STRIDE_COUNT = re.compile(
+    r"\d++\s*+(?:-\s*+\d++\s*+)?(?:x\s*+)?(?:\d++\s*+(?:m|s|sec|secs|seconds|'')?\s*+)?$"
 )
+"""What may stand before "strides" (``6 x 20 s``, ``4-6x100m``): looked for in the few characters
+before the word only, with possessive quantifiers, so no text makes it backtrack."""
+_STRIDE_LOOKBACK = 40
 _EASY = re.compile(
     r"\b(?:easy\b|recovery(?!\s*(?:week|day|phase|block))|recup|regenera|jog|shake[- ]?out|aerob"
     r"|ga\b|z(?:one)?\s*[12]\b|endurance|base\b|steady|mlr\b|strides|dauerlauf|locker|gdl\b"
@@ -229,7 +233,7 @@ def _kind_of(text: str, title: bool) -> RunKind | None:
         return RunKind.RACE
     if _LONG.search(norm):
         return RunKind.LONG
-    no_strides = _STRIDES.sub(" strides ", norm)
+    no_strides = _without_strides(norm)
     if _QUALITY.search(no_strides):
         return RunKind.QUALITY
     if _EASY.search(no_strides):
@@ -241,6 +245,26 @@ def _kind_of(text: str, title: bool) -> RunKind | None:
     ):
         return RunKind.RACE
     return None
+
+
+def _without_strides(norm: str) -> str:
+    """The text with every "6 x 20 s strides" (strides are easy-run drills, never a quality
+    session) turned into the plain word, in time linear in the text."""
+    if "stride" not in norm:
+        return norm
+    out: list[str] = []
+    done = 0
+    for word in _STRIDE_WORD.finditer(norm):
+        begin = word.start()
+        window_start = max(done, begin - _STRIDE_LOOKBACK)
+        count = _STRIDE_COUNT.search(norm, window_start, begin)
+        if count is not None:
+            begin = count.start()
+        out.append(norm[done:begin])
+        out.append(" strides ")
+        done = word.end()
+    out.append(norm[done:])
+    return "".join(out)
 
 
 def _run_signal(text: str) -> tuple[bool | None, RunKind | None]:
