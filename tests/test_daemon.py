@@ -4,6 +4,7 @@ serving the run plan, a real Radicale, and its own feed server (issue 4's proof)
 from __future__ import annotations
 
 import itertools
+import json
 import signal
 import socket
 import subprocess
@@ -495,4 +496,49 @@ def test_an_idle_daemon_writes_nothing_to_disk(tmp_path: Path, daemons: list[Dae
         after = db.execute("PRAGMA data_version").fetchone()
     assert after == before, "no idle pass committed anything to the state"
     assert target.stat().st_mtime_ns == written
+    assert daemon.stop() == 0
+
+
+def test_a_subscriber_and_a_monitor_see_a_failing_plan_as_failing(
+    http_feed: HttpFeed, tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    """Issue 13: before a plan's first good pass its feed is 503 with Retry-After (never an empty
+    calendar a subscriber would keep for a day); /healthz and ``status --format json`` name the
+    failing plan; once its source recovers, the feed appears and the health is ok again."""
+    http_feed.set("/good.ics", rolling_plan())
+    http_feed.set("/bad.ics", b"internal error", status=500, content_type="text/plain")
+    port = free_port()
+    config = tmp_path / "calsync.toml"
+    config.write_text(
+        daemon_table(poll=1.0, extra=f"[daemon.feeds]\nport = {port}\n")
+        + plan_table("good", url_source(http_feed.url("/good.ics")), 'kind = "feed"')
+        + plan_table("bad", url_source(http_feed.url("/bad.ics")), 'kind = "feed"')
+    )
+    daemon = start(daemons, config)
+    daemon.wait_log("plan good: sync ok")
+    daemon.wait_log("plan bad: sync failed (1 in a row)")
+    base = f"http://127.0.0.1:{port}"
+    assert requests.get(f"{base}/feeds/good.ics", timeout=5).status_code == 200
+    waiting = requests.get(f"{base}/feeds/bad.ics", timeout=5)
+    assert waiting.status_code == 503
+    assert int(waiting.headers["Retry-After"]) > 0
+    health = requests.get(f"{base}/healthz", timeout=5)
+    assert health.status_code == 503
+    assert "plan good: ok" in health.text
+    assert "plan bad: failing" in health.text
+    status = run(config, "status", "--format", "json")
+    assert status.returncode == 1, status.stderr
+    plans = {p["plan"]: p for p in json.loads(status.stdout)["plans"]}
+    assert plans["good"]["ok"] is True
+    assert plans["bad"]["ok"] is False
+    assert plans["bad"]["last_pass"]["consecutive_failures"] >= 1
+    assert plans["bad"]["daemon"]["running"] is True
+
+    http_feed.set("/bad.ics", rolling_plan())
+    daemon.wait_log("plan bad: back to normal", timeout=60)
+    assert requests.get(f"{base}/feeds/bad.ics", timeout=5).status_code == 200
+    recovered = requests.get(f"{base}/healthz", timeout=5)
+    assert recovered.status_code == 200
+    assert "plan bad: ok" in recovered.text
+    assert run(config, "status", "--format", "json").returncode == 0
     assert daemon.stop() == 0

@@ -60,8 +60,10 @@ def serve() -> Iterator[Callable[..., FeedServer]]:
     """Start FeedServers on free loopback ports; every one is stopped after the test."""
     started: list[FeedServer] = []
 
-    def start(lookup: Callable[[str], Feed | None], token: str | None = None, **kw: int) -> FeedServer:
-        server = FeedServer("127.0.0.1", 0, token=token, lookup=lookup, **kw)
+    def start(
+        lookup: Callable[[str], Feed | None], token: str | None = None, max_connections: int = 64
+    ) -> FeedServer:
+        server = FeedServer("127.0.0.1", 0, token=token, lookup=lookup, max_connections=max_connections)
         server.start()
         started.append(server)
         return server
@@ -184,27 +186,48 @@ def test_head_has_the_headers_and_no_body(feed_file: Path, serve: Callable[..., 
         assert head.headers[name] == get.headers[name]
 
 
-def test_unknown_plan_404_and_a_plan_not_written_yet_is_an_empty_calendar(
+def test_unknown_plan_404_and_a_plan_without_a_good_pass_503_until_it_has_one(
     tmp_path: Path, serve: Callable[..., FeedServer]
 ) -> None:
+    """A subscriber (Google refreshes every 12-24 h) must not be handed an empty calendar before
+    the plan's first good pass: 503 with Retry-After, then the feed once it is written."""
     server = serve(FileFeeds({"new": tmp_path / "not-yet.ics"}))
     assert requests.get(server.url("nobody"), timeout=5).status_code == 404
-    response = requests.get(server.url("new"), timeout=5)
-    assert response.status_code == 200
-    calendar = Calendar.from_ical(response.content)
-    assert calendar.name == "VCALENDAR"
-    assert not calendar.walk("VEVENT")
-    # it is conditional like any other feed, and fills in once the file is written
-    assert (
-        requests.get(
-            server.url("new"), headers={"If-None-Match": response.headers["ETag"]}, timeout=5
-        ).status_code
-        == 304
-    )
+    for method in (requests.get, requests.head):
+        response = method(server.url("new"), timeout=5)
+        assert response.status_code == 503
+        assert int(response.headers["Retry-After"]) > 0
+        assert response.headers["Cache-Control"] == "no-store"
     write_atomic(tmp_path / "not-yet.ics", CALENDAR)
-    later = requests.get(server.url("new"), headers={"If-None-Match": response.headers["ETag"]}, timeout=5)
+    later = requests.get(server.url("new"), timeout=5)
     assert later.status_code == 200
     assert later.content == CALENDAR
+
+
+def test_a_good_feed_is_never_replaced_by_an_empty_one(
+    tmp_path: Path, serve: Callable[..., FeedServer]
+) -> None:
+    """The file goes missing (a person, a cleanup job): the last good copy stays served."""
+    path = tmp_path / "me.ics"
+    write_atomic(path, CALENDAR)
+    server = serve(FileFeeds({"me": path}))
+    first = requests.get(server.url("me"), timeout=5)
+    path.unlink()
+    again = requests.get(server.url("me"), timeout=5)
+    assert again.status_code == 200
+    assert again.content == CALENDAR
+    assert again.headers["ETag"] == first.headers["ETag"]
+
+
+def test_the_all_plans_feed_is_503_until_its_first_pass(serve: Callable[..., FeedServer]) -> None:
+    feeds = FileFeeds({})
+    feeds.expect("all")
+    server = serve(feeds)
+    assert requests.get(server.url("all"), timeout=5).status_code == 503
+    feeds.set_feed("all", Feed.of(CALENDAR, datetime(2026, 11, 27, tzinfo=UTC)))
+    assert requests.get(server.url("all"), timeout=5).content == CALENDAR
+    feeds.set_feed("all", None)  # all_plans turned off: no such feed
+    assert requests.get(server.url("all"), timeout=5).status_code == 404
 
 
 def test_token_in_the_path(feed_file: Path, serve: Callable[..., FeedServer]) -> None:
@@ -265,6 +288,22 @@ def test_healthz(serve: Callable[..., FeedServer]) -> None:
     response = requests.get(f"http://127.0.0.1:{server.port}/healthz", timeout=5)
     assert response.status_code == 200
     assert response.text == "ok\n"
+
+
+def test_healthz_says_which_plans_fail(serve: Callable[..., FeedServer]) -> None:
+    """What the daemon reports is what a monitor sees: 503 while a plan's last pass failed."""
+    health = [(200, "ok\nplan a: ok\n")]
+    server = FeedServer("127.0.0.1", 0, token=TOKEN, lookup=FileFeeds({}), health=lambda: health[0])
+    server.start()
+    try:
+        url = f"http://127.0.0.1:{server.port}/healthz"
+        assert requests.get(url, timeout=5).text == "ok\nplan a: ok\n"
+        health[0] = (503, "failing\nplan a: failing (2 in a row): cannot connect\n")
+        response = requests.get(url, timeout=5)
+        assert response.status_code == 503
+        assert "plan a: failing (2 in a row)" in response.text
+    finally:
+        server.stop()
 
 
 def test_gzip_round_trip(tmp_path: Path, serve: Callable[..., FeedServer]) -> None:

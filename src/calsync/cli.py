@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(sync)
 
     status = commands.add_parser("status", help="when each plan last synced, what it did, what failed")
+    status.add_argument("--format", choices=["text", "json"], default="text")
     common(status, now=False)
 
     daemon = commands.add_parser("daemon", help="run the scheduled passes until SIGTERM (SIGHUP reloads)")

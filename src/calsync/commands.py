@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -118,7 +119,10 @@ def cmd_rebuild(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
-    """When each plan last synced, what it did, what failed (reads the state, changes nothing)."""
+    """When each plan last synced, what it did, what failed (reads the state, changes nothing).
+    ``--format json`` prints one object for scripts: exit 0, or 1 when a plan's last pass failed."""
+    if getattr(args, "format", "text") == "json":
+        return _status_json(args, config)
     with State.open_default(readonly=True) as state:
         for plan_config in _plans(config, args.plan):
             record = state.last_pass(plan_config.id)
@@ -144,15 +148,50 @@ def cmd_daemon(args: argparse.Namespace, config: Config) -> int:
     return run_daemon(config, args.early_signals)
 
 
+def _status_json(args: argparse.Namespace, config: Config) -> int:
+    plans: list[dict[str, object]] = []
+    with State.open_default(readonly=True) as state:
+        for plan_config in _plans(config, args.plan):
+            record = state.last_pass(plan_config.id)
+            entry: dict[str, object] = {"plan": plan_config.id, "ok": None, "last_pass": None, "daemon": None}
+            if record is not None:
+                entry["ok"] = record.ok
+                entry["last_pass"] = {
+                    "started": record.started,
+                    "finished": record.finished,
+                    "ok": record.ok,
+                    "summary": record.summary,
+                    "error": logs.mask(record.error),
+                    "requests": record.requests,
+                    "seconds": record.seconds,
+                    "consecutive_failures": record.consecutive_failures,
+                }
+                if record.daemon_pid:
+                    entry["daemon"] = {
+                        "pid": record.daemon_pid,
+                        "running": _running(record.daemon_pid),
+                        "poll_seconds": record.poll_seconds,
+                        "next_pass": record.next_pass or None,
+                    }
+            plans.append(entry)
+        body = {"state": str(state.path), "plans": plans}
+    print(json.dumps(body, indent=2, ensure_ascii=False))
+    return 1 if any(p["ok"] is False for p in plans) else 0
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except PermissionError:  # someone else's process (the service's user): it runs
+        return True
+    except OSError:
+        return False
+    return True
+
+
 def _daemon_line(record: PassRecord) -> str:
     """What ``status`` says of the daemon that recorded a pass."""
-    try:
-        os.kill(record.daemon_pid, 0)
-        running = True
-    except PermissionError:  # someone else's process (the service's user): it runs
-        running = True
-    except OSError:
-        running = False
+    running = _running(record.daemon_pid)
     if not running:
         return f"daemon (pid {record.daemon_pid}) not running: no pass is scheduled"
     every = f"polls every {record.poll_seconds:g} s" if record.poll_seconds else "running"

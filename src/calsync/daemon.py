@@ -75,6 +75,10 @@ class PlanSlot:
     """A nightly rebuild came while a pass ran: it runs right after that pass."""
     recorded: tuple[bool, str, str] | None = None
     recorded_at: float = 0.0
+    good_pass: bool = False
+    """A pass of this plan succeeded since the daemon started."""
+    last_error: str = ""
+    """Why the last pass failed (empty: it did not)."""
 
     def poll_seconds(self, default: float) -> float:
         """This plan's poll interval."""
@@ -146,6 +150,8 @@ class Daemon:
             self.feeds.set_paths(paths)
         if not settings.all_plans:
             self.feeds.set_feed("all", None)
+        else:
+            self.feeds.expect("all")  # 503 until the first pass, not an empty calendar
         if key == self._server_key:
             return
         old = self.server
@@ -157,7 +163,7 @@ class Daemon:
         same_address = self._server_key is not None and self._server_key[:2] == key[:2]
         if old is not None and same_address:
             old.stop()  # the same address: the old server must let go of it first
-        server = FeedServer(settings.host, settings.port, token=key[2], lookup=self.feeds)
+        server = FeedServer(settings.host, settings.port, token=key[2], lookup=self.feeds, health=self.health)
         try:
             server.start()
         except OSError as err:
@@ -170,6 +176,21 @@ class Daemon:
         if old is not None and not same_address:
             old.stop()
         self.server, self._server_key = server, key
+
+    def health(self) -> tuple[int, str]:
+        """``/healthz``: 503 while any plan's last pass failed, with a line per plan."""
+        lines = []
+        failing = False
+        for plan_id, slot in sorted(self.slots.items()):
+            if slot.failures:
+                failing = True
+                lines.append(f"plan {plan_id}: failing ({slot.failures} in a row): {slot.last_error}")
+            elif slot.good_pass:
+                lines.append(f"plan {plan_id}: ok")
+            else:
+                lines.append(f"plan {plan_id}: starting (no pass yet)")
+        head = "failing" if failing else "ok"
+        return (503 if failing else 200), "\n".join([head, *lines]) + "\n"
 
     def _schedule(self, slot: PlanSlot, *, first_in: float = 0.0) -> None:
         plan = slot.config
@@ -277,6 +298,7 @@ class Daemon:
             self._failed(slot, state, kind, now, started=started, err=err)
             return
         seconds = time.monotonic() - started
+        slot.good_pass, slot.last_error = True, ""
         if slot.failures:
             log.info("plan %s: back to normal after %d failed pass(es)", plan.id, slot.failures)
             slot.failures = 0
@@ -333,6 +355,7 @@ class Daemon:
         message = mask(
             str(err) if isinstance(err, CalsyncError) else f"internal error: {type(err).__name__}: {err}"
         ).removeprefix(f"plan {plan.id}: ")
+        slot.last_error = message
         in_a_row = slot.failures
         if state is not None:
             record = pass_record(plan, now, started, f"{kind} failed", error=message)

@@ -105,21 +105,21 @@ class Feed:
         return gzip.compress(self.body, compresslevel=6, mtime=0)
 
 
-def empty_calendar(name: str) -> bytes:
-    """A valid calendar with no events: a known plan whose feed file is not written yet."""
-    calendar = Calendar()
-    calendar.add("prodid", event_ics.PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("x-wr-calname", f"calsync: {name}")
-    return bytes(calendar.to_ical())
-
-
 @dataclass
 class _Cached:
     path: Path
     key: tuple[int, int, int] | None
     """``(st_mtime_ns, st_size, st_ino)`` of the file read, None for a missing file."""
     feed: Feed
+
+
+class FeedNotReadyError(LookupError):
+    """The feed exists but its plan has had no good pass yet: answered 503 with Retry-After, so a
+    subscriber keeps what it has instead of an empty calendar."""
+
+
+RETRY_AFTER_SECONDS = 60
+"""What a 503 for a feed not ready yet asks subscribers to wait."""
 
 
 @dataclass
@@ -134,6 +134,7 @@ class FileFeeds:
 
     paths: Mapping[str, Path] = field(default_factory=dict)
     _memory: dict[str, Feed] = field(default_factory=dict, init=False, repr=False)
+    _expected: set[str] = field(default_factory=set, init=False, repr=False)
     _cache: dict[str, _Cached] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -148,6 +149,12 @@ class FileFeeds:
                 if self.paths.get(name) != self._cache[name].path:
                     del self._cache[name]
 
+    def expect(self, name: str) -> None:
+        """A feed served from memory that has no content yet: 503 until :meth:`set_feed`."""
+        with self._lock:
+            if name not in self._memory:
+                self._expected.add(name)
+
     def set_feed(self, name: str, feed: Feed | None) -> None:
         """Serve ``feed`` under ``name`` from memory (None: stop serving it).
 
@@ -155,6 +162,7 @@ class FileFeeds:
         stay those of the first time this content was seen.
         """
         with self._lock:
+            self._expected.discard(name)
             if feed is None:
                 self._memory.pop(name, None)
             elif (old := self._memory.get(name)) is None or old.etag != feed.etag:
@@ -163,16 +171,20 @@ class FileFeeds:
     def names(self) -> set[str]:
         """Every name served now."""
         with self._lock:
-            return set(self.paths) | set(self._memory)
+            return set(self.paths) | set(self._memory) | self._expected
 
     def __call__(self, name: str) -> Feed | None:
-        """The feed called ``name``, or None when there is none."""
+        """The feed called ``name``, or None when there is none; raises :class:`FeedNotReadyError`
+        for a known feed without content yet (no good pass of its plan)."""
         with self._lock:
             memory = self._memory.get(name)
+            expected = name in self._expected
             path = self.paths.get(name)
             cached = self._cache.get(name)
         if memory is not None:
             return memory
+        if expected and path is None:
+            raise FeedNotReadyError(name)
         if path is None:
             return None
         if cached is not None and cached.path != path:
@@ -196,9 +208,10 @@ class FileFeeds:
         try:
             handle = path.open("rb")
         except FileNotFoundError:
-            if cached is not None and cached.key is None:
-                return cached.feed, None
-            body, modified, key = empty_calendar(name), datetime.now(UTC), None
+            if cached is not None:  # gone after a good pass wrote it: the last good copy stays
+                log.warning("feed %s: %s is gone; serving the last copy read", name, path)
+                return cached.feed, cached.key
+            raise FeedNotReadyError(name) from None
         else:
             with handle:
                 stat = os.fstat(handle.fileno())
@@ -345,9 +358,11 @@ class _Server(ThreadingHTTPServer):
         token: str | None,
         lookup: Callable[[str], Feed | None],
         max_connections: int,
+        health: Callable[[], tuple[int, str]] | None = None,
     ) -> None:
         self.token = token
         self.lookup = lookup
+        self.health = health
         self.slots = threading.BoundedSemaphore(max_connections)
         self.open: set[socket.socket] = set()
         self.open_lock = threading.Lock()
@@ -503,14 +518,30 @@ class _Handler(BaseHTTPRequestHandler):
         if with_body:
             self.wfile.write(text)
 
+    def _not_ready(self, *, with_body: bool) -> None:
+        text = b"no good pass of this plan yet; try again later\n"
+        self.send_response(503)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(text)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Retry-After", str(RETRY_AFTER_SECONDS))
+        self.end_headers()
+        if with_body:
+            self.wfile.write(text)
+
     def _serve(self, *, with_body: bool) -> None:
         if self.path.split("?", 1)[0] == "/healthz":
-            self._plain(200, b"ok\n", with_body=with_body)
+            health = self._server.health
+            code, text = health() if health is not None else (200, "ok\n")
+            self._plain(code, self._server.redact(text).encode(), with_body=with_body)
             return
         server = self._server
         name = server.route(self.path)
         try:
             feed = server.lookup(name) if name is not None else None
+        except FeedNotReadyError:
+            self._not_ready(with_body=with_body)
+            return
         except OSError as err:
             log.warning("feeds: cannot read the feed %s: %s", name, err)
             self._plain(500, b"feed unavailable\n", with_body=with_body)
@@ -576,11 +607,14 @@ class FeedServer:
         token: str | None,
         lookup: Callable[[str], Feed | None],
         max_connections: int = MAX_CONNECTIONS,
+        health: Callable[[], tuple[int, str]] | None = None,
     ) -> None:
         self.host = host
         self._port = port
         self.token = token or None
         self.lookup = lookup
+        self.health = health
+        """``/healthz``: (status, text); the daemon says which plans fail (none: 200 ok)."""
         self.max_connections = max_connections
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -595,6 +629,7 @@ class FeedServer:
             token=self.token,
             lookup=self.lookup,
             max_connections=self.max_connections,
+            health=self.health,
         )
         self._port = int(self._server.server_address[1])
         self._thread = threading.Thread(
