@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -107,3 +109,148 @@ def test_the_reported_digit_run_classifies_within_a_tenth_of_a_second() -> None:
     """Issue 13's reproduction: 800 digits took 8.4 s (cubic backtracking in the strides pattern)."""
     _classify("Easy Run 1")
     assert _seconds(lambda: _classify("Easy Run " + "1" * 5000)) < 0.1
+
+
+# -- the whole pipeline on odd and adversarial calendars ---------------------------------------------
+
+WALL_CAP_SECONDS = 60.0
+MEMORY_CAP_BYTES = 2 << 30
+"""Per file: the process is killed past these (address space, so a runaway allocation fails)."""
+
+
+def _event(uid: str, extra: str = "", summary: str = "Easy Run 40 min", start: str = "") -> str:
+    start = start or "DTSTART:20261202T070000Z\r\nDTEND:20261202T080000Z\r\n"
+    head = f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\n"
+    return f"{head}{start}SUMMARY:{summary}\r\n{extra}END:VEVENT\r\n"
+
+
+def _zone(i: int) -> str:
+    return (
+        f"BEGIN:VTIMEZONE\r\nTZID:Custom/Zone{i}\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\n"
+        "TZOFFSETFROM:+0100\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+    )
+
+
+def _day(i: int) -> str:
+    return f"DTSTART:2026{11 + i % 2:02d}{1 + i % 28:02d}T{6 + i % 12:02d}0000Z\r\nDURATION:PT45M\r\n"
+
+
+def hostile_calendars() -> dict[str, bytes]:
+    """Odd and adversarial calendars, each with one good run besides (what must survive)."""
+    head, tail, good = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//hostile//EN\r\n",
+        "END:VCALENDAR\r\n",
+        GOOD,
+    )
+    every_day = ",".join(map(str, range(1, 367)))
+    texts: dict[str, str | bytes] = {
+        "years 1 and 9999": head
+        + good
+        + _event("a", start="DTSTART:00010101T000000Z\r\nDTEND:00010101T010000Z\r\n")
+        + _event("b", start="DTSTART:99991231T220000Z\r\nDTEND:99991231T230000Z\r\n")
+        + tail,
+        "UNTIL far away": head + good + _event("c", "RRULE:FREQ=DAILY;UNTIL=99991231T235959Z\r\n") + tail,
+        "FREQ=SECONDLY without end": head + good + _event("d", "RRULE:FREQ=SECONDLY\r\n") + tail,
+        "BYYEARDAY x BYHOUR x BYMINUTE from 1700": head
+        + good
+        + _event(
+            "y",
+            f"RRULE:FREQ=YEARLY;BYYEARDAY={every_day};BYHOUR={','.join(map(str, range(24)))};"
+            f"BYMINUTE={','.join(map(str, range(60)))}\r\n",
+            start="DTSTART:17000101T000000Z\r\nDTEND:17000101T000100Z\r\n",
+        )
+        + tail,
+        "DTEND before DTSTART": head
+        + good
+        + _event("e", start="DTSTART:20261203T070000Z\r\nDTEND:20261201T070000Z\r\n")
+        + tail,
+        "a 10 MB line": head + good + _event("f", "DESCRIPTION:" + "x" * 10_000_000 + "\r\n") + tail,
+        "3,000 VTIMEZONEs": head + "".join(_zone(i) for i in range(3000)) + good + tail,
+        "3,000 VTIMEZONEs and a cut-off event": head
+        + "".join(_zone(i) for i in range(3000))
+        + good
+        + "BEGIN:VEVENT\r\nUID:cut\r\nDTSTART:2026",
+        "deep nesting": head + good + "BEGIN:VEVENT\r\n" * 5000 + "END:VEVENT\r\n" * 5000 + tail,
+        "digit runs in every text": head
+        + good
+        + _event(
+            "g",
+            "".join(f"{p}:{'1' * 100_000}\r\n" for p in ("DESCRIPTION", "LOCATION", "CATEGORIES", "COMMENT")),
+            summary="Easy Run " + "1" * 100_000,
+        )
+        + tail,
+        "space runs in every text": head
+        + good
+        + _event("h", "DESCRIPTION:" + " " * 100_000 + "x\r\n", summary="Easy" + " " * 100_000 + "Run")
+        + tail,
+        "invalid UTF-8": (head + good).encode()
+        + b"BEGIN:VEVENT\r\nUID:i\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20261203T070000Z\r\n"
+        + b"SUMMARY:Lauf \xff\xfe\xc3(\r\nEND:VEVENT\r\n"
+        + tail.encode(),
+        "CR-only line ends": (head + good + _event("j") + tail).replace("\r\n", "\r"),
+        "5,000 events": head
+        + good
+        + "".join(_event(f"m{i}", summary=f"Meeting {i}", start=_day(i)) for i in range(5000))
+        + tail,
+    }
+    return {name: text if isinstance(text, bytes) else text.encode() for name, text in texts.items()}
+
+
+def _limits() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP_BYTES, MEMORY_CAP_BYTES))
+
+
+def test_every_hostile_calendar_plans_or_fails_in_one_line_in_bounded_time_and_memory(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    report = []
+    for index, (name, body) in enumerate(hostile_calendars().items()):
+        source = tmp_path / f"{index}.ics"
+        source.write_bytes(body)
+        config = tmp_path / f"{index}.toml"
+        config.write_text(
+            f'[[plan]]\nid = "odd"\ntimezone = "Europe/Berlin"\nhorizon_weeks = 8\n\n'
+            f'[[plan.source]]\nkind = "ics_file"\npath = "{source}"\n'
+        )
+        out, err = tmp_path / f"{index}.out", tmp_path / f"{index}.err"
+        started = time.perf_counter()
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "calsync",
+                    "--config",
+                    str(config),
+                    "plan",
+                    "--format",
+                    "json",
+                    "--now",
+                    "2026-11-27T07:30",
+                ],
+                stdout=stdout,
+                stderr=stderr,
+                preexec_fn=_limits,  # noqa: PLW1509 - only setrlimit, nothing that can deadlock
+            )
+        timer = threading.Timer(WALL_CAP_SECONDS, lambda p=process: os.kill(p.pid, signal.SIGKILL))
+        timer.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        timer.cancel()
+        seconds = time.perf_counter() - started
+        code = os.waitstatus_to_exitcode(status)
+        lines = err.read_text(errors="replace").strip().splitlines()
+        report.append((seconds, usage.ru_maxrss // 1024, name))
+        assert code in (0, 1), f"{name}: exit {code} after {seconds:.1f} s (killed at the cap?) {lines[-3:]}"
+        assert len(lines) <= 1, (name, lines[-5:])
+        assert not any("Traceback" in line for line in lines), name
+        if code == 0:
+            runs = [r["title"] for r in json.loads(out.read_text())["plans"][0]["runs"]]
+            assert "Easy Run 40 min" in runs, (name, runs[:5])
+    slowest = max(report)
+    print(f"hostile suite: slowest {slowest[2]!r} {slowest[0]:.1f} s; peak {max(r[1] for r in report)} MB")

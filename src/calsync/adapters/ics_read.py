@@ -52,6 +52,16 @@ _FREQ_SECONDS = {
     "MONTHLY": 28 * 86400,
     "YEARLY": 365 * 86400,
 }
+_BY_PERIOD_SECONDS = (
+    ("BYMONTH", 28 * 86400),
+    ("BYWEEKNO", 7 * 86400),
+    ("BYYEARDAY", 86400),
+    ("BYMONTHDAY", 86400),
+    ("BYHOUR", 3600),
+    ("BYMINUTE", 60),
+    ("BYSECOND", 1),
+)
+"""The BY parts that expand each step of a coarser FREQ into several candidates (RFC 5545 3.3.10)."""
 _MONTH_DAYS = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31}
 _BOM = b"\xef\xbb\xbf"
 _STRUCTURE = re.compile(rb"^(BEGIN|END):(VCALENDAR|VEVENT)[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
@@ -298,6 +308,8 @@ class _Reader:
         """Parse the bytes into top-level components (VCALENDARs or bare VEVENTs)."""
         if data.startswith(_BOM):
             data = data[len(_BOM) :]
+        if b"\n" not in data and b"\r" in data:  # old Mac line ends (CR only): RFC 5545 wants CRLF
+            data = data.replace(b"\r", b"\r\n")
         if not data.strip():
             raise SourceError(
                 f"{self.name}: the calendar data is empty (0 bytes of iCalendar); "
@@ -544,9 +556,7 @@ class _Reader:
                 steps = max((end - begin).total_seconds(), 0) / (_FREQ_SECONDS[freq] * interval)
             else:
                 steps = count
-            for by, seconds in (("BYHOUR", 3600), ("BYMINUTE", 60), ("BYSECOND", 1)):
-                if rule.get(by) and _FREQ_SECONDS[freq] > seconds:
-                    steps *= len(rule[by])
+            steps *= _candidates_per_step(rule, freq)
             if steps > MAX_RRULE_STEPS:
                 return (
                     f"its RRULE (FREQ={freq}) needs about {int(steps)} steps to expand, more than "
@@ -686,6 +696,19 @@ class _Reader:
                 shifted = instant(_as_zone(raw_start, self.zone), self.zone) - move
                 original = shifted if isinstance(original, datetime) else shifted.date()
         return _as_zone(original, self.zone).isoformat()
+
+
+def _candidates_per_step(rule: Any, freq: str) -> int:
+    """An upper bound of the candidate times one step of the rule makes (what dateutil walks):
+    ``FREQ=YEARLY;BYYEARDAY=1..366;BYHOUR=0..23;BYMINUTE=0..59`` makes 527,040 a year."""
+    period = _FREQ_SECONDS[freq]
+    count = 1
+    for by, seconds in _BY_PERIOD_SECONDS:
+        if rule.get(by) and period > seconds:
+            count *= len(rule[by])
+    if rule.get("BYDAY") and period > 86400:
+        count *= len(rule["BYDAY"]) * max(1, -(-period // (7 * 86400)))  # every week of the period
+    return count
 
 
 def _month_days_possible(rule: Any) -> bool:
