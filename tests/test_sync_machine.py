@@ -83,6 +83,8 @@ class Injector:
         self.person_edits: Callable[[str], None] | None = None
         self.methods: tuple[str, ...] | None = None
         self.limit: int | None = None
+        self.lost: set[str] = set()
+        """URLs of PUTs the server did while calsync never heard its answer (kept across passes)."""
 
     def arm(
         self,
@@ -131,6 +133,8 @@ class Injector:
             if mode == "500":
                 return _fake_response(url, 500)
             send(method, url, *args, **kwargs)
+            if method == "PUT":
+                self.lost.add(url)
             raise niquests.exceptions.ConnectionError("connection lost after the request (injected)")
 
         return request
@@ -332,6 +336,9 @@ class CaldavBackend(Backend):
     def person_deletes(self, calendar: str, uid: str) -> None:
         for href, _ in self._split(calendar)[0][uid]:
             delete(self.server, href)
+
+    def answer_lost(self, uid: str) -> bool:
+        return any(url.endswith(f"/{uid}.ics") for url in INJECTOR.lost)
 
     def start_of(self, snapshot: Snapshot) -> When:
         assert isinstance(snapshot, bytes)
