@@ -13,7 +13,7 @@ import pytest
 
 from calsync.adapters.ics_read import parse_ics
 from calsync.core.classify import classify_event
-from calsync.core.model import ReadResult, SourceEvent
+from calsync.core.model import ReadResult, RunKind, SourceEvent
 from calsync.core.settings import Classification
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -254,3 +254,20 @@ def test_every_hostile_calendar_plans_or_fails_in_one_line_in_bounded_time_and_m
             assert "Easy Run 40 min" in runs, (name, runs[:5])
     slowest = max(report)
     print(f"hostile suite: slowest {slowest[2]!r} {slowest[0]:.1f} s; peak {max(r[1] for r in report)} MB")
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Easy 8 km + 6x (20s strides)",
+        "Easy 6 x (100m strides)",
+        "Easy 4x(20 sec strides)",
+        "Easy 6 x 20 s strides",
+    ],
+)
+def test_strides_stay_part_of_an_easy_run(title: str) -> None:
+    """The linear strides reading keeps what the old pattern did: a count in brackets is no
+    interval session (found in review of the rewrite)."""
+    run = _classify(title)
+    assert run is not None
+    assert getattr(run, "kind", None) == RunKind.EASY

@@ -103,7 +103,9 @@ def cmd_rebuild(args: argparse.Namespace, config: Config) -> int:
                 report_error(err, args.verbose)
                 status = max(status, err.exit_code)
                 if not args.dry_run:
-                    state.record_pass(pass_record(plan_config, now, started, "failed", error=str(err)))
+                    state.record_pass(
+                        pass_record(plan_config, now, started, "failed", ok=False, error=str(err))
+                    )
                 continue
             if args.dry_run:
                 for action in report.actions:

@@ -358,7 +358,7 @@ class Daemon:
         slot.last_error = message
         in_a_row = slot.failures
         if state is not None:
-            record = pass_record(plan, now, started, f"{kind} failed", error=message)
+            record = pass_record(plan, now, started, f"{kind} failed", ok=False, error=message)
             in_a_row = self._record(slot, state, record, (False, "", message))
         log.warning(
             "plan %s: %s failed (%d in a row), retrying in %s: %s",

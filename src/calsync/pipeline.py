@@ -305,16 +305,17 @@ def pass_record(
     started: float,
     summary: str,
     *,
+    ok: bool = True,
     error: str = "",
     requests: int = 0,
 ) -> PassRecord:
     """What the state keeps of one pass for ``calsync status`` (the CLI's and the daemon's alike):
-    ``started`` is the ``time.monotonic()`` of its start; an ``error`` makes it a failed pass."""
+    ``started`` is the ``time.monotonic()`` of its start; a failed pass gives ``ok=False``."""
     return PassRecord(
         config.id,
         now_iso(now),
         now_iso(datetime.now(config.zone)),
-        not error,
+        ok,
         summary,
         error=error,
         requests=requests,

@@ -183,7 +183,7 @@ _QUALITY = re.compile(
 )
 _STRIDE_WORD = re.compile(r"(?:hill\s+)?strides?\b")
 _STRIDE_COUNT = re.compile(
-    r"\d++\s*+(?:-\s*+\d++\s*+)?(?:x\s*+)?(?:\d++\s*+(?:m|s|sec|secs|seconds|'')?\s*+)?$"
+    r"(?:\d++\s*+(?:-\s*+\d++\s*+)?(?:x\s*+)?)?(?:\d++\s*+(?:m|s|sec|secs|seconds|'')?\s*+)?$"
 )
 """What may stand before "strides" (``6 x 20 s``, ``4-6x100m``): looked for in the few characters
 before the word only, with possessive quantifiers, so no text makes it backtrack."""
