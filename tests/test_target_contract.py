@@ -472,6 +472,26 @@ class TargetContract:
         assert storage.uids() == sorted([*(u for u in BY_UID if u != S2), "dentist-1@example.org"])
         assert S2 not in by_uid(storage.make_target().list_owned())
 
+    def test_a_persons_copy_under_a_new_uid_is_never_owned(self, storage: Storage) -> None:
+        """An app duplicates a session (or re-creates it moving it between calendars): same
+        content, ``X-CALSYNC-*`` lines and all, another UID. It is the person's event: a pass
+        neither deletes it nor the original (issue 14, item 1)."""
+        populated(storage)
+        copy = "copy-of-s1@person.example"
+        text = storage.text_of(S1)
+        storage.add_foreign(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Person//App//EN\r\n"
+            + text[text.index("BEGIN:VEVENT") : text.index("END:VEVENT")].replace(f"UID:{S1}", f"UID:{copy}")
+            + "END:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+        storage.delete(S1)
+        target = storage.make_target()
+        assert copy not in by_uid(target.list_owned())
+        actions, outcome = sync(target, [s for s in PLANNED if s.uid != S1])
+        assert actions == []
+        assert not outcome.conflicts
+        assert copy in storage.uids()
+
     def test_persons_edit_is_seen_and_kept(self, storage: Storage) -> None:
         populated(storage)
         new_start = datetime(2026, 12, 3, 19, 30, tzinfo=ZONE)

@@ -14,6 +14,7 @@ import logging
 import os
 import random
 import sqlite3
+import stat
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -68,6 +69,35 @@ def default_state_dir() -> Path:
     return Path.home() / ".local" / "state" / "calsync"
 
 
+PRIVATE_FOLDER = 0o700
+PRIVATE_FILE = 0o600
+"""The state holds feed URL tokens and the last body of each feed: only its owner may read it,
+whatever the umask (the systemd units also set ``StateDirectoryMode=0700`` and ``UMask=0077``)."""
+
+
+def _make_private(path: Path) -> None:
+    """Create the state folder (0700) and file (0600), and tighten them when a looser umask or an
+    older calsync made them readable by others. SQLite gives its ``-wal`` / ``-shm`` files the
+    database file's mode."""
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
+    _tighten(folder, PRIVATE_FOLDER)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+        _tighten(folder / name, PRIVATE_FILE)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """Drop group and other permissions from a path calsync owns (others' paths are left)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) & 0o077:
+        path.chmod(stat.S_IMODE(info.st_mode) & mode)
+
+
 @dataclass(frozen=True)
 class PassRecord:
     """The last pass of one plan, for ``calsync status``."""
@@ -105,7 +135,7 @@ class State:
             self._open_readonly(path)
             return
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _make_private(path)
         except OSError as err:
             raise StateError(
                 f"cannot open the state file {path}: {err}; check the folder is writable "

@@ -4,8 +4,10 @@ Part of the *apply* step (PRODUCT.md section 4): every target that stores iCalen
 file, CalDAV) writes a session with the same properties, and reads an owned event back the same
 way, so the fingerprint (``X-CALSYNC-HASH``) means the same thing everywhere.
 
-An event is this plan's when its ``X-CALSYNC-PLAN`` is the plan id. An event whose UID follows
-calsync's scheme for the plan (``calsync-<plan>-<YYYY>W<WW>-<slot>``) but lost the ``X-CALSYNC-*``
+An event is this plan's when its UID follows calsync's scheme for the plan
+(``calsync-<plan>-<YYYY>W<WW>-<slot>``) and its ``X-CALSYNC-PLAN``, if any, is the plan id; a copy
+under another UID is never calsync's, whatever its ``X-CALSYNC-*`` lines say. An event with a
+session UID that lost the ``X-CALSYNC-*``
 properties (some clients drop unknown properties when a person edits an event) is adopted too,
 as an event a person edited: calsync keeps it and never creates a second one beside it.
 """
@@ -73,13 +75,17 @@ def times(event: Component) -> tuple[When, When]:
 
 
 def owns(component: Component, plan_id: str) -> bool:
-    """Whether a component is one of this plan's events (by ``X-CALSYNC-PLAN``, else by UID)."""
-    if component.name != "VEVENT":
+    """Whether a component is one of this plan's events: its UID is one calsync makes for the plan
+    (and its ``X-CALSYNC-PLAN``, when present, names the plan).
+
+    A copy of a session under another UID (a person duplicated it, or an app re-created it when
+    moving it between calendars, ``X-CALSYNC-*`` lines and all) is the person's event: calsync
+    never changes or deletes an event whose UID it did not write.
+    """
+    if component.name != "VEVENT" or not is_session_uid(text(component, "UID"), plan_id):
         return False
     marked = text(component, "X-CALSYNC-PLAN")
-    if marked:
-        return marked == plan_id
-    return is_session_uid(text(component, "UID"), plan_id)
+    return not marked or marked == plan_id
 
 
 def is_calsync_event(component: Component) -> bool:

@@ -1,0 +1,110 @@
+"""Data safety (issue 14): a person's copies, another program writing the same file, private state,
+and the small honesty items. Each test failed on the main before its fix."""
+
+from __future__ import annotations
+
+import os
+import stat
+import uuid
+from pathlib import Path
+
+import pytest
+from icalendar import Calendar, Component
+
+from test_cli import NOW, run_cli, weekly_long_runs, write_config
+
+UID = "calsync-me-2026W50-s1"
+
+
+def events(path: Path) -> dict[str, list[Component]]:
+    """The target's VEVENTs by UID (a list: two events may share a UID)."""
+    found: dict[str, list[Component]] = {}
+    for event in Calendar.from_ical(path.read_bytes()).walk("VEVENT"):
+        found.setdefault(str(event["UID"]), []).append(event)
+    return found
+
+
+def copy_event(path: Path, uid: str, *, new_uid: str, days: int = 0) -> None:
+    """What a person's app does when it duplicates an event or moves it between calendars: the
+    same VEVENT, every property kept (``X-CALSYNC-*`` too), under a new UID; ``days`` moves it."""
+    calendar = Calendar.from_ical(path.read_bytes())
+    original = next(e for e in calendar.walk("VEVENT") if str(e["UID"]) == uid)
+    twin = Calendar.from_ical(original.to_ical())
+    twin["UID"] = new_uid
+    if days:
+        from datetime import timedelta
+
+        for name in ("DTSTART", "DTEND"):
+            moved = twin.decoded(name) + timedelta(days=days)
+            del twin[name]
+            twin.add(name, moved)
+    calendar.add_component(twin)
+    path.write_bytes(calendar.to_ical())
+
+
+def setup_plan(tmp_path: Path) -> tuple[Path, Path]:
+    source = tmp_path / "plan.ics"
+    source.write_text(weekly_long_runs(6), encoding="utf-8")
+    config = write_config(tmp_path, source)
+    assert run_cli("--config", str(config), "sync", "--now", NOW) == 0
+    return config, tmp_path / "out" / "me.ics"
+
+
+def test_a_copy_under_a_new_uid_is_never_deleted_and_the_original_stays(tmp_path: Path) -> None:
+    config, target = setup_plan(tmp_path)
+    before = events(target)
+    assert UID in before
+    copy = f"{uuid.uuid4()}@person.example"
+    copy_event(target, UID, new_uid=copy)
+    for _ in range(2):
+        assert run_cli("--config", str(config), "sync", "--now", NOW) == 0
+        after = events(target)
+        assert copy in after, "the person's copy was deleted"
+        assert UID in after, "the original session was deleted"
+        assert set(after) == set(before) | {copy}
+
+
+def test_a_copy_moved_to_another_day_leaves_the_original_alone(tmp_path: Path) -> None:
+    config, target = setup_plan(tmp_path)
+    original = events(target)[UID][0].to_ical()
+    copy = f"{uuid.uuid4()}@person.example"
+    copy_event(target, UID, new_uid=copy, days=1)
+    assert run_cli("--config", str(config), "sync", "--now", NOW) == 0
+    after = events(target)
+    assert copy in after, "the person's moved copy was deleted"
+    assert [e.to_ical() for e in after[UID]] == [original], "the original session was changed or deleted"
+
+
+def test_an_app_that_recreates_the_session_under_a_new_uid_keeps_it(tmp_path: Path) -> None:
+    """Moved between calendars and back: the original UID is gone, the re-created copy remains.
+    calsync must not delete the copy, and must not write the original a second time beside it."""
+    config, target = setup_plan(tmp_path)
+    copy = f"{uuid.uuid4()}@person.example"
+    copy_event(target, UID, new_uid=copy)
+    calendar = Calendar.from_ical(target.read_bytes())
+    calendar.subcomponents = [
+        c for c in calendar.subcomponents if not (c.name == "VEVENT" and str(c["UID"]) == UID)
+    ]
+    target.write_bytes(calendar.to_ical())
+    for _ in range(2):
+        assert run_cli("--config", str(config), "sync", "--now", NOW) == 0
+        after = events(target)
+        assert copy in after, "the re-created session was deleted"
+        assert UID not in after, "the session was written again beside the person's copy"
+
+
+def test_state_folder_and_files_are_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The state holds feed URL tokens and the last feed body: 0700 / 0600 whatever the umask."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("STATE_DIRECTORY", str(state))
+    old = os.umask(0o022)
+    try:
+        setup_plan(tmp_path)
+    finally:
+        os.umask(old)
+    found = [p for p in tmp_path.rglob("*") if "state" in p.relative_to(tmp_path).parts[:1]]
+    assert found, "the state was written where the tests expect it"
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    for path in found:
+        if path.is_file():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
