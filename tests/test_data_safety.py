@@ -108,3 +108,81 @@ def test_state_folder_and_files_are_private(tmp_path: Path, monkeypatch: pytest.
     for path in found:
         if path.is_file():
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+OTHERS_EVENT = (
+    "BEGIN:VEVENT\r\nUID:dentist-while-calsync-writes@person.example\r\nDTSTAMP:20261127T070000Z\r\n"
+    "DTSTART:20261210T090000Z\r\nDTEND:20261210T100000Z\r\nSUMMARY:Dentist\r\nEND:VEVENT\r\n"
+)
+
+
+def test_a_save_by_another_program_during_the_write_is_never_overwritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another program saves the target after calsync read it and before calsync replaces it (on a
+    big file this window lasts seconds): its event must survive and calsync's sessions land too."""
+    from calsync.adapters import ics_target, vtimezone
+
+    source = tmp_path / "plan.ics"
+    source.write_text(weekly_long_runs(6), encoding="utf-8")
+    config = write_config(tmp_path, source)
+    target = tmp_path / "out" / "me.ics"
+    target.parent.mkdir()
+    target.write_bytes(
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Person//App//EN\r\n"
+        + b"".join(
+            f"BEGIN:VEVENT\r\nUID:old-{n}@person.example\r\nDTSTAMP:20261101T000000Z\r\n"
+            f"DTSTART:20261{1 + n % 2}0{1 + n % 9}T120000Z\r\nSUMMARY:Old {n}\r\nEND:VEVENT\r\n".encode()
+            for n in range(200)
+        )
+        + b"END:VCALENDAR\r\n"
+    )
+    real = vtimezone.add_timezones
+    saves: list[bool] = []
+
+    def the_other_program_saves_meanwhile(calendar: Calendar) -> None:
+        if not saves:  # once: the other program saves exactly while calsync builds its file
+            text = target.read_text(encoding="utf-8")
+            ics_target.write_atomic(
+                target, text.replace("END:VCALENDAR", OTHERS_EVENT + "END:VCALENDAR").encode()
+            )
+            saves.append(True)
+        real(calendar)
+
+    monkeypatch.setattr(ics_target, "add_timezones", the_other_program_saves_meanwhile)
+    assert run_cli("--config", str(config), "sync", "--now", NOW) == 0
+    assert saves, "the other program saved during calsync's write"
+    after = events(target)
+    assert "dentist-while-calsync-writes@person.example" in after, "the other program's event was lost"
+    assert len([u for u in after if u.startswith("old-")]) == 200
+    assert UID in after, "calsync's sessions were not written after the redo"
+    # and the next pass has nothing to do: the redo recorded what it wrote
+    assert run_cli("--config", str(config), "sync", "--now", NOW) == 0
+    assert events(target).keys() == after.keys()
+
+
+def test_a_target_that_keeps_changing_fails_the_pass_and_overwrites_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from calsync.adapters import ics_target, vtimezone
+
+    config, target = setup_plan(tmp_path)
+    (tmp_path / "plan.ics").write_text(weekly_long_runs(6, first_saturday="20261206"), encoding="utf-8")
+    real = vtimezone.add_timezones
+    saves: list[int] = []
+
+    def another_save_every_time(calendar: Calendar) -> None:
+        text = target.read_text(encoding="utf-8")
+        uid = f"save-{len(saves)}@person.example"
+        event = OTHERS_EVENT.replace("dentist-while-calsync-writes@person.example", uid)
+        ics_target.write_atomic(target, text.replace("END:VCALENDAR", event + "END:VCALENDAR").encode())
+        saves.append(1)
+        real(calendar)
+
+    monkeypatch.setattr(ics_target, "add_timezones", another_save_every_time)
+    capsys.readouterr()
+    assert run_cli("--config", str(config), "sync", "--now", NOW) == 1
+    assert "another program changed the file while calsync wrote it" in capsys.readouterr().err
+    assert len(saves) == 4, "read again three times, then gave up"
+    after = events(target)
+    assert all(f"save-{n}@person.example" in after for n in range(4)), "a save of the other program was lost"

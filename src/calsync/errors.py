@@ -26,3 +26,8 @@ class TargetError(CalsyncError):
 class InterruptedPassError(TargetError):
     """A pass was asked to stop (the daemon is shutting down): the write in flight was finished,
     the rest is left for the next pass, which repairs it like after a crash."""
+
+
+class TargetChangedError(TargetError):
+    """Another program changed the target between calsync's read and its write: nothing was
+    written (theirs is kept); the pass reads the target again and plans around it."""

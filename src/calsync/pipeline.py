@@ -42,7 +42,7 @@ from calsync.core.reconcile import (
     previous_sessions,
     reconcile,
 )
-from calsync.errors import CalsyncError, TargetError
+from calsync.errors import CalsyncError, TargetChangedError, TargetError
 from calsync.executor import execute
 from calsync.ports import CalendarTarget, SourceAdapter, Stop
 from calsync.registry import publisher_for, source_for, source_key, state_key, target_for
@@ -55,6 +55,8 @@ HISTORY_WEEKS = 16
 LOOKAHEAD_WEEKS = 26
 """Read well past the horizon: an A race beyond it still sets the taper, the peak and which race
 is A, and a long run just after it still protects the days before it."""
+TARGET_CHANGED_RETRIES = 3
+"""How often a pass reads the target again when another program saved it while calsync wrote."""
 
 
 @dataclass(frozen=True)
@@ -389,7 +391,9 @@ def _run_pass(
     read = read_sources(config, window_for(config, now), state, full=full, adapters=adapters)
     key = state_key(config)
     report = PassReport(config.id, target.label)
-    for attempt in range(2):
+    attempt = 0
+    changed_meanwhile = 0
+    while attempt < 2:
         owned = target.list_owned()
         known = state.written(key) if state is not None else {}
         dismissed, notes = dismissed_sessions(known, owned, now=now)
@@ -429,7 +433,17 @@ def _run_pass(
                 # they delete the rest of a small plan, everything would look wiped and return)
                 journal.flush()
             break
-        outcome = execute(actions, target, now=now, stop=stop, journal=journal)
+        try:
+            outcome = execute(actions, target, now=now, stop=stop, journal=journal)
+        except TargetChangedError as err:
+            # the whole write was refused (a file another program saved meanwhile): read it
+            # again and redo; a target that keeps changing fails the pass, nothing overwritten
+            changed_meanwhile += 1
+            if changed_meanwhile > TARGET_CHANGED_RETRIES:
+                raise
+            log.info("%s; reading it again", err)
+            report.notes.append("the target changed while calsync wrote: read again and planned around it")
+            continue
         report.applied = True
         conflicts = outcome.conflicts
         if not conflicts:
@@ -438,6 +452,7 @@ def _run_pass(
             f"{len(conflicts)} session(s) changed by someone else while calsync wrote: kept theirs"
             + (", planned again around them" if attempt == 0 else "; the next pass plans around them")
         )
+        attempt += 1
     report.result = result
     report.requests = read.requests + target.requests
     return report

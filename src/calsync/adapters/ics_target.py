@@ -19,7 +19,7 @@ import fcntl
 import logging
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -32,17 +32,18 @@ from calsync.adapters.ics_read import FileIdentity, file_identity
 from calsync.adapters.vtimezone import add_timezones
 from calsync.core.model import NO_VERSION, Session, Version
 from calsync.core.reconcile import OwnedEvent
-from calsync.errors import TargetError
+from calsync.errors import TargetChangedError, TargetError
 from calsync.ports import ConflictError
 
 log = logging.getLogger(__name__)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, *, before_replace: Callable[[], None] | None = None) -> None:
     """Replace ``path`` with ``data`` atomically: readers see the old file or the new one, never half.
 
     Writes a temporary file in the same directory, flushes and fsyncs it, renames it over ``path``
     and fsyncs the directory. Parent directories are created; an existing file keeps its mode.
+    ``before_replace`` runs last before the rename: when it raises, nothing is replaced.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -58,6 +59,8 @@ def write_atomic(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -124,15 +127,20 @@ class IcsFileTarget:
         detail = f": {str(err).splitlines()[0] if str(err) else type(err).__name__}" if err else ""
         return TargetError(f"plan {self.plan_id}: target {self.path}: {what}{detail}")
 
-    def _load(self) -> Calendar | None:
-        """The file's calendar; None when the file does not exist (or is empty)."""
+    def _read_bytes(self) -> bytes | None:
+        """The file as it is now; None when it does not exist."""
         try:
-            data = self.path.read_bytes()
+            return self.path.read_bytes()
         except FileNotFoundError:
             return None
         except OSError as err:
             raise self._error("cannot read the file; check the path and its permissions", err) from err
-        if not data.strip():
+
+    def _load(self, data: bytes | None = None) -> Calendar | None:
+        """The file's calendar (of ``data`` when given); None when it does not exist (or is empty)."""
+        if data is None:
+            data = self._read_bytes()
+        if data is None or not data.strip():
             return None
         advice = "calsync did not change it; fix or move the file, then run again"
         try:
@@ -229,14 +237,26 @@ class IcsFileTarget:
                     # under the lock, a temp file of ours is left from a write that was killed
                     with contextlib.suppress(OSError):
                         stale.unlink()
-                loaded = self._load()
+                read = self._read_bytes()
+                loaded = self._load(read)
                 self._open = loaded if loaded is not None else self._new_calendar()
                 self._changed = False
+
+                def unchanged_since_read() -> None:
+                    # Other programs do not take calsync's lock: one that saved the file while
+                    # calsync built its copy (seconds, on a big file) would lose its change to
+                    # the rename. Checked last, so the window left is the rename itself.
+                    if self._read_bytes() != read:
+                        raise TargetChangedError(
+                            f"plan {self.plan_id}: target {self.path}: another program changed the "
+                            "file while calsync wrote it; nothing written, theirs kept"
+                        )
+
                 try:
                     yield
                     if self._changed:
                         add_timezones(self._open)
-                        write_atomic(self.path, self._open.to_ical())
+                        write_atomic(self.path, self._open.to_ical(), before_replace=unchanged_since_read)
                         log.debug("plan %s: wrote %s", self.plan_id, self.path)
                 finally:
                     self._open = None
