@@ -186,3 +186,131 @@ def test_a_target_that_keeps_changing_fails_the_pass_and_overwrites_nothing(
     assert len(saves) == 4, "read again three times, then gave up"
     after = events(target)
     assert all(f"save-{n}@person.example" in after for n in range(4)), "a save of the other program was lost"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"s3cret\n", "s3cret"),
+        (b"s3cret\r\n", "s3cret"),
+        (b"s3cret", "s3cret"),
+        (b"  two spaces both sides  \n", "  two spaces both sides  "),
+        (b"ends with a tab\t\n", "ends with a tab\t"),
+        (b"line\n\n", "line\n"),
+    ],
+)
+def test_a_secret_file_loses_only_its_final_newline(tmp_path: Path, content: bytes, expected: str) -> None:
+    from calsync.config import read_secret
+
+    secret = tmp_path / "secret"
+    secret.write_bytes(content)
+    assert read_secret(None, secret, "plan[me].source[0]", "password") == expected
+
+
+def test_a_binary_secret_file_is_a_config_error_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import support
+
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"\xff\xfe\x00binary\x80")
+    config = support.write_config(
+        tmp_path / "calsync.toml",
+        source=f'kind = "ics_url"\nurl = "http://127.0.0.1:9/plan.ics"\nusername = "me"\n'
+        f'password_file = "{secret}"',
+    )
+    assert run_cli("--config", str(config), "plan", "--now", NOW) == 2
+    err = capsys.readouterr().err
+    assert "plan[me].source[0].password_file" in err
+    assert "UTF-8" in err
+    assert "UnicodeDecodeError" not in err
+    assert "internal error" not in err
+
+
+def test_a_symlinked_ics_target_is_written_through(tmp_path: Path) -> None:
+    """The target path is a link to a file a web server or a synced folder serves: calsync writes
+    the real file and keeps the link (it replaced the link by a regular file before)."""
+    source = tmp_path / "plan.ics"
+    source.write_text(weekly_long_runs(6), encoding="utf-8")
+    real = tmp_path / "served" / "strength.ics"
+    real.parent.mkdir()
+    link = tmp_path / "out" / "me.ics"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    config = write_config(tmp_path, source)
+    for _ in range(2):
+        assert run_cli("--config", str(config), "sync", "--now", NOW) == 0
+        assert link.is_symlink(), "the link was replaced by a regular file"
+        assert UID in events(real)
+    source.write_text(weekly_long_runs(6, first_saturday="20261206"), encoding="utf-8")
+    assert run_cli("--config", str(config), "sync", "--now", NOW) == 0
+    assert link.is_symlink()
+    assert not list(real.parent.glob(".*.tmp"))
+    assert not list(link.parent.glob(".*.tmp"))
+
+
+def test_a_killed_write_leaves_no_temp_file_after_the_next_pass(tmp_path: Path) -> None:
+    """A write killed before its rename leaves a hidden temporary file: the next pass removes it,
+    even when it has nothing to write."""
+    config, target = setup_plan(tmp_path)
+    leftover = target.with_name(f".{target.name}.0123456789ab.tmp")
+    leftover.write_bytes(target.read_bytes()[:100])
+    assert run_cli("--config", str(config), "sync", "--now", NOW) == 0
+    assert not leftover.exists()
+
+
+@pytest.mark.parametrize(
+    "damage", [b"\x00\x01 not a database at all " * 100, b"SQLite format 3\x00" + b"\xff" * 4000]
+)
+def test_a_damaged_state_file_says_what_is_wrong_and_how_to_recover(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], damage: bytes
+) -> None:
+    state = tmp_path / "state"
+    monkeypatch.setenv("STATE_DIRECTORY", str(state))
+    config, target = setup_plan(tmp_path)
+    for extra in state.glob("state.sqlite-*"):
+        extra.unlink()
+    (state / "state.sqlite").write_bytes(damage)
+    written = target.read_bytes()
+    capsys.readouterr()
+    assert run_cli("--config", str(config), "sync", "--now", NOW) == 1
+    err = capsys.readouterr().err
+    assert "damaged" in err
+    assert "move it aside" in err
+    assert "writable" not in err
+    assert target.read_bytes() == written, "nothing is written while the state cannot be read"
+
+
+def test_plan_needs_no_writable_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``plan`` writes nothing: a state folder that cannot be made is no reason to fail, and a
+    missing one is not created."""
+    source = tmp_path / "plan.ics"
+    source.write_text(weekly_long_runs(6), encoding="utf-8")
+    config = write_config(tmp_path, source)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    monkeypatch.setenv("STATE_DIRECTORY", str(blocker / "state"))
+    assert run_cli("--config", str(config), "plan", "--now", NOW) == 0
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "not-yet"))
+    assert run_cli("--config", str(config), "plan", "--now", NOW) == 0
+    assert not (tmp_path / "not-yet").exists()
+
+
+def test_plan_reads_a_persons_deletions_from_the_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
+    config, target = setup_plan(tmp_path)
+    calendar = Calendar.from_ical(target.read_bytes())
+    calendar.subcomponents = [
+        c for c in calendar.subcomponents if not (c.name == "VEVENT" and str(c["UID"]) == UID)
+    ]
+    target.write_bytes(calendar.to_ical())
+    assert run_cli("--config", str(config), "sync", "--now", NOW) == 0
+    capsys.readouterr()
+    assert run_cli("--config", str(config), "plan", "--format", "json", "--now", NOW) == 0
+    planned = {s["uid"] for p in json.loads(capsys.readouterr().out)["plans"] for s in p["sessions"]}
+    assert planned, "the plan has sessions"
+    assert UID not in planned, "plan shows a session the person deleted"

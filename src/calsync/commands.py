@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from calsync import logs
@@ -27,7 +28,7 @@ from calsync.pipeline import (
     window_for,
 )
 from calsync.registry import state_key, target_for
-from calsync.state import PassRecord, State
+from calsync.state import PassRecord, State, StateError, default_state_dir
 
 log = logging.getLogger("calsync")
 
@@ -53,12 +54,30 @@ def _plans(config: Config, plan_id: str | None) -> list[PlanConfig]:
     return [config.find_plan(plan_id)] if plan_id else list(config.plan)
 
 
+@contextlib.contextmanager
+def _state_to_read() -> Iterator[State | None]:
+    """The state opened read-only for a command that writes nothing (``plan``); None when there
+    is none yet or it cannot be read (the plan then shows sessions a person deleted)."""
+    path = default_state_dir() / "state.sqlite"
+    if not path.is_file():
+        yield None
+        return
+    try:
+        state = State(path, readonly=True)
+    except StateError as err:
+        log.warning("planning without the state: %s", err)
+        yield None
+        return
+    with state:
+        yield state
+
+
 def cmd_plan(args: argparse.Namespace, config: Config) -> int:
     """Read the sources and print the plan; writes nothing."""
     results: list[PlanResult] = []
     plans = _plans(config, args.plan)
     generated = _now(args.now, plans[0])
-    with State.open_default() as state:
+    with _state_to_read() as state:
         for plan_config in plans:
             now = generated.astimezone(plan_config.zone)
             target = target_for(plan_config, now=now)
@@ -68,7 +87,8 @@ def cmd_plan(args: argparse.Namespace, config: Config) -> int:
                     owned = target.list_owned()
                 finally:
                     target.close()
-            dismissed, _ = dismissed_sessions(state.written(state_key(plan_config)), owned, now=now)
+            known = state.written(state_key(plan_config)) if state is not None else {}
+            dismissed, _ = dismissed_sessions(known, owned, now=now)
             result, _ = make_plan(plan_config, now, owned, frozenset(dismissed))
             results.append(result)
     if args.format == "json":

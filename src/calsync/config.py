@@ -142,9 +142,18 @@ def read_secret(env: str | None, file: Path | None, where: str, key: str) -> str
             raise ConfigError(f"{where}.{key}_env: the environment variable {env} is not set")
     elif file:
         try:
-            value = file.read_text(encoding="utf-8").strip()
+            data = file.read_bytes()
         except OSError as err:
             raise ConfigError(f"{where}.{key}_file: cannot read {file}: {err.strerror}") from err
+        try:
+            value = data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ConfigError(
+                f"{where}.{key}_file: {file} is not UTF-8 text (byte {err.start} is not); "
+                "write the secret as plain text"
+            ) from err
+        # only the newline an editor or `echo` ends the file with: spaces may be part of it
+        value = value.removesuffix("\n").removesuffix("\r")
     remember_secret(value)
     return value
 

@@ -98,6 +98,16 @@ def _tighten(path: Path, mode: int) -> None:
         path.chmod(stat.S_IMODE(info.st_mode) & mode)
 
 
+def _damaged(path: Path, err: sqlite3.DatabaseError) -> StateError:
+    """The error for a state file SQLite cannot read (not a database, a damaged page)."""
+    return StateError(
+        f"the state file {path} is damaged ({err}): move it aside (`mv {path} {path}.damaged`) "
+        "and run again. calsync starts a new one and adopts the sessions in the target by their "
+        "UIDs; what that costs: sessions a person deleted there come back once, and each remote "
+        "source is read in full once"
+    )
+
+
 @dataclass(frozen=True)
 class PassRecord:
     """The last pass of one plan, for ``calsync status``."""
@@ -157,6 +167,8 @@ class State:
                         "is another calsync stuck?"
                     ) from err
                 time.sleep(0.02 + random.random() * 0.08)
+            except sqlite3.DatabaseError as err:
+                raise _damaged(path, err) from err
             except (OSError, sqlite3.Error) as err:
                 raise StateError(
                     f"cannot open the state file {path}: {err}; check the folder is writable "
@@ -193,8 +205,10 @@ class State:
         try:
             self._db = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True, timeout=30)
             self._db.execute("SELECT count(*) FROM passes").fetchone()
-        except sqlite3.Error as err:
+        except sqlite3.OperationalError as err:
             raise StateError(f"cannot read the state file {path}: {err}") from err
+        except sqlite3.DatabaseError as err:
+            raise _damaged(path, err) from err
 
     @classmethod
     def open_default(cls, *, readonly: bool = False) -> State:

@@ -43,8 +43,10 @@ def write_atomic(path: Path, data: bytes, *, before_replace: Callable[[], None] 
 
     Writes a temporary file in the same directory, flushes and fsyncs it, renames it over ``path``
     and fsyncs the directory. Parent directories are created; an existing file keeps its mode.
-    ``before_replace`` runs last before the rename: when it raises, nothing is replaced.
+    ``before_replace`` runs last before the rename: when it raises, nothing is replaced. A symbolic
+    link is written through: the file it points to is replaced and the link stays.
     """
+    path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode: int | None = path.stat().st_mode & 0o7777
@@ -164,6 +166,11 @@ class IcsFileTarget:
         An owned event calsync cannot make sense of (no start, unknown kind) is skipped with a
         warning; it is never touched.
         """
+        if self._stale_temp_files():
+            try:
+                self.remove_stale_temp_files()
+            except OSError as err:
+                log.warning("plan %s: cannot remove a stale temporary file: %s", self.plan_id, err)
         key = file_identity(self.path)
         memo_key = (str(self.path), self.plan_id, self.zone.key)
         memo = _OWNED_MEMO.get(memo_key)
@@ -216,16 +223,36 @@ class IcsFileTarget:
                 found.append(_Found(component, current))
         return found
 
+    @property
+    def _real_path(self) -> Path:
+        """The file itself (a symbolic link is followed: calsync writes through it)."""
+        return Path(os.path.realpath(self.path))
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         """Hold an exclusive lock on the file's directory while reading, changing and writing."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path.parent, os.O_RDONLY)
+        folder = self._real_path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder, os.O_RDONLY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
             os.close(fd)
+
+    def _stale_temp_files(self) -> list[Path]:
+        """Temporary files of writes that were killed before their rename."""
+        real = self._real_path
+        return list(real.parent.glob(f".{real.name}.*.tmp"))
+
+    def remove_stale_temp_files(self) -> None:
+        """Under the lock (a running write's temporary file is not stale), remove what killed
+        writes left behind."""
+        with self._locked():
+            for stale in self._stale_temp_files():
+                with contextlib.suppress(OSError):
+                    stale.unlink()
+                    log.info("plan %s: removed %s, left by a write that was stopped", self.plan_id, stale)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -233,7 +260,7 @@ class IcsFileTarget:
         file once at the end (not at all when nothing changed or a write failed)."""
         try:
             with self._locked():
-                for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+                for stale in self._stale_temp_files():
                     # under the lock, a temp file of ours is left from a write that was killed
                     with contextlib.suppress(OSError):
                         stale.unlink()
