@@ -12,6 +12,7 @@ import re
 import zoneinfo
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta, tzinfo
+from importlib import resources
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,7 @@ from caldav.collection import Calendar as DavCollection
 from ical.calendar_stream import IcsCalendarStream
 
 import support
+from calsync.adapters import vtimezone as vtimezone_module
 from calsync.adapters.caldav import CaldavTarget
 from calsync.adapters.event_ics import object_calendar, session_vevent
 from calsync.adapters.vtimezone import add_timezones, vtimezone
@@ -46,7 +48,7 @@ ZONES = (
     "Asia/Tokyo",  # no DST
     "America/Sao_Paulo",  # DST abolished in 2019
     "Asia/Tehran",  # DST abolished in 2022
-    "America/Santiago",  # a rule at 24:00: the full history instead
+    "America/Santiago",  # a rule at 24:00: BYDAY with the BYMONTHDAYs it moves to
     "Africa/Casablanca",  # explicit transitions until 2087: the full history instead
 )
 
@@ -132,6 +134,80 @@ def test_every_iana_zone_gets_a_definition_that_parses() -> None:
         assert icalendar.Timezone.from_ical(text)["TZID"] == key
 
 
+def slim_zone(key: str) -> ZoneInfo | None:
+    """The zone from the ``tzdata`` package's slim TZif file (changes listed only until the POSIX
+    rule takes over, as on systems without zone files: Home Assistant OS, Windows, containers)."""
+    resource = resources.files("tzdata.zoneinfo").joinpath(*key.split("/"))
+    if not resource.is_file():
+        return None
+    with resource.open("rb") as handle:
+        return ZoneInfo.from_file(handle, key=key)
+
+
+def coarse_probes(zone: ZoneInfo, first: int, last: int) -> Iterator[datetime]:
+    """Noon UTC every third day, and a day before and after each change (away from the hour a
+    change repeats, which readers resolve differently)."""
+    moment = datetime(first, 1, 1, 12, tzinfo=UTC)
+    previous = moment.astimezone(zone).utcoffset()
+    while moment.year <= last:
+        offset = moment.astimezone(zone).utcoffset()
+        yield moment
+        if offset != previous:
+            yield from (moment - timedelta(days=2), moment - timedelta(days=4), moment + timedelta(days=1))
+        previous = offset
+        moment += timedelta(days=3)
+
+
+@pytest.fixture
+def slim_tzif_files(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """calsync reads the ``tzdata`` package's slim files, as where the system has none."""
+    monkeypatch.setattr(zoneinfo, "TZPATH", ())
+    cached = (vtimezone_module._tzif_of, vtimezone_module._current_rules, vtimezone)
+    for function in cached:
+        function.cache_clear()
+    yield
+    for function in cached:
+        function.cache_clear()
+
+
+@pytest.mark.usefixtures("slim_tzif_files")
+def test_every_zone_is_right_from_slim_tzif_files() -> None:
+    """Slim files stop listing a zone's changes when its rule takes over, sometimes in the middle
+    of a year (Berlin: March 1996) or with a change of name only (Lisbon, 1996): the definition
+    alone must still give the zone's offsets, now and in the 1990s, for every zone."""
+    wrong: dict[str, list[datetime]] = {}
+    compact = 0
+    for key in sorted(zoneinfo.available_timezones()):
+        zone = slim_zone(key)
+        if zone is None:
+            continue
+        for first, last in ((YEARS[0], YEARS[-1]), (1995, 1999)):
+            component = vtimezone(key, first, last)
+            if first == YEARS[0] and "RDATE" not in (text := component.to_ical().decode()):
+                compact += text.count("RRULE") > 0 or "DAYLIGHT" not in text
+            trusted = own_tz(component, f"X-slim-{key}-{first}")
+            try:
+                bad = [
+                    m
+                    for m in coarse_probes(zone, first, last)
+                    if m.astimezone(zone).utcoffset() != m.astimezone(trusted).utcoffset()
+                ]
+            except ValueError:  # dateutil cannot hold a day-long skip (Pacific/Apia 2011, Kiritimati 1994)
+                continue
+            if bad:
+                wrong[f"{key} {first}"] = bad[:3]
+    assert wrong == {}
+    assert compact > 500, "most zones get the compact form from slim files too"
+
+
+@pytest.mark.usefixtures("slim_tzif_files")
+@pytest.mark.parametrize("key", ["Europe/Berlin", "America/New_York", "Australia/Sydney", "Europe/Lisbon"])
+def test_slim_files_give_the_compact_form_now(key: str) -> None:
+    text = vtimezone(key, YEARS[0]).to_ical().decode()
+    assert "RDATE" not in text
+    assert sorted(re.findall(r"BEGIN:(STANDARD|DAYLIGHT)", text)) == ["DAYLIGHT", "STANDARD"]
+
+
 def test_a_generated_history_is_replaced_and_foreign_ones_are_kept() -> None:
     """An ``.ics`` file calsync wrote before holds icalendar's 1970-2037 list: it becomes the
     compact form. A VTIMEZONE someone else wrote stays as it was."""
@@ -147,6 +223,29 @@ def test_a_generated_history_is_replaced_and_foreign_ones_are_kept() -> None:
     zones = [c for c in calendar.subcomponents if c.name == "VTIMEZONE"]
     assert sorted(str(z["TZID"]) for z in zones) == ["Custom/Office", "Europe/Berlin"]
     assert "RDATE" not in calendar.to_ical().decode()
+
+
+def test_a_history_calsync_wrote_is_rebuilt_when_the_sessions_move_on() -> None:
+    """A zone whose rules have no RRULE form (Cairo: daylight time ends at 24:00 on the last
+    Thursday of October, which may be November 1st) gets its changes over the years the sessions
+    need. When later sessions need later years, the definition calsync wrote into a file is
+    rebuilt (it was kept as it was, and the later years had no changes)."""
+    key = "Africa/Cairo"
+    calendar = icalendar.Calendar()
+    calendar.add_component(session_vevent(session_at(key, date(2026, 7, 6), "s1"), "me", 0, NOW))
+    add_timezones(calendar)
+    first = [c.to_ical() for c in calendar.subcomponents if c.name == "VTIMEZONE"]
+    calendar.add_component(session_vevent(session_at(key, date(2045, 7, 3), "s1"), "me", 0, NOW))
+    add_timezones(calendar)
+    (zone,) = [c for c in calendar.subcomponents if c.name == "VTIMEZONE"]
+    assert [zone.to_ical()] != first
+    trusted = own_tz(zone, "X-cairo-rebuilt")
+    for moment in probes_between(key, 2044, 2046):
+        assert moment.astimezone(ZoneInfo(key)).utcoffset() == moment.astimezone(trusted).utcoffset()
+    again = zone.to_ical()
+    add_timezones(calendar)
+    (same,) = [c for c in calendar.subcomponents if c.name == "VTIMEZONE"]
+    assert same.to_ical() == again, "rebuilding an unchanged calendar changes nothing"
 
 
 # -- through the servers ---------------------------------------------------------------------------

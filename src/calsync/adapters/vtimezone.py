@@ -134,6 +134,9 @@ class _Tzif:
     first: _Change
     changes: tuple[_Change, ...]
     footer: str
+    listed_until: datetime
+    """The file's last transition of any kind (a change of name only too): the rules take over
+    after it."""
 
 
 def _read_tzif(data: bytes) -> _Tzif | None:
@@ -170,10 +173,12 @@ def _read_tzif(data: bytes) -> _Tzif | None:
         current = change(instant, index)
         if (found[-1] if found else first).offset != current.offset:  # a new name only is no change
             found.append(current)
-    return _Tzif(first, tuple(found), footer)
+    last = epoch + timedelta(seconds=instants[-1]) if instants else first.at
+    return _Tzif(first, tuple(found), footer, last)
 
 
-def _parse(footer: str) -> _Zone | None:
+def _parse(footer: str, *, compact: bool = True) -> _Zone | None:
+    """The rules of a POSIX TZ string; with ``compact``, None when they have no RRULE form."""
     match = _POSIX.match(footer)
     if match is None:
         return None
@@ -182,9 +187,25 @@ def _parse(footer: str) -> _Zone | None:
         return _Zone(_name(match["std"]), std_offset)
     dst_offset = _posix_offset(match["dstoff"]) if match["dstoff"] else std_offset + timedelta(hours=1)
     start, end = _rule(match["start"]), _rule(match["end"])
-    if _rrule(start) is None or _rrule(end) is None:
+    if compact and (_rrule(start) is None or _rrule(end) is None):
         return None
     return _Zone(_name(match["std"]), std_offset, _name(match["dst"]), dst_offset, start, end)
+
+
+def _ruled_changes(zone: _Zone, after: datetime, until_year: int) -> list[_Change]:
+    """The changes the rules make after ``after`` up to the end of ``until_year``: a slim TZif file
+    (the ``tzdata`` package's, used where the system has no zone files) lists a zone's changes only
+    until its rules take over, sometimes in the middle of a year."""
+    if zone.dst_name is None or zone.dst_offset is None:
+        return []
+    found = []
+    for year in range(after.year, until_year + 1):
+        for at, offset in zone.transitions(year):
+            if at > after:
+                daylight = offset == zone.dst_offset
+                name = zone.dst_name if daylight else zone.std_name
+                found.append(_Change(at, offset, name, daylight))
+    return found
 
 
 @lru_cache(maxsize=64)
@@ -195,25 +216,36 @@ def _tzif_of(key: str) -> _Tzif | None:
 
 @lru_cache(maxsize=64)
 def _current_rules(key: str) -> tuple[_Zone, int] | None:
-    """The zone's current rules and the first year they hold in: every explicit transition of
-    that year and after is one the rules predict (later years follow the rules by definition).
-    None when the rules cannot be written in the compact form."""
+    """The zone's current rules and the first year they hold in: after the file's last listed
+    transition they hold by definition; before it, a year counts when its listed changes are the
+    rules' (a slim file may stop listing inside the year the rules took over: a prefix then) and
+    the year begins in the offset the rules give. None when the rules have no compact form."""
     read = _tzif_of(key)
     zone = _parse(read.footer) if read else None
     if read is None or zone is None:
         return None
+    if read.listed_until <= read.first.at:
+        return zone, 1970  # no transition at all
+
+    def begins_as_ruled(year: int) -> bool:
+        before = [change.offset for change in read.changes if change.at.year < year]
+        return (before[-1] if before else read.first.offset) == zone.offset(datetime(year, 1, 1, tzinfo=UTC))
+
     by_year: dict[int, list[tuple[datetime, timedelta]]] = {}
     for change in read.changes:
         by_year.setdefault(change.at.year, []).append((change.at, change.offset))
-    if not by_year:
-        return zone, 1970
-    year = max(by_year) + 1
+    last_year = read.listed_until.year
+    listed = by_year.get(last_year, [])
+    if (
+        last_year <= 1970
+        or listed != zone.transitions(last_year)[: len(listed)]
+        or not begins_as_ruled(last_year)
+    ):
+        return zone, max(1970, last_year + 1)
+    year = last_year
     while year - 1 in by_year and year - 1 > 1970 and by_year[year - 1] == zone.transitions(year - 1):
         year -= 1
-    before = [change.offset for change in read.changes if change.at.year < year]
-    if before and before[-1] != zone.offset(datetime(year, 1, 1, tzinfo=UTC)):
-        return None  # the year begins in an offset the rules do not give (not so in tzdata)
-    return zone, year
+    return zone, year if begins_as_ruled(year) else last_year
 
 
 def _history(key: str, read: _Tzif, first_needed: int, last_needed: int) -> Timezone:
@@ -221,8 +253,17 @@ def _history(key: str, read: _Tzif, first_needed: int, last_needed: int) -> Time
     a DTSTART, some drop an RDATE list), then its rules when the years needed reach past them."""
     begin = datetime(first_needed - 1, 1, 1, tzinfo=UTC)
     end = datetime(last_needed + 2, 1, 1, tzinfo=UTC)
+    zone = _parse(read.footer)
+    rules = zone or _parse(read.footer, compact=False)
+    changes = list(read.changes)
+    listed_until = read.listed_until
+    if rules is not None:
+        # the rules go on after the last listed change: to the end of its year (a slim file may
+        # stop inside it), and to the end of the years needed when no RRULE can say them
+        until = listed_until.year if zone is not None else end.year
+        changes += _ruled_changes(rules, listed_until, until)
     current = read.first
-    for change in read.changes:
+    for change in changes:
         if change.at <= begin:
             current = change
     timezone = Timezone()
@@ -230,15 +271,14 @@ def _history(key: str, read: _Tzif, first_needed: int, last_needed: int) -> Time
 
     local = (begin + current.offset).replace(tzinfo=None)
     timezone.add_component(_sub(TimezoneStandard, current.name, local, current.offset, current.offset))
-    for change in read.changes:
+    for change in changes:
         if begin < change.at < end:
             local = (change.at + current.offset).replace(tzinfo=None)
             # the larger offset is DAYLIGHT, as calendar apps expect (tzdata's flag may be negative)
             kind = TimezoneDaylight if change.offset > current.offset else TimezoneStandard
             timezone.add_component(_sub(kind, change.name, local, current.offset, change.offset))
             current = change
-    zone = _parse(read.footer)
-    after = (read.changes[-1].at.year + 1) if read.changes else begin.year
+    after = listed_until.year + 1 if listed_until > read.first.at else begin.year
     if zone is not None and zone.start is not None and after < end.year:
         for sub in _compact(key, zone, max(after, begin.year)).subcomponents:
             timezone.add_component(sub)
@@ -308,15 +348,18 @@ def vtimezone(key: str, first_needed: int, last_needed: int | None = None) -> Ti
     """The VTIMEZONE of the IANA zone ``key`` for times in the years ``first_needed`` to
     ``last_needed`` (default: ten years on): the compact form when the zone's current rules hold
     from the year before, else its changes over those years. Built once per process (callers
-    insert it as it is and never change it)."""
+    insert it as it is and never change it); marked :data:`BUILT_BY_CALSYNC`."""
     last_needed = last_needed if last_needed is not None else first_needed + 10
     found = _current_rules(key)
-    if found is not None and found[1] < first_needed:
-        return _compact(key, *found)
     read = _tzif_of(key)
-    if read is None:
-        return Timezone.from_tzinfo(zoneinfo.ZoneInfo(key))
-    return _history(key, read, first_needed, last_needed)
+    if found is not None and found[1] < first_needed:
+        built = _compact(key, *found)
+    elif read is None:
+        built = Timezone.from_tzinfo(zoneinfo.ZoneInfo(key))
+    else:
+        built = _history(key, read, first_needed, last_needed)
+    built.add(BUILT_BY_CALSYNC, "TRUE")
+    return built
 
 
 def _years_used(calendar: Calendar, tzid: str) -> tuple[int, int]:
@@ -335,14 +378,20 @@ def _years_used(calendar: Calendar, tzid: str) -> tuple[int, int]:
 
 _GENERATED = "This timezone only works from 1970-01-01 to 2038-01-01."
 """The COMMENT icalendar puts in the VTIMEZONEs it builds (what calsync wrote before)."""
+BUILT_BY_CALSYNC = "X-CALSYNC-BUILT"
+"""Marks the VTIMEZONEs calsync builds: a file target's are rebuilt at each write, so the years
+they cover follow the sessions (a zone without an RRULE form lists only the years needed)."""
 
 
 def add_timezones(calendar: Calendar) -> None:
     """Add a VTIMEZONE for every TZID the calendar uses and does not define: the compact form for
-    IANA zones, icalendar's own for anything else. A VTIMEZONE icalendar generated earlier (the
-    1970-2037 list calsync used to write) is replaced by the compact one."""
+    IANA zones, icalendar's own for anything else. The VTIMEZONEs calsync built before (and those
+    icalendar generated: the 1970-2037 list calsync used to write) are built again for the years
+    the calendar now holds; others' definitions are kept as they are."""
     for component in list(calendar.subcomponents):
-        if component.name == "VTIMEZONE" and str(component.get("COMMENT", "")) == _GENERATED:
+        if component.name == "VTIMEZONE" and (
+            str(component.get("COMMENT", "")) == _GENERATED or BUILT_BY_CALSYNC in component
+        ):
             calendar.subcomponents.remove(component)
     missing = sorted(calendar.get_missing_tzids())
     if not missing:
