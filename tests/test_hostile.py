@@ -111,6 +111,65 @@ def test_the_reported_digit_run_classifies_within_a_tenth_of_a_second() -> None:
     assert _seconds(lambda: _classify("Easy Run " + "1" * 5000)) < 0.1
 
 
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"(a+)+$",
+        r"(\w+\s?)*!",
+        r"(?:easy|e)+x",
+        r"(\d*)*#",
+        r".*.*.*x",
+        r"\w+\s*\w+\s*\w+!",
+        r"(a{1,200}){1,200}",
+    ],
+)
+def test_a_user_pattern_that_can_backtrack_without_bound_is_refused(pattern: str) -> None:
+    """Nested repetitions (exponential) and more than two repetitions that can backtrack (a
+    polynomial of degree 4 and up) are refused when the config is read, naming the way out."""
+    with pytest.raises(ValueError, match="possessive"):
+        Classification(long=(pattern,))
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"^long",
+        r"\d+\s*x\s*\d+",
+        r"long.*run",
+        r"\d++\s*+x\s*+\d+",
+        r"(?>\w+\s*)+!",
+        r"z[12]\b",
+        r"\btempo\b.*",
+    ],
+)
+def test_ordinary_user_patterns_are_accepted(pattern: str) -> None:
+    assert Classification(quality=(pattern,)).quality == (pattern,)
+
+
+@pytest.mark.parametrize(
+    "pattern", [r"\d*\d*!", r".*.*x", r"\s*\s*x", r"(?:a|b)\w*\w*!", r"\w+\s*\w+!", r"long.*run.*\d+"]
+)
+@pytest.mark.parametrize("filler", ["1", " ", "a", "a a ", "ab1 ", "run "])
+def test_the_worst_accepted_user_patterns_stay_fast_on_hostile_text(pattern: str, filler: str) -> None:
+    """Two overlapping repetitions, the most allowed, on 5,000 characters of what they match,
+    in the title and the description: user patterns see the first characters of each field."""
+    rules = Classification(quality=(pattern,))
+    text = (filler * 5000)[:5000]
+
+    def event(first: str) -> SourceEvent:  # a new text each time: classification remembers events
+        return SourceEvent(
+            uid="u",
+            summary=f"{first} {text}",
+            start=datetime(2026, 12, 1, 7, tzinfo=BERLIN),
+            end=datetime(2026, 12, 1, 8, tzinfo=BERLIN),
+            description=text,
+            categories=(text,),
+        )
+
+    classify_event(event("Warm"), rules, pace_min_per_km=6.0)
+    assert _seconds(lambda: classify_event(event("Run"), rules, pace_min_per_km=6.0)) < 0.25
+
+
 # -- the whole pipeline on odd and adversarial calendars ---------------------------------------------
 
 WALL_CAP_SECONDS = 60.0

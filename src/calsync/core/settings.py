@@ -188,6 +188,164 @@ class Classification:
                 re.compile(pattern)
             except re.error as err:
                 raise ValueError(f"pattern {pattern!r} is not a regular expression: {err}") from err
+            _check_backtracking(pattern)
+
+
+MAX_AMBIGUOUS_REPEATS = 2
+"""Python's regular expressions backtrack: k repetitions (``*``, ``+``, ``{n,}``) that can share the
+same characters (``.*.*``, ``\\w+\\s*\\w+``) cost about n^(k+1) steps on n characters, nested
+ones 2^n. A user pattern may hold at most this many such repetitions and none nested; with the
+first :data:`~calsync.core.classify.USER_PATTERN_TEXT` characters of each field, any accepted
+pattern costs milliseconds on any text. Repetitions that cannot share characters
+(``\\d+\\s*x\\s*\\d+``), possessive ones (``\\d++``) and atomic groups are free."""
+_BOUNDED = 20
+"""A repetition of at most this many is counted as bounded."""
+_ALPHABET = frozenset(
+    "".join(chr(c) for c in range(32, 127))
+    + "\t\n\r\u00a0\u00e9\u00c9\u00df\u00fc\u00f1\u0436\u4e2d\u0661\U0001f3c3"
+)
+"""Characters that stand for every other when comparing what repetitions can match."""
+
+
+def _check_backtracking(pattern: str) -> None:
+    """Refuse a pattern whose backtracking has no useful bound (see :data:`MAX_AMBIGUOUS_REPEATS`)."""
+    parser = getattr(re, "_parser", None)  # the engine's own parser (3.11+)
+    if parser is None:  # pragma: no cover  # another Python: the text cap alone bounds it
+        return
+    advice = (
+        "make repetitions possessive (\\d++, \\s*+) or atomic ((?>...)), or drop one: "
+        "a pattern is searched anywhere in the text, a leading or trailing .* is not needed"
+    )
+    parsed = parser.parse(pattern, re.IGNORECASE)
+    _refuse_nesting(list(parsed), pattern, advice, inside=False)
+    ambiguous = _ambiguous_repeats(list(parsed))
+    if ambiguous > MAX_AMBIGUOUS_REPEATS:
+        raise ValueError(
+            f"pattern {pattern!r} has {ambiguous} repetitions that can match the same characters, "
+            f"at most {MAX_AMBIGUOUS_REPEATS} are allowed (slow on long text); {advice}"
+        )
+
+
+def _refuse_nesting(items: list[Any], pattern: str, advice: str, *, inside: bool) -> None:
+    """Exponential forms: an unbounded repetition inside another, or of alternatives."""
+    for op, arg in items:
+        name = str(op)
+        if name in ("MAX_REPEAT", "MIN_REPEAT"):
+            unbounded = arg[1] > _BOUNDED
+            if unbounded and inside:
+                raise ValueError(f"pattern {pattern!r} nests repetitions (it can take forever); {advice}")
+            if unbounded and _has_alternatives(list(arg[2])):
+                raise ValueError(f"pattern {pattern!r} repeats alternatives (it can take forever); {advice}")
+            _refuse_nesting(list(arg[2]), pattern, advice, inside=inside or unbounded)
+        elif name == "SUBPATTERN":
+            _refuse_nesting(list(arg[-1]), pattern, advice, inside=inside)
+        elif name == "BRANCH":
+            for branch in arg[1]:
+                _refuse_nesting(list(branch), pattern, advice, inside=inside)
+        elif name in ("ASSERT", "ASSERT_NOT"):
+            _refuse_nesting(list(arg[1]), pattern, advice, inside=inside)
+        elif name == "GROUPREF_EXISTS":
+            for branch in arg[1:]:
+                if branch is not None:
+                    _refuse_nesting(list(branch), pattern, advice, inside=inside)
+        # POSSESSIVE_REPEAT and ATOMIC_GROUP never backtrack into themselves
+
+
+def _has_alternatives(items: list[Any]) -> bool:
+    """Whether a parsed pattern holds an alternation (outside atomic groups)."""
+    for op, arg in items:
+        name = str(op)
+        if name == "BRANCH":
+            return True
+        if name == "SUBPATTERN" and _has_alternatives(list(arg[-1])):
+            return True
+        if name in ("MAX_REPEAT", "MIN_REPEAT") and _has_alternatives(list(arg[2])):
+            return True
+    return False
+
+
+def _ambiguous_repeats(items: list[Any]) -> int:
+    """How many backtracking repetitions of the pattern's top-level sequence can share characters
+    with a repetition before them (no required character that neither matches in between). A
+    group counts as one repetition matching anything; the last item only requires what it needs."""
+    count = 0
+    reach: set[str] = set()
+    """What the repetitions since the last barrier can match."""
+    chain = 0
+    for index, (op, arg) in enumerate(items):
+        name = str(op)
+        last = index == len(items) - 1
+        if name in ("MAX_REPEAT", "MIN_REPEAT") and arg[1] > _BOUNDED and not last:
+            matches = _matches(list(arg[2]))
+            if reach & matches:
+                chain += 1
+                count += 1 + (chain == 1)  # the first of a chain becomes ambiguous with it
+            reach |= matches
+            continue
+        if name in ("MAX_REPEAT", "MIN_REPEAT"):
+            if arg[0] == 0:
+                continue  # optional: no barrier
+            matches = _matches(list(arg[2]))
+        elif name in ("LITERAL", "NOT_LITERAL", "ANY", "IN"):
+            matches = _matches([(op, arg)])
+        elif name == "AT":
+            continue
+        else:  # a group, an alternation, a look-around: opaque, may match anything
+            matches = set(_ALPHABET)
+            if name in ("SUBPATTERN", "BRANCH", "ATOMIC_GROUP", "POSSESSIVE_REPEAT"):
+                reach |= matches
+                continue
+        if not reach & matches:
+            reach, chain = set(), 0  # a character none of them can take: a barrier
+    return count
+
+
+def _matches(items: list[Any]) -> set[str]:
+    """The characters of :data:`_ALPHABET` a single-character item can match (all: anything else)."""
+    if len(items) != 1:
+        return set(_ALPHABET)
+    op, arg = items[0]
+    name = str(op)
+    if name == "LITERAL":
+        char = chr(arg)
+        return {char, char.lower(), char.upper()}
+    if name == "NOT_LITERAL":
+        return {c for c in _ALPHABET if c.lower() != chr(arg).lower()}
+    if name == "IN":
+        return _in_set(list(arg))
+    return set(_ALPHABET)
+
+
+_CATEGORIES: dict[str, Any] = {
+    "CATEGORY_DIGIT": str.isdigit,
+    "CATEGORY_NOT_DIGIT": lambda c: not c.isdigit(),
+    "CATEGORY_SPACE": str.isspace,
+    "CATEGORY_NOT_SPACE": lambda c: not c.isspace(),
+    "CATEGORY_WORD": lambda c: c.isalnum() or c == "_",
+    "CATEGORY_NOT_WORD": lambda c: not (c.isalnum() or c == "_"),
+}
+
+
+def _in_set(items: list[Any]) -> set[str]:
+    found: set[str] = set()
+    negate = False
+    for op, arg in items:
+        name = str(op)
+        if name == "NEGATE":
+            negate = True
+        elif name == "LITERAL":
+            found |= {chr(arg).lower(), chr(arg).upper()}
+        elif name == "RANGE":
+            found |= {
+                c
+                for c in _ALPHABET
+                if arg[0] <= ord(c.lower()) <= arg[1] or arg[0] <= ord(c.upper()) <= arg[1]
+            }
+        elif name == "CATEGORY" and str(arg) in _CATEGORIES:
+            found |= {c for c in _ALPHABET if _CATEGORIES[str(arg)](c)}
+        else:
+            return set(_ALPHABET)
+    return set(_ALPHABET) - found if negate else found
 
 
 @dataclass(frozen=True)
