@@ -229,6 +229,14 @@ def hostile_calendars() -> dict[str, bytes]:
         + "".join(_zone(i) for i in range(3000))
         + good
         + "BEGIN:VEVENT\r\nUID:cut\r\nDTSTART:2026",
+        "3,000 VTIMEZONEs, 3,000 events in them, cut off": head
+        + "".join(_zone(i) for i in range(3000))
+        + good
+        + "".join(
+            _event(f"z{i}", start=f"DTSTART;TZID=Custom/Zone{i}:20261201T070000\r\nDURATION:PT40M\r\n")
+            for i in range(3000)
+        )
+        + "BEGIN:VEVENT\r\nUID:cut\r\nDTSTART:2026",
         "deep nesting": head + good + "BEGIN:VEVENT\r\n" * 5000 + "END:VEVENT\r\n" * 5000 + tail,
         "digit runs in every text": head
         + good
@@ -330,3 +338,63 @@ def test_strides_stay_part_of_an_easy_run(title: str) -> None:
     run = _classify(title)
     assert run is not None
     assert getattr(run, "kind", None) == RunKind.EASY
+
+
+# -- a time budget per source read -------------------------------------------------------------------
+
+
+def _many_events(count: int) -> bytes:
+    return feed(
+        *(
+            f"BEGIN:VEVENT\r\nUID:e{n}\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20261201T{n % 24:02d}0000Z\r\n"
+            f"DTEND:20261201T{n % 24:02d}3000Z\r\nSUMMARY:Easy Run {n} 40 min\r\nEND:VEVENT\r\n"
+            for n in range(count)
+        )
+    )
+
+
+def test_a_read_past_its_time_budget_fails_cleanly_naming_it() -> None:
+    from calsync.errors import SourceError
+
+    data = _many_events(3000)
+    start = time.perf_counter()
+    with pytest.raises(SourceError, match=r"took longer than 0\.2 s"):
+        parse_ics(
+            data,
+            name="feed",
+            zone=BERLIN,
+            window_start=datetime(2026, 11, 23, tzinfo=BERLIN),
+            window_end=datetime(2027, 3, 1, tzinfo=BERLIN),
+            budget_seconds=0.2,
+        )
+    assert time.perf_counter() - start < 5.0
+    # the default budget reads the same calendar in full
+    result = parse_ics(
+        data,
+        name="feed",
+        zone=BERLIN,
+        window_start=datetime(2026, 11, 23, tzinfo=BERLIN),
+        window_end=datetime(2027, 3, 1, tzinfo=BERLIN),
+    )
+    assert len(result.events) == 3000
+
+
+def test_a_source_past_its_budget_fails_the_pass_and_deletes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from calsync.adapters import ics_read
+    from test_cli import NOW, run_cli, weekly_long_runs, write_config
+
+    source = tmp_path / "plan.ics"
+    source.write_text(weekly_long_runs(6), encoding="utf-8")
+    config = write_config(tmp_path, source)
+    assert run_cli("--config", str(config), "sync", "--now", NOW) == 0
+    target = tmp_path / "out" / "me.ics"
+    written = target.read_bytes()
+    source.write_bytes(_many_events(3000))
+    monkeypatch.setattr(ics_read, "READ_BUDGET_SECONDS", 0.2)
+    capsys.readouterr()
+    assert run_cli("--config", str(config), "sync", "--now", NOW) == 1
+    err = capsys.readouterr().err
+    assert "took longer than 0.2 s" in err
+    assert target.read_bytes() == written
