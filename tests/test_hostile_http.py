@@ -1,0 +1,225 @@
+"""Hostile servers and clients (issue 14, items 3-6, 9, 11, 12): every request has a total deadline,
+every body a size cap (redirects included), a cut download is a failed read, and the feed server
+keeps serving real clients while slow ones try to hold its slots.
+
+Real parts only: the hostile server and clients of ``hostile_http`` on loopback, the real
+``calsync`` command and daemon process, the real feed server.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from calsync.adapters.ics_url import IcsUrlReader
+from calsync.config import IcsUrlSource
+from calsync.errors import SourceError
+from daemon_helpers import rolling_plan
+from hostile_http import (
+    Connection,
+    HostileServer,
+    broken_chunked,
+    cut_body,
+    endless,
+    gzip_bomb,
+    ok,
+    redirect,
+    trickled_headers,
+)
+from test_cli import run_cli
+
+
+@pytest.fixture
+def hostile() -> Iterator[HostileServer]:
+    """A fresh hostile server on loopback, closed after the test."""
+    server = HostileServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+ZONE = ZoneInfo("Europe/Berlin")
+WINDOW = (datetime(2026, 11, 1, tzinfo=ZONE), datetime(2027, 5, 1, tzinfo=ZONE))
+NAME = "plan me: source 1"
+FEED = (
+    b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:run-1@test\r\n"
+    b"DTSTAMP:20261101T000000Z\r\nDTSTART;VALUE=DATE:20261205\r\nSUMMARY:Long Run 25 km\r\n"
+    b"END:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+MB = 1024 * 1024
+
+
+def reader(url: str, **keys: object) -> IcsUrlReader:
+    """The adapter for a feed, as ``registry.source_for`` builds it."""
+    source = IcsUrlSource.model_validate({"kind": "ics_url", "url": url, **keys})
+    return IcsUrlReader(source, name=NAME, where="plan[me].source[0]")
+
+
+def measured(call: Callable[[], object]) -> tuple[object, float, int]:
+    """What ``call`` returned (or raised), the seconds it took and the peak of Python allocations."""
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        outcome: object = call()
+    except Exception as err:
+        outcome = err
+    seconds = time.monotonic() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return outcome, seconds, peak
+
+
+def bounded(call: Callable[[], object], within: float) -> tuple[object, float]:
+    """Run ``call`` in a thread: what it returned (or raised) and the seconds it took; fails the
+    test when it is still running after ``within`` seconds (the fixture's teardown frees it)."""
+    box: list[object] = []
+
+    def run() -> None:
+        try:
+            box.append(call())
+        except Exception as err:
+            box.append(err)
+
+    started = time.monotonic()
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(within)
+    assert not worker.is_alive(), f"still running after {within} s"
+    return box[0], time.monotonic() - started
+
+
+def titles(adapter: IcsUrlReader) -> list[str]:
+    """The titles the adapter reads."""
+    return [event.summary for event in adapter.read(*WINDOW, ZONE, None, full=True).events]
+
+
+# --- item 3: a cut download is a failed read; nothing is written ---------------------------------
+
+
+def _sync_config(tmp_path: Path, url: str) -> Path:
+    config = tmp_path / "calsync.toml"
+    config.write_text(
+        f"""
+[[plan]]
+id = "me"
+timezone = "Europe/Berlin"
+horizon_weeks = 8
+
+[[plan.source]]
+kind = "ics_url"
+url = "{url}"
+timeout_seconds = 2
+
+[plan.target]
+kind = "ics_file"
+path = "{tmp_path / "out.ics"}"
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [
+        cut_body(rolling_plan(), 0.7, content_length=False),
+        cut_body(rolling_plan(), 0.7, content_length=True),
+        broken_chunked(rolling_plan(), 0.7),
+    ],
+    ids=["no-content-length", "shorter-than-content-length", "broken-chunked"],
+)
+def test_a_feed_cut_at_70_percent_is_a_failed_read_and_nothing_is_written(
+    hostile: HostileServer, tmp_path: Path, cut: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = hostile.route("/plan.ics", ok(rolling_plan()))
+    config = _sync_config(tmp_path, url)
+    assert run_cli("--config", str(config), "sync") == 0
+    written = (tmp_path / "out.ics").read_bytes()
+    assert written.count(b"BEGIN:VEVENT") > 5
+    capsys.readouterr()
+    hostile.route("/plan.ics", cut)
+    assert run_cli("--config", str(config), "sync") == 1
+    err = capsys.readouterr().err
+    assert "plan me" in err
+    assert "cut off" in err or "broke off" in err, err
+    assert (tmp_path / "out.ics").read_bytes() == written
+
+
+# --- items 4 and 5: caps and deadline hold while a redirect is followed ---------------------------
+
+
+def test_a_302_whose_body_is_a_gzip_bomb_costs_neither_memory_nor_time(hostile: HostileServer) -> None:
+    bomb = gzip_bomb(100 * MB)  # about 100 KB on the wire
+    hostile.route("/feed.ics", ok(FEED))
+    url = hostile.route("/old.ics", redirect("/feed.ics", [bomb], headers=[("Content-Encoding", "gzip")]))
+    outcome, seconds, peak = measured(lambda: titles(reader(url, max_bytes=1 * MB)))
+    assert outcome == ["Long Run 25 km"]
+    assert seconds < 2
+    assert peak < 16 * MB, f"peak {peak / MB:.0f} MB"
+
+
+def test_a_gzip_bomb_as_the_feed_is_refused_at_max_bytes_with_little_memory(hostile: HostileServer) -> None:
+    body = gzip_bomb(100 * MB)
+    url = hostile.route("/feed.ics", ok(body, headers=[("Content-Encoding", "gzip")]))
+    outcome, seconds, peak = measured(lambda: titles(reader(url, max_bytes=1 * MB)))
+    assert isinstance(outcome, SourceError)
+    assert "larger than max_bytes" in str(outcome)
+    assert seconds < 2
+    assert peak < 16 * MB, f"peak {peak / MB:.0f} MB"
+
+
+def test_a_302_with_an_endless_body_is_followed_without_reading_it(hostile: HostileServer) -> None:
+    hostile.route("/feed.ics", ok(FEED))
+    url = hostile.route("/old.ics", redirect("/feed.ics", endless()))
+    outcome, seconds, peak = measured(lambda: titles(reader(url, max_bytes=1 * MB)))
+    assert outcome == ["Long Run 25 km"]
+    assert seconds < 2
+    assert peak < 16 * MB, f"peak {peak / MB:.0f} MB"
+
+
+def test_an_endless_feed_behind_a_302_stops_at_max_bytes(hostile: HostileServer) -> None:
+    def forever(conn: Connection) -> None:
+        if conn.send(b"HTTP/1.1 200 OK\r\nContent-Type: text/calendar\r\nConnection: close\r\n\r\n"):
+            for chunk in endless():
+                if not conn.send(chunk):
+                    return
+
+    hostile.route("/feed.ics", forever)
+    url = hostile.route("/old.ics", redirect("/feed.ics", [b"moved"]))
+    outcome, seconds, peak = measured(lambda: titles(reader(url, max_bytes=1 * MB)))
+    assert isinstance(outcome, SourceError)
+    assert "larger than max_bytes" in str(outcome)
+    assert seconds < 2
+    assert peak < 16 * MB, f"peak {peak / MB:.0f} MB"
+
+
+# --- item 6: every request has a total deadline ----------------------------------------------------
+
+
+def test_trickled_response_headers_hit_the_total_deadline(hostile: HostileServer) -> None:
+    url = hostile.route("/feed.ics", trickled_headers(0.2))  # each byte well within timeout_seconds
+    outcome, seconds = bounded(lambda: titles(reader(url, timeout_seconds=0.5)), within=10)
+    assert isinstance(outcome, SourceError), outcome
+    assert "took longer than 2 s" in str(outcome)
+    assert seconds < 3.5
+
+
+def test_a_trickled_body_behind_a_302_hits_the_total_deadline(hostile: HostileServer) -> None:
+    def slow(conn: Connection) -> None:
+        if conn.send(b"HTTP/1.1 200 OK\r\nContent-Type: text/calendar\r\nConnection: close\r\n\r\n"):
+            conn.trickle(FEED * 1000, 0.1)
+
+    hostile.route("/feed.ics", slow)
+    url = hostile.route("/old.ics", redirect("/feed.ics", [b"moved"]))
+    outcome, seconds = bounded(lambda: titles(reader(url, timeout_seconds=0.5)), within=10)
+    assert isinstance(outcome, SourceError), outcome
+    assert "took longer than 2 s" in str(outcome)
+    assert seconds < 3.5
