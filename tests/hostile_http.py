@@ -165,21 +165,25 @@ class HostileServer:
     def close(self) -> None:
         """Stop every behaviour and close every connection."""
         self.stopping.set()
-        with contextlib.suppress(OSError):
-            self._listener.close()
+        with contextlib.suppress(OSError):  # wakes the accept loop
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+        self._thread.join(timeout=5)
+        self._listener.close()
         with self._lock:
             clients = list(self._clients)
         for sock in clients:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
-        self._thread.join(timeout=5)
 
     def _accept(self) -> None:
         while not self.stopping.is_set():
             try:
                 sock, _ = self._listener.accept()
             except OSError:
+                return
+            if self.stopping.is_set():
+                sock.close()
                 return
             with self._lock:
                 self._clients.append(sock)

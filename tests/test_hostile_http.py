@@ -21,7 +21,7 @@ import pytest
 from calsync.adapters.ics_url import IcsUrlReader
 from calsync.config import IcsUrlSource
 from calsync.errors import SourceError
-from daemon_helpers import rolling_plan
+from daemon_helpers import DaemonProcess, rolling_plan
 from hostile_http import (
     Connection,
     HostileServer,
@@ -223,3 +223,38 @@ def test_a_trickled_body_behind_a_302_hits_the_total_deadline(hostile: HostileSe
     assert isinstance(outcome, SourceError), outcome
     assert "took longer than 2 s" in str(outcome)
     assert seconds < 3.5
+
+
+def test_a_caldav_source_whose_headers_trickle_hits_the_total_deadline(hostile: HostileServer) -> None:
+    from calsync.adapters.caldav import CaldavClient, CaldavSource  # imported as the registry does
+
+    url = hostile.route("/cal/", trickled_headers(0.2))
+    client = CaldavClient(url, timeout=0.5, backoff=0.01, name="plan me: source training")
+
+    def read() -> object:
+        return CaldavSource(client).read(*WINDOW, ZONE, token=None, cache={})
+
+    outcome, seconds = bounded(read, within=15)
+    assert isinstance(outcome, SourceError), outcome
+    assert str(outcome).startswith("plan me: source training: CalDAV calendar")
+    assert "no whole answer within 2 s" in str(outcome)
+    assert client.requests == 1, "a server that answers this slowly is not asked again in this pass"
+    assert seconds < 3.5
+
+
+def test_the_daemon_plan_whose_feed_trickles_fails_and_retries_instead_of_sticking(
+    hostile: HostileServer, tmp_path: Path
+) -> None:
+    url = hostile.route("/plan.ics", trickled_headers(0.2))
+    config = _sync_config(tmp_path, url)
+    text = config.read_text(encoding="utf-8").replace("timeout_seconds = 2", "timeout_seconds = 0.5")
+    config.write_text('[daemon]\npoll_seconds = 1\njitter_seconds = 0\nrebuild_at = "off"\n' + text)
+    daemon = DaemonProcess(config, tmp_path / "daemon.log")
+    try:
+        log = daemon.wait_log("plan me: sync failed", count=2, timeout=20)
+        assert "took longer than 2 s" in log
+        stamps = daemon.times_of("plan me: sync failed")
+        assert stamps[1] - stamps[0] < 6, "the failed pass is retried after its back-off"
+        assert daemon.stop() == 0
+    finally:
+        daemon.kill()
