@@ -8,12 +8,16 @@ Real parts only: the hostile server and clients of ``hostile_http`` on loopback,
 
 from __future__ import annotations
 
+import http.client
+import logging
+import socket
 import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,10 +25,12 @@ import pytest
 from calsync.adapters.ics_url import IcsUrlReader
 from calsync.config import IcsUrlSource
 from calsync.errors import SourceError
-from daemon_helpers import DaemonProcess, rolling_plan
+from calsync.feeds import Feed, FeedServer, FileFeeds
+from daemon_helpers import DaemonProcess, rolling_plan, wait_for
 from hostile_http import (
     Connection,
     HostileServer,
+    Slowloris,
     broken_chunked,
     cut_body,
     endless,
@@ -258,3 +264,96 @@ def test_the_daemon_plan_whose_feed_trickles_fails_and_retries_instead_of_sticki
         assert daemon.stop() == 0
     finally:
         daemon.kill()
+
+
+# --- item 9 and item 12: the feed server under slow and flooding clients ---------------------------
+
+
+def _get(server: FeedServer, target: str, *, timeout: float = 5.0) -> int:
+    """A real client's GET: the status it gets."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+    try:
+        connection.request("GET", target)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def feed_server(tmp_path: Path) -> Iterator[Callable[..., FeedServer]]:
+    """Start a real feed server on a free loopback port serving one plan's file (stopped after)."""
+    path = tmp_path / "me.ics"
+    path.write_bytes(FEED)
+    started: list[FeedServer] = []
+
+    def start(**keys: Any) -> FeedServer:
+        server = FeedServer(
+            "127.0.0.1", 0, token=None, lookup=keys.pop("lookup", FileFeeds({"me": path})), **keys
+        )
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def test_slowloris_cannot_hold_the_feed_servers_slots(feed_server: Callable[..., FeedServer]) -> None:
+    server = feed_server(request_seconds=2.0)
+    assert _get(server, "/feeds/me.ics") == 200
+    slow = Slowloris("127.0.0.1", server.port, 70, every=0.5)  # more than the 64 slots
+    try:
+        time.sleep(0.5)
+        started = time.monotonic()
+        assert _get(server, "/feeds/me.ics") == 200, "a real client is served during the flood"
+        assert time.monotonic() - started < 1.0
+        wait_for("every slow client cut", lambda: slow.cut() == 70 or None, timeout=4.0)
+        assert time.monotonic() - started < 3.5, "each slow request is cut at its total deadline"
+        assert _get(server, "/feeds/me.ics") == 200
+    finally:
+        slow.close()
+
+
+def test_control_characters_in_a_request_path_are_escaped_in_the_access_log(
+    feed_server: Callable[..., FeedServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    server = feed_server()
+    caplog.set_level(logging.DEBUG, logger="calsync.feeds")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(
+            b"GET /feeds/\x1b[2J\x1b[31mfake\x07\x7f.ics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        assert sock.recv(100).startswith(b"HTTP/1.1 404")
+    lines = [r.getMessage() for r in caplog.records if r.name == "calsync.feeds"]
+    assert any("fake" in line for line in lines), lines
+    for line in lines:
+        assert not any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in line), repr(line)
+    assert any("\\x1b[2J\\x1b[31mfake\\x07\\x7f.ics" in line for line in lines), lines
+
+
+def test_a_flood_of_refused_connections_is_one_warning_and_a_summary(
+    feed_server: Callable[..., FeedServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    release = threading.Event()
+
+    def stuck(name: str) -> Feed | None:  # every slot busy answering, none reading a request
+        release.wait(10)
+        return None
+
+    server = feed_server(lookup=stuck, max_connections=2)
+    caplog.set_level(logging.INFO, logger="calsync.feeds")
+    busy = [threading.Thread(target=_get, args=(server, "/feeds/me.ics"), daemon=True) for _ in range(2)]
+    for thread in busy:
+        thread.start()
+    time.sleep(0.3)
+    refused = [_get(server, "/feeds/me.ics") for _ in range(200)]
+    assert refused == [503] * 200
+    release.set()
+    server.stop()
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) <= 3, lines
+    assert "answering 503" in lines[0]
+    assert any("199 more connection(s) refused" in line for line in lines), lines
