@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import os
 import socket
 import threading
 import time
@@ -39,6 +40,7 @@ from hostile_http import (
     redirect,
     trickled_headers,
 )
+from support import free_port
 from test_cli import run_cli
 
 
@@ -357,3 +359,56 @@ def test_a_flood_of_refused_connections_is_one_warning_and_a_summary(
     assert len(lines) <= 3, lines
     assert "answering 503" in lines[0]
     assert any("199 more connection(s) refused" in line for line in lines), lines
+
+
+# --- item 11: the log says where the feeds really are; all addresses without a token warns ----------
+
+
+def test_feeds_on_every_address_without_a_token_are_logged_as_such_with_a_warning(
+    hostile: HostileServer, tmp_path: Path
+) -> None:
+    hostile.route("/plan.ics", ok(rolling_plan()))
+    port = free_port()
+    feed = tmp_path / "feeds" / "me.ics"
+    config = _sync_config(tmp_path, hostile.url("/plan.ics"))
+    text = config.read_text(encoding="utf-8").replace(
+        f'kind = "ics_file"\npath = "{tmp_path / "out.ics"}"', f'kind = "feed"\npath = "{feed}"'
+    )
+    config.write_text(
+        '[daemon]\npoll_seconds = 60\njitter_seconds = 0\nrebuild_at = "off"\n'
+        f'[daemon.feeds]\nhost = "0.0.0.0"\nport = {port}\n' + text
+    )
+    daemon = DaemonProcess(config, tmp_path / "daemon.log")
+    try:
+        log = daemon.wait_log("plan me: sync ok")
+        assert f"http://0.0.0.0:{port}" in log
+        assert f"serving on http://127.0.0.1:{port}" not in log
+        warnings = [line for line in log.splitlines() if "WARNING" in line and "token" in line]
+        assert len(warnings) == 1, log
+        assert "every address" in warnings[0]
+        assert "token_file" in warnings[0]
+        # item 10 for feed files: the feed (it is the plan, and a link may be a secret) is private
+        assert feed.stat().st_mode & 0o777 == 0o600
+        assert daemon.stop() == 0
+    finally:
+        daemon.kill()
+
+
+def test_a_feed_file_is_created_private_whatever_the_umask(hostile: HostileServer, tmp_path: Path) -> None:
+    hostile.route("/plan.ics", ok(rolling_plan()))
+    feed = tmp_path / "feeds" / "me.ics"
+    config = _sync_config(tmp_path, hostile.url("/plan.ics"))
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace(f'kind = "ics_file"\npath = "{tmp_path / "out.ics"}"', f'kind = "feed"\npath = "{feed}"')
+    )
+    old = os.umask(0o022)
+    try:
+        assert run_cli("--config", str(config), "sync") == 0
+        assert feed.stat().st_mode & 0o777 == 0o600
+        feed.chmod(0o644)  # a feed file written by an older calsync
+        hostile.route("/plan.ics", ok(rolling_plan(moved_week=1)))
+        assert run_cli("--config", str(config), "sync") == 0
+        assert feed.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)

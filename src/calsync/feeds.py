@@ -22,6 +22,7 @@ import contextlib
 import gzip
 import hashlib
 import hmac
+import ipaddress
 import logging
 import os
 import re
@@ -704,6 +705,16 @@ class _Handler(BaseHTTPRequestHandler):
             log.debug("feeds: %s %s", self.client_address[0], line)
 
 
+def _loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name or an address of this machine on a network
+
+
 class FeedServer:
     """The feed HTTP server of ``calsync daemon`` (stdlib, one thread per connection, bounded).
 
@@ -754,7 +765,23 @@ class FeedServer:
             daemon=True,
         )
         self._thread.start()
-        log.info("feeds: serving on %s", self.base_url)
+        everywhere = self.host in ("", "0.0.0.0", "::")
+        if everywhere:
+            log.info(
+                "feeds: serving on %s (every address of this machine; here %s)",
+                self.listen_url,
+                self.base_url,
+            )
+        else:
+            log.info("feeds: serving on %s", self.listen_url)
+        if self.token is None and not _loopback(self.host):
+            log.warning(
+                "feeds: serving on %s without a token: anyone who can reach %s can read every plan's "
+                'feed; set [daemon.feeds] token_env or token_file (or keep host = "127.0.0.1" behind '
+                "a reverse proxy)",
+                self.listen_url,
+                f"this machine on every address at port {self.port}" if everywhere else self.host,
+            )
 
     @property
     def port(self) -> int:
@@ -762,8 +789,14 @@ class FeedServer:
         return self._port
 
     @property
+    def listen_url(self) -> str:
+        """``http://host:port`` as listened on (``0.0.0.0``: every address), for the log."""
+        host = self.host or "0.0.0.0"
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    @property
     def base_url(self) -> str:
-        """``http://host:port`` (no token: safe to log)."""
+        """``http://host:port`` to reach the feeds from this machine (no token: safe to log)."""
         host = self.host
         if host in ("", "0.0.0.0"):
             host = "127.0.0.1"
