@@ -412,3 +412,19 @@ def test_a_feed_file_is_created_private_whatever_the_umask(hostile: HostileServe
         assert feed.stat().st_mode & 0o777 == 0o600
     finally:
         os.umask(old)
+
+
+def test_the_total_deadline_holds_through_a_proxy(
+    hostile: HostileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hostile.route("http://feed.invalid/plan.ics", trickled_headers(0.2))  # the proxy trickles
+    monkeypatch.setenv("HTTP_PROXY", hostile.url(""))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    outcome, seconds = bounded(
+        lambda: titles(reader("http://feed.invalid/plan.ics", timeout_seconds=0.5)), within=10
+    )
+    assert isinstance(outcome, SourceError), outcome
+    assert "took longer than 2 s" in str(outcome)
+    assert seconds < 3.5
+    assert hostile.log[0][0] == "http://feed.invalid/plan.ics", "read through the proxy"

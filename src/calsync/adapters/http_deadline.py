@@ -33,15 +33,28 @@ class Deadline:
         """The last request guarded by :meth:`within` ran out of time (its sockets were cut)."""
 
     def guard(self, session: Any) -> None:
-        """Know every connection ``session`` opens from now on (its adapters' pools build them)."""
+        """Know every connection ``session`` opens from now on (its adapters' pools build them,
+        also those of the proxy managers made for ``HTTPS_PROXY`` and the like)."""
         for adapter in list(session.adapters.values()):
-            manager = getattr(adapter, "poolmanager", None)
-            classes = getattr(manager, "pool_classes_by_scheme", None)
-            if manager is None or not isinstance(classes, dict):
-                continue
-            manager.pool_classes_by_scheme = {
-                scheme: self._pool_class(pool) for scheme, pool in classes.items()
-            }
+            self._patch(getattr(adapter, "poolmanager", None))
+            make_proxy_manager = getattr(adapter, "proxy_manager_for", None)
+            if callable(make_proxy_manager):
+                adapter.proxy_manager_for = self._proxied(make_proxy_manager)
+
+    def _proxied(self, make: Any) -> Any:
+        def proxy_manager_for(*args: Any, **kwargs: Any) -> Any:
+            manager = make(*args, **kwargs)
+            self._patch(manager)
+            return manager
+
+        return proxy_manager_for
+
+    def _patch(self, manager: Any) -> None:
+        classes = getattr(manager, "pool_classes_by_scheme", None)
+        if not isinstance(classes, dict) or getattr(manager, "_calsync_deadline", None) is self:
+            return
+        manager.pool_classes_by_scheme = {scheme: self._pool_class(pool) for scheme, pool in classes.items()}
+        manager._calsync_deadline = self  # patched once
 
     def _pool_class(self, pool: type[Any]) -> type[Any]:
         deadline = self
