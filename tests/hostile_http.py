@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 Behaviour = Callable[["Connection"], None]
 
@@ -144,8 +146,14 @@ class HostileServer:
     routes: dict[str, Behaviour] = field(default_factory=dict)
     log: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
+    tls: tuple[Path, Path] | None = None
+    """A certificate and its key: speak HTTPS (see ``http_feed.self_signed_certificate``)."""
 
     def __post_init__(self) -> None:
+        self._tls_context: ssl.SSLContext | None = None
+        if self.tls is not None:
+            self._tls_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._tls_context.load_cert_chain(*self.tls)
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._listener.getsockname()[1])
         self._clients: list[socket.socket] = []
@@ -155,7 +163,7 @@ class HostileServer:
 
     def url(self, path: str) -> str:
         """The URL of a path on this server."""
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{path}"
 
     def route(self, path: str, behaviour: Behaviour) -> str:
         """Answer ``path`` with ``behaviour``; returns its URL."""
@@ -191,6 +199,12 @@ class HostileServer:
 
     def _serve(self, sock: socket.socket) -> None:
         sock.settimeout(10)
+        if self._tls_context is not None:
+            try:
+                sock = self._tls_context.wrap_socket(sock, server_side=True)
+            except OSError:
+                sock.close()
+                return
         data = b""
         with contextlib.suppress(OSError):
             while b"\r\n\r\n" not in data and len(data) < 65536:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import logging
 import os
+import shutil
 import socket
 import threading
 import time
@@ -40,6 +41,7 @@ from hostile_http import (
     redirect,
     trickled_headers,
 )
+from http_feed import self_signed_certificate
 from support import free_port
 from test_cli import run_cli
 
@@ -428,3 +430,21 @@ def test_the_total_deadline_holds_through_a_proxy(
     assert "took longer than 2 s" in str(outcome)
     assert seconds < 3.5
     assert hostile.log[0][0] == "http://feed.invalid/plan.ics", "read through the proxy"
+
+
+def test_the_total_deadline_holds_over_tls(tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command for a test certificate")
+    cert, key = self_signed_certificate(tmp_path)
+    server = HostileServer(tls=(cert, key))
+    try:
+        url = server.route("/feed.ics", trickled_headers(0.2))
+        adapter = reader(url, timeout_seconds=0.5, ca_file=str(cert))
+        outcome, seconds = bounded(lambda: titles(adapter), within=10)
+        assert isinstance(outcome, SourceError), outcome
+        assert "took longer than 2 s" in str(outcome)
+        assert seconds < 3.5
+        server.route("/feed.ics", ok(FEED))
+        assert titles(adapter) == ["Long Run 25 km"], "the next read works on a fresh connection"
+    finally:
+        server.close()
