@@ -465,7 +465,7 @@ class Daemon:
             len(plans),
             _duration(self.config.daemon.poll_seconds),
             f"{self.config.daemon.rebuild_at:%H:%M}" if self.config.daemon.rebuild_at else "off",
-            f", feeds on {self.server.base_url}" if self.server is not None else "",
+            f", feeds on {self.server.listen_url}" if self.server is not None else "",
         )
         notify_systemd("READY=1")
         while True:

@@ -22,6 +22,7 @@ import contextlib
 import gzip
 import hashlib
 import hmac
+import ipaddress
 import logging
 import os
 import re
@@ -29,6 +30,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -64,7 +66,15 @@ MAX_HEADER_BYTES = 32 * 1024
 SOCKET_TIMEOUT = 10.0
 """Seconds a connection may stay silent (a slow or idle keep-alive client) before it is closed."""
 MAX_CONNECTIONS = 64
-"""Connections served at once; one more gets a quick 503 instead of a thread."""
+"""Connections served at once. One more takes the slot of the connection that has been reading
+a request the longest (a slow or idle client), else gets a quick 503 instead of a thread."""
+REQUEST_SECONDS = 10.0
+"""A connection must send a whole request (line and headers) within this many seconds of the
+server starting to wait for it, however it trickles (slowloris); else it is cut."""
+REFUSED_LOG_SECONDS = 60.0
+"""Refused (503) and cut connections are logged once, then summed up at most this often."""
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(32), *range(127, 160))}
+"""Control characters as a log line shows them (a request path must not drive the terminal)."""
 
 _STAMPS = re.compile(rb"^(?:DTSTAMP|CREATED|LAST-MODIFIED)[;:][^\r\n]*\r?\n", re.MULTILINE)
 _ETAGS = re.compile(r'(?:W/)?("[^"]*")')
@@ -344,6 +354,41 @@ def _not_modified_since(header: str, last_modified: datetime) -> bool:
     return last_modified <= since
 
 
+class _Tally:
+    """Counts one kind of event (a refused or cut connection) for the log: the first is a line
+    of its own (the caller's), the rest are summed up at most every :data:`REFUSED_LOG_SECONDS`."""
+
+    def __init__(self, text: str, level: int = logging.WARNING) -> None:
+        self.text = text
+        self.level = level
+        self.count = 0
+        self.since = 0.0
+        self.lock = threading.Lock()
+
+    def add(self) -> bool:
+        """Count one; True when it is the first in a while (the caller logs it in full)."""
+        now = time.monotonic()
+        with self.lock:
+            first = self.since == 0.0
+            if first:
+                self.since = now
+                return True
+            self.count += 1
+        self.flush()
+        return False
+
+    def flush(self, *, final: bool = False) -> None:
+        """Log the sum when the interval is over (or ``final``), and start a new interval."""
+        now = time.monotonic()
+        with self.lock:
+            if self.since == 0.0 or (not final and now - self.since < REFUSED_LOG_SECONDS):
+                return
+            count, seconds = self.count, now - self.since
+            self.count, self.since = 0, 0.0 if final or not self.count else now
+        if count:
+            log.log(self.level, self.text, count, f"{seconds:.0f} s")
+
+
 class _Server(ThreadingHTTPServer):
     """ThreadingHTTPServer with a bound on connections, quick shutdown and logging, not stderr."""
 
@@ -359,13 +404,21 @@ class _Server(ThreadingHTTPServer):
         lookup: Callable[[str], Feed | None],
         max_connections: int,
         health: Callable[[], tuple[int, str]] | None = None,
+        request_seconds: float = REQUEST_SECONDS,
     ) -> None:
         self.token = token
         self.lookup = lookup
         self.health = health
+        self.request_seconds = request_seconds
         self.slots = threading.BoundedSemaphore(max_connections)
         self.open: set[socket.socket] = set()
+        self.reading: dict[socket.socket, float] = {}
+        """Connections waiting for (or reading) a request: when the server started waiting."""
         self.open_lock = threading.Lock()
+        self.refused = _Tally("feeds: %d more connection(s) refused (503: every slot busy answering) in %s")
+        self.cut = _Tally(
+            "feeds: %d more slow or idle connection(s) cut (no whole request in time) in %s", logging.INFO
+        )
         super().__init__(address, _Handler)
 
     def server_bind(self) -> None:
@@ -396,10 +449,53 @@ class _Server(ThreadingHTTPServer):
         text = _TOKEN_SEGMENT.sub(r"\1<token>", text)
         return text.replace(self.token, "<token>") if self.token else text
 
+    def waiting(self, sock: socket.socket) -> None:
+        """The handler starts waiting for a request on ``sock``: its deadline starts now."""
+        with self.open_lock:
+            self.reading[sock] = time.monotonic()
+
+    def answering(self, sock: socket.socket) -> None:
+        """The request on ``sock`` is read whole (or the connection is done)."""
+        with self.open_lock:
+            self.reading.pop(sock, None)
+
+    def service_actions(self) -> None:
+        """Between accepts (at least every poll interval): cut connections past their deadline."""
+        limit = time.monotonic() - self.request_seconds
+        with self.open_lock:
+            late = [sock for sock, since in self.reading.items() if since <= limit]
+        for sock in late:
+            self._cut(sock, f"sent no whole request within {self.request_seconds:g} s")
+        self.summarise()
+
+    def _cut(self, sock: socket.socket, why: str) -> None:
+        self.answering(sock)
+        if self.cut.add():
+            with contextlib.suppress(OSError):
+                peer = sock.getpeername()[0]
+                log.info("feeds: cut a connection from %s that %s (further ones are summed up)", peer, why)
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)  # its handler's read returns; the thread ends, the slot frees
+
+    def _evict(self) -> bool:
+        """Free a slot by cutting the connection that has waited longest for its request; False
+        when every slot is busy answering."""
+        with self.open_lock:
+            oldest = min(self.reading.items(), key=lambda item: item[1], default=None)
+        if oldest is None:
+            return False
+        self._cut(oldest[0], "waited longest for its request while every slot was taken")
+        return self.slots.acquire(timeout=1.0)
+
     def process_request(self, request: Any, client_address: Any) -> None:
-        """Serve in a thread while a slot is free; else answer 503 at once."""
-        if not self.slots.acquire(blocking=False):
-            log.warning("feeds: %d connections already open; answering 503", len(self.open))
+        """Serve in a thread while a slot is free (or one can be freed); else answer 503 at once."""
+        self.service_actions()
+        if not self.slots.acquire(blocking=False) and not self._evict():
+            if self.refused.add():
+                log.warning(
+                    "feeds: %d connections already open; answering 503 (further ones are summed up)",
+                    len(self.open),
+                )
             with contextlib.suppress(OSError):
                 request.sendall(
                     b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n"
@@ -424,10 +520,16 @@ class _Server(ThreadingHTTPServer):
 
     def _forget(self, request: Any) -> None:
         with self.open_lock:
+            self.reading.pop(request, None)
             if request not in self.open:
                 return
             self.open.discard(request)
         self.slots.release()
+
+    def summarise(self, *, final: bool = False) -> None:
+        """Log what the tallies counted since their last line (all of it when ``final``)."""
+        for tally in (self.refused, self.cut):
+            tally.flush(final=final)
 
     def close_connections(self) -> None:
         """Cut every open connection (at stop: idle keep-alive clients must not hold threads)."""
@@ -461,9 +563,19 @@ class _Handler(BaseHTTPRequestHandler):
         assert isinstance(self.server, _Server)
         return self.server
 
+    def handle_one_request(self) -> None:
+        """One request; the wait for it and its reading count against ``request_seconds``."""
+        self._server.waiting(self.connection)
+        try:
+            super().handle_one_request()
+        finally:
+            self._server.answering(self.connection)
+
     def parse_request(self) -> bool:
         """The stdlib's parse, with tighter limits on the request line and the headers."""
-        if not super().parse_request():
+        parsed = super().parse_request()  # reads the headers
+        self._server.answering(self.connection)  # read whole: no deadline while it is answered
+        if not parsed:
             return False
         if len(getattr(self, "raw_requestline", b"")) > MAX_REQUEST_LINE:
             self.send_error(414)
@@ -589,7 +701,18 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Access and error lines go to the logger at DEBUG, token redacted; never to stderr."""
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("feeds: %s %s", self.client_address[0], self._server.redact(format % args))
+            line = self._server.redact(format % args).translate(_CONTROL)
+            log.debug("feeds: %s %s", self.client_address[0], line)
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name or an address of this machine on a network
 
 
 class FeedServer:
@@ -608,8 +731,10 @@ class FeedServer:
         lookup: Callable[[str], Feed | None],
         max_connections: int = MAX_CONNECTIONS,
         health: Callable[[], tuple[int, str]] | None = None,
+        request_seconds: float = REQUEST_SECONDS,
     ) -> None:
         self.host = host
+        self.request_seconds = request_seconds
         self._port = port
         self.token = token or None
         self.lookup = lookup
@@ -630,6 +755,7 @@ class FeedServer:
             lookup=self.lookup,
             max_connections=self.max_connections,
             health=self.health,
+            request_seconds=self.request_seconds,
         )
         self._port = int(self._server.server_address[1])
         self._thread = threading.Thread(
@@ -639,7 +765,23 @@ class FeedServer:
             daemon=True,
         )
         self._thread.start()
-        log.info("feeds: serving on %s", self.base_url)
+        everywhere = self.host in ("", "0.0.0.0", "::")
+        if everywhere:
+            log.info(
+                "feeds: serving on %s (every address of this machine; here %s)",
+                self.listen_url,
+                self.base_url,
+            )
+        else:
+            log.info("feeds: serving on %s", self.listen_url)
+        if self.token is None and not _loopback(self.host):
+            log.warning(
+                "feeds: serving on %s without a token: anyone who can reach %s can read every plan's "
+                'feed; set [daemon.feeds] token_env or token_file (or keep host = "127.0.0.1" behind '
+                "a reverse proxy)",
+                self.listen_url,
+                f"this machine on every address at port {self.port}" if everywhere else self.host,
+            )
 
     @property
     def port(self) -> int:
@@ -647,8 +789,14 @@ class FeedServer:
         return self._port
 
     @property
+    def listen_url(self) -> str:
+        """``http://host:port`` as listened on (``0.0.0.0``: every address), for the log."""
+        host = self.host or "0.0.0.0"
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    @property
     def base_url(self) -> str:
-        """``http://host:port`` (no token: safe to log)."""
+        """``http://host:port`` to reach the feeds from this machine (no token: safe to log)."""
         host = self.host
         if host in ("", "0.0.0.0"):
             host = "127.0.0.1"
@@ -683,6 +831,7 @@ class FeedServer:
         server.close_connections()
         if thread is not None:
             thread.join(timeout=5)
+        server.summarise(final=True)
         log.info("feeds: stopped")
 
     def __enter__(self) -> FeedServer:

@@ -122,7 +122,7 @@ def target_for(
             now=now,
         )
     if isinstance(target, FeedTarget):
-        return IcsFileTarget(feed_path(config), config.id, config.zone)
+        return IcsFileTarget(feed_path(config), config.id, config.zone, private=True)  # only calsync reads it
     return IcsFileTarget(target.path, config.id, config.zone)
 
 

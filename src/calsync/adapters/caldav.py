@@ -45,6 +45,7 @@ from caldav.response import DAVResponse
 from icalendar import Component
 
 from calsync.adapters import event_ics
+from calsync.adapters.http_deadline import Deadline
 from calsync.adapters.ics_read import parse_ics
 from calsync.core.model import ReadResult, Session, SourceEvent, Version, source_order
 from calsync.core.reconcile import OwnedEvent
@@ -72,6 +73,9 @@ _TOKEN_REFUSED = (400, 403, 409, 412, 500)
 _NO_SYNC = (400, 403, 405, 415, 422, 501)
 """Answers to a sync-collection without a token that mean "no sync-collection here"."""
 _RETRY_STATUS = (500, 502, 503, 504)
+TOTAL_TIME_FACTOR = 4
+"""One HTTP exchange (headers and body) may take this many times the timeout, which bounds each
+read only: a server trickling its answer a byte a second is cut there (issue 14)."""
 _ICS_TYPE = "text/calendar; charset=utf-8"
 
 
@@ -95,6 +99,11 @@ def _quote_path(path: str) -> str:
 
 class _TokenRefusedError(Exception):
     """The server does not accept the sync token (expired, unknown): list everything once."""
+
+
+class _TooSlowError(Exception):
+    """A request outlived its total time (``TOTAL_TIME_FACTOR`` x the timeout): its connection
+    was cut. ``args[0]``: the seconds it had."""
 
 
 class _RefusedError(Exception):
@@ -179,12 +188,21 @@ class CaldavClient:
         )
         session = self._dav.session
         send = session.request
+        deadline = Deadline()
+        deadline.guard(session)
+        budget = TOTAL_TIME_FACTOR * timeout
 
         def counted(*args: Any, **kwargs: Any) -> Any:
             self.requests += 1
-            return send(*args, **kwargs)
+            with deadline.within(budget):  # ``timeout`` bounds each read; this the whole exchange
+                try:
+                    return send(*args, **kwargs)
+                except Exception:
+                    if deadline.expired:
+                        raise _TooSlowError(budget) from None
+                    raise
 
-        setattr(session, "request", counted)  # noqa: B010  # count every HTTP request
+        setattr(session, "request", counted)  # noqa: B010  # count and time every HTTP request
 
     def __repr__(self) -> str:
         return f"CaldavClient({self.url!r})"
@@ -252,6 +270,11 @@ class CaldavClient:
             last = attempt == self.retries
             try:
                 response = self._dav.request(url, method, body, dict(headers or {}))
+            except _TooSlowError as err:  # answering, too slowly: another try would stall as long
+                raise self.fail(
+                    f"no whole answer within {err.args[0]:g} s ({TOTAL_TIME_FACTOR} x the timeout)",
+                    "the server is too slow; calsync tries again later",
+                ) from None
             except dav_error.AuthorizationError as err:
                 status = err.status or 401
                 if status in handled:

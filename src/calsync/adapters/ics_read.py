@@ -136,6 +136,23 @@ def _structure_counts(data: bytes) -> dict[bytes, int]:
     return counts
 
 
+def truncation(data: bytes) -> str | None:
+    """Why a downloaded calendar is cut off, or None when it ends as a whole calendar does.
+
+    A feed read over the network must end with ``END:VCALENDAR`` (or, for the rare feed of bare
+    events, ``END:VEVENT``): a download that stopped early (a closed connection without
+    Content-Length, a proxy that gave up) is a failed read, never a calendar with its last weeks
+    missing. A local file keeps the event-by-event salvage of :func:`parse_ics`.
+    """
+    last = data[-4096:].rstrip().replace(b"\r", b"\n").rsplit(b"\n", 1)[-1].strip().upper()
+    head = data[:65536].upper()
+    if b"BEGIN:VCALENDAR" in head:
+        return None if last == b"END:VCALENDAR" else "no END:VCALENDAR at the end"
+    if b"BEGIN:VEVENT" in head:
+        return None if last == b"END:VEVENT" else "no END:VEVENT at the end"
+    return None  # not iCalendar at all: the parse says so
+
+
 def _repair_rrule_spaces(data: bytes) -> bytes:
     """Compat: Microsoft CDO writes ``BYDAY=MO, TU, WE``; RFC 5545 allows no spaces there."""
     if _RRULE_WITH_SPACES.search(data) is None:

@@ -38,18 +38,21 @@ from calsync.ports import ConflictError
 log = logging.getLogger(__name__)
 
 
-def write_atomic(path: Path, data: bytes, *, before_replace: Callable[[], None] | None = None) -> None:
+def write_atomic(
+    path: Path, data: bytes, *, private: bool = False, before_replace: Callable[[], None] | None = None
+) -> None:
     """Replace ``path`` with ``data`` atomically: readers see the old file or the new one, never half.
 
     Writes a temporary file in the same directory, flushes and fsyncs it, renames it over ``path``
-    and fsyncs the directory. Parent directories are created; an existing file keeps its mode.
+    and fsyncs the directory. Parent directories are created; an existing file keeps its mode,
+    unless ``private``: then the file is 0600 (and a folder created for it 0700) whatever the umask.
     ``before_replace`` runs last before the rename: when it raises, nothing is replaced. A symbolic
     link is written through: the file it points to is replaced and the link stays.
     """
     path = Path(os.path.realpath(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700 if private else 0o777)
     try:
-        mode: int | None = path.stat().st_mode & 0o7777
+        mode: int | None = 0o600 if private else path.stat().st_mode & 0o7777
     except FileNotFoundError:
         mode = None
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
@@ -99,8 +102,10 @@ class IcsFileTarget:
     deferred = True
     """Writes take effect together, when :meth:`batch` ends: the file is replaced once."""
 
-    def __init__(self, path: Path, plan_id: str, zone: ZoneInfo) -> None:
+    def __init__(self, path: Path, plan_id: str, zone: ZoneInfo, *, private: bool = False) -> None:
         self.path = path
+        self.private = private
+        """Write the file 0600 (a feed file: only calsync reads it; issue 14)."""
         self.plan_id = plan_id
         self.zone = zone
         self._open: Calendar | None = None
@@ -283,7 +288,12 @@ class IcsFileTarget:
                     yield
                     if self._changed:
                         add_timezones(self._open)
-                        write_atomic(self.path, self._open.to_ical(), before_replace=unchanged_since_read)
+                        write_atomic(
+                            self.path,
+                            self._open.to_ical(),
+                            private=self.private,
+                            before_replace=unchanged_since_read,
+                        )
                         log.debug("plan %s: wrote %s", self.plan_id, self.path)
                 finally:
                     self._open = None

@@ -20,11 +20,12 @@ import logging
 import socket
 import ssl
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from http import HTTPStatus
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 import requests
@@ -33,7 +34,8 @@ from requests import RequestException, Response, Session
 from requests.auth import HTTPBasicAuth
 
 from calsync import __version__
-from calsync.adapters.ics_read import ReadResult, parse_ics
+from calsync.adapters.http_deadline import Deadline
+from calsync.adapters.ics_read import ReadResult, parse_ics, truncation
 from calsync.config import IcsUrlSource
 from calsync.errors import SourceError
 from calsync.ports import SyncStore
@@ -49,6 +51,7 @@ CHUNK_BYTES = 64 * 1024
 STATE_OBJECT = "feed"
 """The href under which the state keeps the feed's body (its validators in the etag column)."""
 _ACCEPT = "text/calendar, text/plain;q=0.5, */*;q=0.1"
+_REDIRECTS = (301, 302, 303, 307, 308)
 
 
 _Window = tuple[datetime, datetime, ZoneInfo]
@@ -131,12 +134,37 @@ def _validators_from_json(text: str) -> dict[str, str]:
     return {k: v for k, v in data.items() if k in ("etag", "last_modified") and isinstance(v, str) and v}
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port (the default port made explicit): credentials stay within one."""
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def _url_auth(url: str) -> HTTPBasicAuth | None:
+    """Basic auth from credentials written in the URL (sent again on a same-host redirect)."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return None
+    return HTTPBasicAuth(unquote(parts.username), unquote(parts.password or ""))
+
+
 def _phrase(status: int) -> str:
     """``HTTP 404 Not Found`` (the standard phrase, never the server's own text)."""
     try:
         return f"HTTP {status} {HTTPStatus(status).phrase}"
     except ValueError:
         return f"HTTP {status}"
+
+
+class _ManualRedirects(requests.Session):
+    """A session that leaves redirects to the caller: requests reads a redirect's whole body
+    (decoded: a gzip bomb is inflated in memory) even with ``allow_redirects=False``, to prepare
+    the next hop; here no redirect is seen, so no body is read but the one calsync streams."""
+
+    def get_redirect_target(self, resp: Response) -> str | None:  # noqa: ARG002 - requests' signature
+        """None: calsync follows redirects itself (:meth:`IcsUrlReader._exchange`)."""
+        return None
 
 
 class IcsUrlReader:
@@ -154,6 +182,7 @@ class IcsUrlReader:
         """Parses so far: a 304 or an unchanged body for the same window is not parsed again."""
         self._requests = 0
         self._session: Session | None = None
+        self._deadline = Deadline()
         self._copy: _Copy | None = None
         self._memo: tuple[tuple[str, datetime, datetime, str], ReadResult] | None = None
         self._secrets: set[str] = set(url_secrets(source.url))
@@ -282,61 +311,97 @@ class IcsUrlReader:
 
     # -- HTTP ---------------------------------------------------------------------------------
     def _fetch(self, known: _Copy | None) -> _Answer:
-        """One GET (conditional when ``known`` has validators); SourceError unless 200 or 304."""
+        """One GET (conditional when ``known`` has validators); SourceError unless 200 or 304.
+
+        The whole exchange (every redirect, the headers and the body) must end within
+        ``TOTAL_TIME_FACTOR x timeout_seconds``: a watchdog cuts the connection when it does not.
+        """
         headers: dict[str, str] = {}
         if known is not None and "etag" in known.validators:
             headers["If-None-Match"] = known.validators["etag"]
         if known is not None and "last_modified" in known.validators:
             headers["If-Modified-Since"] = known.validators["last_modified"]
         auth = self._auth(headers)
-        timeout = self.source.timeout_seconds
-        deadline = time.monotonic() + TOTAL_TIME_FACTOR * timeout
-        verify: bool | str = str(self.source.ca_file) if self.source.ca_file else self.source.verify_tls
-        self._requests += 1
+        budget = TOTAL_TIME_FACTOR * self.source.timeout_seconds
+        deadline = time.monotonic() + budget
+        session = self._http()
         try:
-            response = self._http().get(
-                self.url,
-                headers=headers,
-                auth=auth,
-                timeout=(timeout, timeout),
-                verify=verify,
-                stream=True,
-                allow_redirects=True,
-            )
-        except requests.TooManyRedirects:
-            self._requests += MAX_REDIRECTS
-            raise self._error(f"more than {MAX_REDIRECTS} redirects; check the URL") from None
-        except requests.RequestException as exc:
-            raise self._network_error(exc) from None
-        with response:
-            self._requests += len(response.history)
-            status = response.status_code
-            content_type = response.headers.get("Content-Type", "")
-            answer = _Answer(status, _validators(response), None, content_type, len(response.history))
-            if status == 304:
-                return answer
-            if status not in (200, 203):
-                raise self._status_error(status)
-            body = self._download(response, deadline)
-        what = _what_it_is(body, content_type)
-        if what is not None:
-            hint = " and the credentials (a login page?)" if "HTML" in what else ""
-            raise self._error(f"{_phrase(200)} but got {what}; check the URL{hint}")
-        return replace(answer, body=body)
+            with self._deadline.within(budget):
+                return self._exchange(session, headers, auth, deadline)
+        except SourceError:
+            if self._deadline.expired:
+                raise self._too_slow() from None
+            raise
+
+    def _exchange(
+        self, session: Session, headers: dict[str, str], auth: HTTPBasicAuth | None, deadline: float
+    ) -> _Answer:
+        """The GET and its redirects, followed one by one: a redirect's body is never read (it
+        may be a bomb or endless), and credentials go along only while the host stays the same."""
+        timeout = self.source.timeout_seconds
+        verify: bool | str = str(self.source.ca_file) if self.source.ca_file else self.source.verify_tls
+        url, origin = self.url, _origin(self.url)
+        if auth is None:
+            auth = _url_auth(self.url)
+        for redirects in range(MAX_REDIRECTS + 1):
+            here = _origin(url)
+            upgraded = (origin[0], origin[2], here[0], here[2]) == ("http", 80, "https", 443)
+            same = here[1] == origin[1] and (here == origin or upgraded)
+            hop_headers = headers if same else {k: v for k, v in headers.items() if k != "Authorization"}
+            self._requests += 1
+            try:
+                response = session.get(
+                    url,
+                    headers=hop_headers,
+                    auth=auth if same else None,
+                    timeout=(timeout, timeout),
+                    verify=verify,
+                    stream=True,
+                    allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                raise self._network_error(exc) from None
+            with response:
+                location = response.headers.get("Location")
+                if response.status_code in _REDIRECTS and location:
+                    url = urljoin(url, location)
+                    if urlsplit(url).scheme not in ("http", "https"):
+                        raise self._error("a redirect leads to a URL that is not http(s); check the URL")
+                    continue
+                status = response.status_code
+                content_type = response.headers.get("Content-Type", "")
+                answer = _Answer(status, _validators(response), None, content_type, redirects)
+                if status == 304:
+                    return answer
+                if status not in (200, 203):
+                    raise self._status_error(status)
+                body = self._download(response, deadline)
+            what = _what_it_is(body, content_type)
+            if what is not None:
+                hint = " and the credentials (a login page?)" if "HTML" in what else ""
+                raise self._error(f"{_phrase(200)} but got {what}; check the URL{hint}")
+            cut = truncation(body)
+            if cut is not None:
+                raise self._error(f"the download is cut off ({cut}); calsync tries again on the next pass")
+            return replace(answer, body=body)
+        raise self._error(f"more than {MAX_REDIRECTS} redirects; check the URL")
 
     def _http(self) -> Session:
-        """The HTTP session (kept while the adapter lives: connections are re-used)."""
+        """The HTTP session (kept while the adapter lives: connections are re-used), its
+        connections known to the deadline's watchdog."""
         if self._session is None:
-            session = requests.Session()
+            session = _ManualRedirects()
             session.max_redirects = MAX_REDIRECTS
             session.headers["User-Agent"] = f"calsync/{__version__}"
             session.headers["Accept"] = _ACCEPT
+            session.headers["Accept-Encoding"] = "gzip, deflate"
+            self._deadline.guard(session)
             self._session = session
         return self._session
 
     def _auth(self, headers: dict[str, str]) -> HTTPBasicAuth | None:
         """Basic auth, or a bearer token put in ``headers``; secrets are read now (rotated ones
-        are picked up). ``requests`` drops them on a redirect to another host."""
+        are picked up). Both are dropped on a redirect to another host."""
         token = self.source.token(self.where)
         if token is not None:
             if not token:
@@ -351,8 +416,10 @@ class IcsUrlReader:
         return HTTPBasicAuth(self.source.username or "", password)
 
     def _download(self, response: Response, deadline: float) -> bytes:
-        """The body, streamed: refused once it passes ``max_bytes`` or takes too long."""
-        limit, timeout = self.source.max_bytes, self.source.timeout_seconds
+        """The body, streamed and decoded here (gzip / deflate, never by the library): refused
+        once it passes ``max_bytes`` (decoded or not) or takes too long, and a failed read when
+        it ends before its Content-Length or its compressed stream does."""
+        limit = self.source.max_bytes
         too_big = (
             f"the feed is larger than max_bytes ({limit} bytes); check the URL, or raise max_bytes "
             "in [[plan.source]] if the feed really is that big"
@@ -360,23 +427,59 @@ class IcsUrlReader:
         announced = response.headers.get("Content-Length", "")
         if announced.isdigit() and int(announced) > limit:
             raise self._error(too_big.replace("larger than", f"{int(announced)} bytes, larger than"))
+        encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            inflate = None
+        elif encoding in ("gzip", "x-gzip", "deflate"):
+            inflate = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib, told by the header
+        else:
+            raise self._error(f"the server sent the feed in an encoding calsync cannot read ({encoding})")
         chunks: list[bytes] = []
-        size = 0
+        size = received = 0
         try:
-            for chunk in response.iter_content(CHUNK_BYTES):
+            for raw in response.raw.stream(CHUNK_BYTES, decode_content=False):
+                received += len(raw)
+                chunk = raw if inflate is None else inflate.decompress(raw, limit - size + 1)
                 size += len(chunk)
-                if size > limit:
+                if size > limit or received > limit:
                     raise self._error(too_big)
                 if time.monotonic() > deadline:
-                    raise self._error(
-                        f"the download took longer than {TOTAL_TIME_FACTOR * timeout:g} s "
-                        f"({TOTAL_TIME_FACTOR} x timeout_seconds); the server is too slow, "
-                        "calsync tries again on the next pass"
-                    )
+                    raise self._too_slow()
                 chunks.append(chunk)
-        except requests.RequestException as exc:
-            raise self._network_error(exc, received=size) from None
+            if inflate is not None:
+                tail = inflate.flush()
+                size += len(tail)
+                if size > limit:
+                    raise self._error(too_big)
+                chunks.append(tail)
+                if not inflate.eof:
+                    raise self._error(
+                        f"the download broke off after {received} bytes (the {encoding} stream "
+                        "ends early); calsync tries again later"
+                    )
+        except (urllib3.exceptions.HTTPError, OSError, zlib.error) as exc:
+            if self._deadline.expired:
+                raise self._too_slow() from None
+            if isinstance(exc, zlib.error):
+                raise self._error(
+                    f"the {encoding} body cannot be decoded; calsync tries again later"
+                ) from None
+            raise self._error(
+                f"the download broke off after {received} bytes; calsync tries again later"
+            ) from None
+        if announced.isdigit() and received < int(announced):
+            raise self._error(
+                f"the download broke off after {received} of {int(announced)} bytes; "
+                "calsync tries again later"
+            )
         return b"".join(chunks)
+
+    def _too_slow(self) -> SourceError:
+        budget = TOTAL_TIME_FACTOR * self.source.timeout_seconds
+        return self._error(
+            f"the download took longer than {budget:g} s ({TOTAL_TIME_FACTOR} x timeout_seconds); "
+            "the server is too slow, calsync tries again on the next pass"
+        )
 
     # -- errors ---------------------------------------------------------------------------------
     def _scrub(self, text: str) -> str:
@@ -411,6 +514,8 @@ class IcsUrlReader:
 
     def _network_error(self, exc: RequestException, *, received: int | None = None) -> SourceError:
         """One line for a failed connection, without the library's text (it holds the URL)."""
+        if self._deadline.expired:
+            return self._too_slow()
         timeout = self.source.timeout_seconds
         causes = list(_causes(exc))
         if isinstance(exc, requests.exceptions.SSLError):
