@@ -186,6 +186,13 @@ class TestHaLocalCalendar(TargetContract):
     ) -> None:
         """Its HA counterpart: a create meeting a copy another instance wrote (next test)."""
 
+    @pytest.mark.skip(
+        reason="HA picks every event's uid: calsync knows its sessions by the marker line, so an unedited "
+        "copy carrying it is read as a second copy of the session (two instances raced), not as a person's"
+    )
+    def test_a_persons_copy_under_a_new_uid_is_never_owned(self, storage: Storage) -> None:
+        """Not a promise of this target (see the reason)."""
+
 
 def test_create_meeting_another_instances_copy_is_a_conflict(storage: HaStorage) -> None:
     """HA's counterpart of "a create of a UID already there": between this target's read and its

@@ -449,3 +449,22 @@ def test_the_total_deadline_holds_over_tls(tmp_path: Path) -> None:
         assert titles(adapter) == ["Long Run 25 km"], "the next read works on a fresh connection"
     finally:
         server.close()
+
+
+def test_home_assistant_rest_whose_headers_trickle_hits_the_total_deadline(hostile: HostileServer) -> None:
+    """The Home Assistant source and target read over REST too: the same total deadline."""
+    from calsync.adapters.ha_client import HaClient
+
+    url = hostile.route("/api/calendars/calendar.training", trickled_headers(0.2))
+    client = HaClient(
+        url.removesuffix("/api/calendars/calendar.training"),
+        "token",
+        entity_id="calendar.training",
+        label="plan me: source training",
+        error=SourceError,
+        timeout=0.5,
+    )
+    outcome, seconds = bounded(lambda: client.rest("GET", "/api/calendars/calendar.training"), within=10)
+    assert isinstance(outcome, SourceError), outcome
+    assert "took longer than 2 s" in str(outcome)
+    assert seconds < 3.5

@@ -21,9 +21,14 @@ import requests
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.sync.client import ClientConnection, connect
 
+from calsync.adapters.http_deadline import Deadline
 from calsync.errors import CalsyncError
 
 log = logging.getLogger(__name__)
+
+TOTAL_TIME_FACTOR = 4
+"""A REST exchange may take this many times the timeout in all (a server trickling its answer
+never trips the per-read timeout)."""
 
 RETRY = "nothing was lost; the next pass tries again"
 GONE = object()
@@ -99,6 +104,8 @@ class HaClient:
         self._token = token
         self._verify: bool | str = str(ca_file) if ca_file else verify_tls
         self._session: requests.Session | None = None
+        self._deadline = Deadline()
+        """``timeout`` bounds each socket read; this bounds a whole REST exchange."""
         self._ws: ClientConnection | None = None
         self._stack = contextlib.ExitStack()
         self._next_id = 1
@@ -119,6 +126,7 @@ class HaClient:
             self._session = requests.Session()
             self._session.headers["Authorization"] = f"Bearer {self._token}"
             self._session.verify = self._verify
+            self._deadline.guard(self._session)
         return self._session
 
     def rest(
@@ -126,19 +134,19 @@ class HaClient:
     ) -> Any:
         """One REST request; its JSON answer (None when it has no body). Failures raise."""
         self.requests += 1
+        budget = TOTAL_TIME_FACTOR * self.timeout
         try:
-            response = self._http().request(
-                method, self.url + path, params=params, json=body, timeout=self.timeout
-            )
-        except requests.exceptions.SSLError as err:
-            raise self.fail(
-                f"the TLS connection failed ({_reason(err)})",
-                "set ca_file to the CA that signed HA's certificate (or verify_tls = false)",
-            ) from None
+            with self._deadline.within(budget):
+                response = self._http().request(
+                    method, self.url + path, params=params, json=body, timeout=self.timeout
+                )
         except requests.RequestException as err:
-            raise self.fail(
-                f"cannot reach Home Assistant ({_reason(err)})", f"check url and that HA runs; {RETRY}"
-            ) from None
+            if self._deadline.expired:  # the watchdog cut a trickling answer
+                raise self.fail(
+                    f"{method} {path} took longer than {budget:g} s ({TOTAL_TIME_FACTOR} x the timeout)",
+                    f"check that Home Assistant is not overloaded; {RETRY}",
+                ) from None
+            raise self._transport_error(err) from None
         self._check(response, method, path)
         if not response.content:
             return None
@@ -146,6 +154,17 @@ class HaClient:
             return response.json()
         except ValueError:
             raise self.fail(f"{method} {path} answered {response.status_code} with no JSON") from None
+
+    def _transport_error(self, err: requests.RequestException) -> CalsyncError:
+        """The error for a request that got no answer."""
+        if isinstance(err, requests.exceptions.SSLError):
+            return self.fail(
+                f"the TLS connection failed ({_reason(err)})",
+                "set ca_file to the CA that signed HA's certificate (or verify_tls = false)",
+            )
+        return self.fail(
+            f"cannot reach Home Assistant ({_reason(err)})", f"check url and that HA runs; {RETRY}"
+        )
 
     def _check(self, response: requests.Response, method: str, path: str) -> None:
         status = response.status_code
