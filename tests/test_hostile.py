@@ -10,11 +10,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from calsync.adapters.ics_read import parse_ics
 from calsync.core.classify import classify_event
 from calsync.core.model import ReadResult, RunKind, SourceEvent
 from calsync.core.settings import Classification
+from conftest import corpus_files
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WINDOW = (datetime(2026, 11, 30, tzinfo=BERLIN), datetime(2027, 1, 30, tzinfo=BERLIN))
@@ -398,3 +401,109 @@ def test_a_source_past_its_budget_fails_the_pass_and_deletes_nothing(
     err = capsys.readouterr().err
     assert "took longer than 0.2 s" in err
     assert target.read_bytes() == written
+
+
+# -- grown from the corpus: real calendars, mutated as an attacker or a broken exporter would -------
+
+CORPUS_FILES = corpus_files()
+
+
+def _mutations() -> dict[str, Callable[[bytes, int], bytes]]:
+    """Each takes a calendar and a number (where, how much) and returns the damaged calendar."""
+
+    def first(data: bytes, prop: bytes) -> int:
+        index = data.find(b"\n" + prop)
+        return index + 1 if index >= 0 else -1
+
+    def set_value(prop: bytes, value: bytes) -> Callable[[bytes, int], bytes]:
+        def mutate(data: bytes, _n: int) -> bytes:
+            at = first(data, prop)
+            if at < 0:
+                return data
+            end = data.find(b"\n", at)
+            line = data[at:end]
+            colon = line.find(b":")
+            return data[: at + colon + 1] + value + data[end - (line.endswith(b"\r")) :]
+
+        return mutate
+
+    def digits_in_summary(data: bytes, n: int) -> bytes:
+        at = first(data, b"SUMMARY")
+        if at < 0:
+            return data
+        end = data.find(b"\n", at) - 1
+        return data[:end] + b" " + b"7" * (1000 + n * 97 % 20000) + data[end:]
+
+    return {
+        "a digit run in a title": digits_in_summary,
+        "year 9999": set_value(b"DTSTART", b"99991231T220000Z"),
+        "year 1": set_value(b"DTSTART", b"00010101T000000Z"),
+        "UNTIL far away": set_value(b"RRULE", b"FREQ=DAILY;UNTIL=99991231T235959Z"),
+        "FREQ=SECONDLY": set_value(b"RRULE", b"FREQ=SECONDLY"),
+        "DTEND before DTSTART": set_value(b"DTEND", b"19700101T000000Z"),
+        "cut off": lambda data, n: data[: max(1, len(data) * (n % 97) // 100)],
+        "CR-only line ends": lambda data, _n: data.replace(b"\r\n", b"\r").replace(b"\n", b"\r"),
+        "invalid UTF-8": lambda data, n: data[: n % len(data)] + b"\xff\xfe\xc3" + data[n % len(data) :],
+        "a 1 MB line": lambda data, _n: data.replace(
+            b"END:VEVENT", b"X-HUGE:" + b"x" * (1 << 20) + b"\r\nEND:VEVENT", 1
+        ),
+        "nested events": lambda data, n: data.replace(
+            b"END:VEVENT", b"BEGIN:VEVENT\r\n" * (n % 500) + b"END:VEVENT\r\n" * (n % 500) + b"END:VEVENT", 1
+        ),
+        "1,000 copies of a time zone": lambda data, _n: (
+            data.replace(
+                b"BEGIN:VTIMEZONE",
+                data[data.find(b"BEGIN:VTIMEZONE") : data.find(b"END:VTIMEZONE") + 15] * 1000
+                + b"BEGIN:VTIMEZONE",
+                1,
+            )
+            if b"BEGIN:VTIMEZONE" in data
+            else data
+        ),
+    }
+
+
+MUTATIONS = _mutations()
+
+
+@pytest.mark.corpus
+@pytest.mark.skipif(not CORPUS_FILES, reason="the real-world ICS corpus is absent (set CALSYNC_SHARED)")
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(
+    index=st.integers(min_value=0, max_value=10_000),
+    damage=st.lists(
+        st.tuples(st.sampled_from(sorted(MUTATIONS)), st.integers(0, 1_000_000)), min_size=1, max_size=3
+    ),
+)
+def test_corpus_calendars_damaged_are_read_or_refused_in_one_line(
+    index: int, damage: list[tuple[str, int]]
+) -> None:
+    """A real calendar of the corpus with one to three kinds of damage: the read returns the events
+    it can (the others skipped with a problem line each) or fails with one line naming the feed,
+    within its time budget; what it returns classifies in bounded time."""
+    from calsync.errors import SourceError
+
+    data = CORPUS_FILES[index % len(CORPUS_FILES)].read_bytes()
+    for name, number in damage:
+        data = MUTATIONS[name](data, number)
+    start = time.perf_counter()
+    outcome: ReadResult | SourceError
+    try:
+        outcome = parse_ics(
+            data,
+            name="feed",
+            zone=BERLIN,
+            window_start=datetime(2020, 1, 1, tzinfo=BERLIN),
+            window_end=datetime(2030, 1, 1, tzinfo=BERLIN),
+            budget_seconds=20,
+        )
+    except SourceError as err:
+        outcome = err
+    if isinstance(outcome, SourceError):
+        assert str(outcome).startswith("feed: ")
+        assert "\n" not in str(outcome)
+    else:
+        assert all(line.startswith("feed: ") and "\n" not in line for line in outcome.problems)
+        for event in outcome.events[:2000]:
+            classify_event(event, Classification(), pace_min_per_km=6.0)
+    assert time.perf_counter() - start < 30, damage
