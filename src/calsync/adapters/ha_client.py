@@ -122,9 +122,16 @@ class HaClient:
         return self._session
 
     def rest(
-        self, method: str, path: str, *, params: Mapping[str, str] | None = None, body: Any = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        missing_ok: bool = False,
     ) -> Any:
-        """One REST request; its JSON answer (None when it has no body). Failures raise."""
+        """One REST request; its JSON answer (None when it has no body, or with ``missing_ok``
+        when it answered 404). Other failures raise."""
         self.requests += 1
         try:
             response = self._http().request(
@@ -139,6 +146,8 @@ class HaClient:
             raise self.fail(
                 f"cannot reach Home Assistant ({_reason(err)})", f"check url and that HA runs; {RETRY}"
             ) from None
+        if missing_ok and response.status_code == 404:
+            return None
         self._check(response, method, path)
         if not response.content:
             return None
