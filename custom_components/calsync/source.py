@@ -104,7 +104,8 @@ async def fetch_url(hass: HomeAssistant, url: str, cache: UrlCache | None = None
                 cache.body = body
             return body, True
     except (aiohttp.ClientError, TimeoutError, ValueError) as err:
-        raise SourceError(f"the calendar URL could not be fetched: {err or type(err).__name__}") from err
+        reason = (str(err) or type(err).__name__).replace(fetch_from, "<the URL>").replace(url, "<the URL>")
+        raise SourceError(f"the calendar URL could not be fetched: {reason}") from None
 
 
 def parse_body(body: bytes, zone: ZoneInfo, start: datetime, end: datetime) -> SourceRead:
