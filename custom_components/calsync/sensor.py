@@ -32,7 +32,8 @@ def _start(session: Session) -> datetime:
 
 
 class NextSessionSensor(CalsyncEntity, SensorEntity):
-    """When the next strength session or rest day starts, and what it is."""
+    """When the next strength session starts, and what it is (rest days are on the calendar and
+    in the week sensor: an automation "15 minutes before the session" wants only sessions)."""
 
     _attr_device_class = SensorDeviceClass.TIMESTAMP
 
@@ -44,12 +45,12 @@ class NextSessionSensor(CalsyncEntity, SensorEntity):
         if data is None:
             return None
         now = dt_util.now()
-        upcoming = [s for s in data.result.sessions if _start(s) >= now]
+        upcoming = [s for s in data.result.sessions if s.kind.is_strength and _start(s) >= now]
         return min(upcoming, key=lambda s: (_start(s), s.uid)) if upcoming else None
 
     @property
     def native_value(self) -> datetime | None:
-        """The next session's start (midnight for a rest day)."""
+        """The next strength session's start."""
         session = self._next()
         return _start(session) if session else None
 
