@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -239,11 +239,13 @@ def test_manifest_requirements_match_pyproject_and_fit_ha_2024_3_3_pins() -> Non
 # --- the golden plan -----------------------------------------------------------------------------
 
 
-def golden_plan(tmp_path: Path, now: str = NOW) -> dict[str, Any]:
-    """``calsync plan --format json`` for the bundled example (without its file target), with the
-    description calsync writes for each session."""
+def golden_plan(
+    tmp_path: Path, now: str = NOW, source: Path = ROOT / "config" / "example-plan.ics"
+) -> dict[str, Any]:
+    """``calsync plan --format json`` for the bundled example's config (without its file target;
+    its source may be replaced), with the description calsync writes for each session."""
     example = (ROOT / "config" / "example.toml").read_text()
-    example = example.replace('path = "example-plan.ics"', f'path = "{ROOT / "config" / "example-plan.ics"}"')
+    example = example.replace('path = "example-plan.ics"', f'path = "{source}"')
     example = re.sub(r"\[plan\.target\]\nkind = \"ics_file\".*\npath = .*\n", "", example)
     config_path = tmp_path / "example.toml"
     config_path.write_text(example)
@@ -342,6 +344,42 @@ def test_phcc_suite(phcc_python: Path, tmp_path: Path) -> None:
     assert "skipped" not in summary, output
 
 
+def plan_around_today() -> bytes:
+    """Twelve weeks of runs from this week's Monday: easy and tempo runs as weekly RRULEs in
+    Europe/Berlin (no VTIMEZONE: calsync knows the name), all-day long runs, a marathon at the end."""
+    today = datetime.now(UTC).date()
+    monday = today - timedelta(days=today.weekday())
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//calsync tests//EN"]
+
+    def event(uid: str, summary: str, start: str, end: str, rrule: str = "") -> None:
+        lines.extend(
+            ["BEGIN:VEVENT", f"UID:{uid}", "DTSTAMP:20261101T000000Z", start, end, f"SUMMARY:{summary}"]
+        )
+        lines.extend([rrule] if rrule else [])
+        lines.append("END:VEVENT")
+
+    for weekday, summary, hhmm in ((1, "Easy run 45 min", "0700"), (3, "Tempo run 50 min", "1800")):
+        day = (monday + timedelta(days=weekday)).strftime("%Y%m%d")
+        event(
+            f"{summary[:4].lower()}@e2e",
+            summary,
+            f"DTSTART;TZID=Europe/Berlin:{day}T{hhmm}00",
+            f"DTEND;TZID=Europe/Berlin:{day}T{int(hhmm[:2]) + 1:02d}{hhmm[2:]}00",
+            "RRULE:FREQ=WEEKLY;COUNT=12",
+        )
+    for week in range(12):
+        saturday = monday + timedelta(weeks=week, days=5)
+        title = "Marathon (A)" if week == 11 else f"Long run {16 + week} km"
+        event(
+            f"long-{week}@e2e",
+            title,
+            f"DTSTART;VALUE=DATE:{saturday:%Y%m%d}",
+            f"DTEND;VALUE=DATE:{saturday + timedelta(days=1):%Y%m%d}",
+        )
+    lines.append("END:VCALENDAR")
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
 def test_end_to_end_on_a_real_home_assistant(
     phcc_python: Path, http_feed: HttpFeed, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -351,7 +389,10 @@ def test_end_to_end_on_a_real_home_assistant(
 
     folder = tmp_path_factory.mktemp("ha-e2e")
     _component_copy(folder)
-    http_feed.set("/plan.ics", (ROOT / "config" / "example-plan.ics").read_bytes())
+    # a real HA runs on the real clock: a plan around today (the bundled example's dates pass)
+    plan = tmp_path_factory.mktemp("plan") / "plan.ics"
+    plan.write_bytes(plan_around_today())
+    http_feed.set("/plan.ics", plan.read_bytes())
     server = ha_server.start_server(phcc_python, folder)
     try:
         assert server.version == "2024.3.3"
@@ -387,9 +428,9 @@ def test_end_to_end_on_a_real_home_assistant(
         while server.state("calendar.example") is None and time.monotonic() < deadline:
             time.sleep(0.1)
         events = server.events("calendar.example", "2025-01-01T00:00:00Z", "2028-01-01T00:00:00Z")
-        expected = golden_plan(tmp_path_factory.mktemp("cli"), now)
+        expected = golden_plan(tmp_path_factory.mktemp("cli"), now, plan)
         sessions = expected["plan"]["plans"][0]["sessions"]
-        assert sessions
+        assert len(sessions) >= 20  # twelve weeks: strength sessions and rest days
         assert [e["uid"] for e in events] == [s["uid"] for s in sessions]
         for event, session in zip(events, sessions, strict=True):
             assert event["summary"] == session["title"]
