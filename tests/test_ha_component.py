@@ -155,6 +155,21 @@ def test_hacs_json_follows_hacs_rules_and_the_zip_holds_the_component(tmp_path: 
     ):
         assert required in names, required
     assert not any("__pycache__" in n for n in names)
+    workflow = (ROOT / ".github" / "workflows" / "release.yml").read_text()
+    assert "scripts/build_ha_component.py --zip dist" in workflow
+    assert f"dist/{hacs['filename']}" in workflow  # the asset HACS looks for is attached to releases
+
+
+def test_the_build_refuses_an_import_it_cannot_make_relative() -> None:
+    builder = _builder()
+    assert builder.relative_imports("from calsync.core.model import Run\n", "output.py") == (
+        "from .core.model import Run\n"
+    )
+    assert builder.relative_imports("    from calsync import __version__\n", "core/x.py") == (
+        "    from .. import __version__\n"
+    )
+    with pytest.raises(SystemExit, match="cannot make relative"):
+        builder.relative_imports("import calsync.config\n", "output.py")
 
 
 # --- packaging --------------------------------------------------------------------------------
@@ -234,6 +249,28 @@ def test_manifest_requirements_match_pyproject_and_fit_ha_2024_3_3_pins() -> Non
         assert SpecifierSet(spec).contains(version[1])
         if name in pins:  # a range pin: the version resolved with the constraints satisfies it too
             assert SpecifierSet(pins[name]).contains(version[1])
+
+
+def test_the_phcc_lock_was_compiled_from_tests_ha_requirements() -> None:
+    """Every requirement of tests_ha/requirements.in is pinned in the lock to a version it allows."""
+    from packaging.requirements import Requirement
+
+    lock = (ROOT / "tests" / "phcc-requirements-py311.txt").read_text()
+    pinned = {
+        _requirement(line)[0]: line.split("==")[1].strip()
+        for line in lock.splitlines()
+        if "==" in line and not line.startswith((" ", "#"))
+    }
+    wanted = [
+        Requirement(line.split("#")[0].strip())
+        for line in (ROOT / "tests_ha" / "requirements.in").read_text().splitlines()
+        if line.split("#")[0].strip()
+    ]
+    assert len(wanted) >= 10
+    for requirement in wanted:
+        name = requirement.name.lower().replace("_", "-")
+        assert name in pinned, f"{name} is not in the lock: compile it again (see its header)"
+        assert requirement.specifier.contains(pinned[name]), f"{name}=={pinned[name]} vs {requirement}"
 
 
 # --- the golden plan -----------------------------------------------------------------------------
