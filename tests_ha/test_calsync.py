@@ -195,6 +195,22 @@ async def test_calendar_events_equal_calsync_plan_for_the_bundled_example(
         assert _event_value(event["end"]) == _instant(session["end"])
 
 
+def move_long_run(feed: Feed, moved: dict[str, Any]) -> None:
+    """The coach moves the long run of Saturday 12 December 2026 to Wednesday 9 December."""
+    assert moved["start"] == "2026-12-12"  # Saturday, all day
+    assert moved["end"] == "2026-12-13"
+    text = feed.body.decode()
+    block_start = text.index(f"UID:{moved['uid']}")
+    block_end = text.index("END:VEVENT", block_start)
+    block = text[block_start:block_end]
+    new_block = block.replace("DTSTART;VALUE=DATE:20261212", "DTSTART;VALUE=DATE:20261209").replace(
+        "DTEND;VALUE=DATE:20261213", "DTEND;VALUE=DATE:20261210"
+    )
+    assert "DATE:20261209\r\n" in new_block
+    assert "DATE:20261210\r\n" in new_block
+    feed.body = (text[:block_start] + new_block + text[block_end:]).encode()
+
+
 async def test_a_moved_run_moves_the_sessions_at_the_next_update(
     hass: HomeAssistant, feed: Feed, frozen: FrozenDateTimeFactory, hass_client: ClientSessionGenerator
 ) -> None:
@@ -212,18 +228,7 @@ async def test_a_moved_run_moves_the_sessions_at_the_next_update(
     long_runs = [r for r in PLAN["runs"] if r["kind"] == "long" and r["start"].startswith("2026-12-1")]
     assert long_runs, PLAN["runs"]
     moved = long_runs[0]
-    assert moved["start"] == "2026-12-12"  # Saturday, all day
-    assert moved["end"] == "2026-12-13"
-    text = feed.body.decode()
-    block_start = text.index(f"UID:{moved['uid']}")
-    block_end = text.index("END:VEVENT", block_start)
-    block = text[block_start:block_end]
-    new_block = block.replace("DTSTART;VALUE=DATE:20261212", "DTSTART;VALUE=DATE:20261209").replace(
-        "DTEND;VALUE=DATE:20261213", "DTEND;VALUE=DATE:20261210"
-    )
-    assert "DATE:20261209\r\n" in new_block
-    assert "DATE:20261210\r\n" in new_block
-    feed.body = (text[:block_start] + new_block + text[block_end:]).encode()
+    move_long_run(feed, moved)
     frozen.tick(timedelta(minutes=2))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
@@ -389,6 +394,29 @@ async def test_after_a_restart_with_the_source_down_the_last_plan_comes_back(
     assert await calendar_events(hass_client) == before
     assert hass.states.get("sensor.example_next_session").state == next_session
     assert hass.states.get("binary_sensor.example_source_problem").state == STATE_ON
+
+
+async def test_the_plan_after_a_move_survives_a_restart_with_the_source_down(
+    hass: HomeAssistant, feed: Feed, frozen: FrozenDateTimeFactory, hass_client: ClientSessionGenerator
+) -> None:
+    """Sessions that stayed where they were when a run moved (Stability) stay there after Home
+    Assistant restarts: the last plan is kept in storage with the last read."""
+    entry = await add_entry(hass, example_data(feed), options={"refresh_minutes": 1})
+    first = await calendar_events(hass_client)
+    move_long_run(feed, next(r for r in PLAN["runs"] if r["uid"].startswith("long-20261212@")))
+    frozen.tick(timedelta(minutes=2))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert feed.answers[-1] == 200
+    after_move = await calendar_events(hass_client)
+    assert after_move != first
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    feed.status = 500
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get("binary_sensor.example_source_problem").state == STATE_ON
+    assert await calendar_events(hass_client) == after_move
 
 
 async def test_without_any_good_read_the_entry_retries(hass: HomeAssistant, feed: Feed) -> None:

@@ -15,10 +15,18 @@ from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .calsync_lib.core.model import PlanResult, SourceEvent
+from .calsync_lib.core.model import PlanResult, Session, SourceEvent
 from .calsync_lib.errors import SourceError
 from .const import CONF_ICS_URL, CONF_REFRESH_MINUTES, CONF_SOURCE_ENTITY, DEFAULT_REFRESH, DOMAIN
-from .planning import EntrySettings, event_from_json, event_to_json, make_plan, window_for
+from .planning import (
+    EntrySettings,
+    event_from_json,
+    event_to_json,
+    make_plan,
+    session_from_json,
+    session_to_json,
+    window_for,
+)
 from .source import SourceRead, UrlCache, describe, read_entity, read_url
 
 _LOGGER = logging.getLogger(__name__)
@@ -62,8 +70,12 @@ class CalsyncCoordinator(DataUpdateCoordinator[Snapshot]):
         self.url_cache = UrlCache()
         self.store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")
         self.events: list[SourceEvent] | None = None
+        """The last good read of the source (also kept in storage)."""
         self.problems: list[str] = []
         self.last_success: datetime | None = None
+        self.previous: tuple[Session, ...] = ()
+        """The last plan's sessions: they stay on their day while still valid (Stability)."""
+        self._loaded = False
         self.fetches = 0
         """Full answers (200) from an ICS URL: a 304 does not count."""
 
@@ -77,43 +89,54 @@ class CalsyncCoordinator(DataUpdateCoordinator[Snapshot]):
             return read
         raise SourceError("the entry names no source")
 
-    async def _kept_events(self) -> list[SourceEvent] | None:
-        if self.events is None:
-            stored = await self.store.async_load()
-            if stored:
-                self.events = [event_from_json(e) for e in stored["events"]]
-                self.problems = list(stored.get("problems", []))
-                last = stored.get("last_success")
-                self.last_success = datetime.fromisoformat(last) if last else None
-        return self.events
+    async def _load(self) -> None:
+        """What the last run of Home Assistant kept: the last good read and the last plan."""
+        if self._loaded:
+            return
+        self._loaded = True
+        stored = await self.store.async_load()
+        if stored:
+            self.events = [event_from_json(e) for e in stored["events"]]
+            self.problems = list(stored.get("problems", []))
+            last = stored.get("last_success")
+            self.last_success = datetime.fromisoformat(last) if last else None
+            self.previous = tuple(session_from_json(s) for s in stored.get("sessions", []))
+
+    async def _save(self) -> None:
+        await self.store.async_save(
+            {
+                "events": [event_to_json(e) for e in self.events or []],
+                "problems": self.problems,
+                "last_success": self.last_success.isoformat() if self.last_success else None,
+                "sessions": [session_to_json(s) for s in self.previous],
+            }
+        )
 
     async def _async_update_data(self) -> Snapshot:
+        await self._load()
         now = dt_util.now()
         window = window_for(self.settings, now)
         problem: str | None = None
+        changed = False
         try:
             read = await self._read(window.read_start, window.read_end)
         except SourceError as err:
             problem = describe(err)
             _LOGGER.warning("%s: the source could not be read, the last plan stays: %s", self.name, problem)
             self._raise_issue(problem)
-            if await self._kept_events() is None:
+            if self.events is None:
                 raise UpdateFailed(problem) from err
         else:
             ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
+            changed = (read.events, read.problems) != (self.events, self.problems)
             self.events, self.problems, self.last_success = read.events, read.problems, now
-            await self.store.async_save(
-                {
-                    "events": [event_to_json(e) for e in read.events],
-                    "problems": read.problems,
-                    "last_success": now.isoformat(),
-                }
-            )
         events = self.events or []
-        previous = self.data.result.sessions if self.data is not None else ()
         result = await self.hass.async_add_executor_job(
-            make_plan, self.settings, now, events, self.problems, previous
+            make_plan, self.settings, now, events, self.problems, self.previous
         )
+        if changed or result.sessions != self.previous:  # no disk write for an idle refresh
+            self.previous = result.sessions
+            await self._save()
         return Snapshot(result, now, problem, len(events), self.last_success)
 
     @property

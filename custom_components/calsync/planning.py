@@ -14,7 +14,16 @@ from zoneinfo import ZoneInfo
 from .calsync_lib.core.catalogue import Catalogue
 from .calsync_lib.core.classify import classify_events
 from .calsync_lib.core.identity import is_session_uid
-from .calsync_lib.core.model import PlanResult, PlanWarning, Session, SourceEvent, WarningCode, week_start
+from .calsync_lib.core.model import (
+    Exercise,
+    PlanResult,
+    PlanWarning,
+    Session,
+    SessionKind,
+    SourceEvent,
+    WarningCode,
+    week_start,
+)
 from .calsync_lib.core.planner import PlanInput, plan
 from .calsync_lib.core.settings import Classification, Rules, TimeWindow
 from .const import (
@@ -187,4 +196,58 @@ def event_from_json(data: Mapping[str, Any]) -> SourceEvent:
         location=data["location"],
         busy=data["busy"],
         source=data["source"],
+    )
+
+
+def _when_json(value: date | datetime) -> dict[str, str]:
+    return {"datetime": value.isoformat()} if isinstance(value, datetime) else {"date": value.isoformat()}
+
+
+def _when_from(data: Mapping[str, str]) -> date | datetime:
+    return (
+        datetime.fromisoformat(data["datetime"]) if "datetime" in data else date.fromisoformat(data["date"])
+    )
+
+
+def session_to_json(session: Session) -> dict[str, Any]:
+    """A planned session as JSON (the last plan is kept in storage: Stability across restarts)."""
+    return {
+        "uid": session.uid,
+        "kind": session.kind.value,
+        "title": session.title,
+        "start": _when_json(session.start),
+        "end": _when_json(session.end),
+        "week": session.week,
+        "slot": session.slot,
+        "muscle_groups": list(session.muscle_groups),
+        "reasons": list(session.reasons),
+        "exercises": [[e.name, e.prescription] for e in session.exercises],
+        "load": session.load,
+        "fixed": session.fixed,
+        "rules": list(session.rules),
+        "effort": session.effort,
+        "warmup": session.warmup,
+        "alternative": session.alternative,
+    }
+
+
+def session_from_json(data: Mapping[str, Any]) -> Session:
+    """:func:`session_to_json` read back."""
+    return Session(
+        uid=data["uid"],
+        kind=SessionKind(data["kind"]),
+        title=data["title"],
+        start=_when_from(data["start"]),
+        end=_when_from(data["end"]),
+        week=data["week"],
+        slot=data["slot"],
+        muscle_groups=tuple(data["muscle_groups"]),
+        reasons=tuple(data["reasons"]),
+        exercises=tuple(Exercise(name, prescription) for name, prescription in data["exercises"]),
+        load=data["load"],
+        fixed=data["fixed"],
+        rules=tuple(data["rules"]),
+        effort=data["effort"],
+        warmup=data["warmup"],
+        alternative=data["alternative"],
     )
