@@ -177,6 +177,19 @@ async def test_flow_aborts_a_second_entry_for_the_same_plan(
     assert len(hass.config_entries.async_entries(DOMAIN)) == 2
 
 
+async def test_every_form_field_and_option_has_an_english_label(
+    hass: HomeAssistant, feed: Feed, frozen: Any
+) -> None:
+    strings = json.loads(
+        (Path(__file__).parents[1] / "custom_components" / "calsync" / "strings.json").read_text()
+    )
+    flow = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+    assert {str(k) for k in flow["data_schema"].schema} == set(strings["config"]["step"]["user"]["data"])
+    entry = await add_entry(hass, example_data(feed))
+    options = await hass.config_entries.options.async_init(entry.entry_id)
+    assert {str(k) for k in options["data_schema"].schema} == set(strings["options"]["step"]["init"]["data"])
+
+
 # --- the calendar entity ------------------------------------------------------------------------
 
 
