@@ -284,6 +284,59 @@ def test_manifest_requirements_fit_the_pins_of_the_installed_home_assistant(phcc
     # (2024.3.3 pins none of the five: then the lock test above is what shows they resolve)
 
 
+def _ha_pip_install(python: Path, requirement: str) -> subprocess.CompletedProcess[str]:
+    """The pip command Home Assistant runs for a manifest requirement in a virtual environment
+    (``homeassistant.util.package.install_package``: ``--upgrade --constraint
+    package_constraints.txt``), with ``--dry-run``: resolved against the registry, nothing changed."""
+    constraints = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import homeassistant, pathlib;"
+            "print(pathlib.Path(homeassistant.__file__).parent / 'package_constraints.txt')",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_clean_env(),
+    ).stdout.strip()
+    return subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--dry-run",
+            requirement,
+            "--upgrade",
+            "--constraint",
+            constraints,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env=_clean_env(),
+    )
+
+
+def test_home_assistant_installs_the_manifest_requirements_but_not_calsyncs_pydantic(
+    phcc_python: Path,
+) -> None:
+    """HA 2024.3.3's own install command accepts each manifest requirement; calsync's standalone
+    pydantic (what ``pip install calsync`` would bring) is impossible under its pins."""
+    for requirement in _manifest()["requirements"]:
+        done = _ha_pip_install(phcc_python, requirement)
+        assert done.returncode == 0, f"{requirement}: {done.stderr[-2000:]}"
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    pydantic = re.search(r'"(pydantic[^"]*)"', pyproject)
+    assert pydantic
+    refused = _ha_pip_install(phcc_python, pydantic[1])
+    assert refused.returncode != 0
+    assert "ResolutionImpossible" in refused.stderr or "conflict" in refused.stderr.lower(), refused.stderr
+
+
 def test_the_phcc_lock_was_compiled_from_tests_ha_requirements() -> None:
     """Every requirement of tests_ha/requirements.in is pinned in the lock to a version it allows."""
     from packaging.requirements import Requirement
