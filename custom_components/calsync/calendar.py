@@ -3,7 +3,8 @@ titles and descriptions calsync writes everywhere (``calsync.core.render``)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
 from homeassistant.components.calendar import CalendarEntity, CalendarEvent
 from homeassistant.config_entries import ConfigEntry
@@ -36,10 +37,11 @@ def session_event(session: Session) -> CalendarEvent:
     )
 
 
-def _moment(value: date | datetime) -> datetime:
+def _moment(value: date | datetime, zone: ZoneInfo) -> datetime:
+    """When a session starts or ends; an all-day one at midnight in the plan's zone."""
     if isinstance(value, datetime):
         return value
-    return dt_util.start_of_local_day(value)
+    return datetime.combine(value, time(0), zone)
 
 
 class CalsyncCalendar(CalsyncEntity, CalendarEntity):
@@ -57,11 +59,11 @@ class CalsyncCalendar(CalsyncEntity, CalendarEntity):
     @property
     def event(self) -> CalendarEvent | None:
         """The session going on, else the next one."""
-        now = dt_util.now()
-        upcoming = [s for s in self._sessions() if _moment(s.end) > now]
+        now, zone = dt_util.now(), self.coordinator.settings.zone
+        upcoming = [s for s in self._sessions() if _moment(s.end, zone) > now]
         if not upcoming:
             return None
-        return session_event(min(upcoming, key=lambda s: (_moment(s.start), s.uid)))
+        return session_event(min(upcoming, key=lambda s: (_moment(s.start, zone), s.uid)))
 
     async def async_get_events(
         self,
@@ -70,6 +72,11 @@ class CalsyncCalendar(CalsyncEntity, CalendarEntity):
         end_date: datetime,
     ) -> list[CalendarEvent]:
         """The sessions overlapping the window, by start."""
-        found = [s for s in self._sessions() if _moment(s.start) < end_date and _moment(s.end) > start_date]
-        found.sort(key=lambda s: (_moment(s.start), s.uid))
+        zone = self.coordinator.settings.zone
+        found = [
+            s
+            for s in self._sessions()
+            if _moment(s.start, zone) < end_date and _moment(s.end, zone) > start_date
+        ]
+        found.sort(key=lambda s: (_moment(s.start, zone), s.uid))
         return [session_event(s) for s in found]
