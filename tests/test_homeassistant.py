@@ -355,9 +355,10 @@ def test_sessions_written_moved_edited_deleted_with_foreign_events_untouched(
     idle = calsync("--config", str(config), "sync", "--now", NOW)
     assert idle.returncode == 0, idle.stderr
     assert "0 created, 0 updated, 0 deleted" in idle.stdout
-    # source and target listing: the sensors did not change, and the state says they were posted
-    # (a fresh process: PRODUCT.md's one request per remote calendar)
-    assert "(2 requests)" in idle.stdout
+    # source and target listing (a fresh process: PRODUCT.md's one request per remote calendar);
+    # the sensors did not change and the state says they were posted: one GET asks whether HA
+    # still has them (it forgets posted states when it restarts)
+    assert "(3 requests)" in idle.stdout
     assert json.dumps(ha_server.events(target), sort_keys=True) == before
 
     # a person edits one session and deletes another in HA; the coach moves a long run
@@ -925,6 +926,53 @@ def test_a_session_in_the_fall_back_hour_reads_back_unedited_after_ha_restarts(
         stop_server(server.process)
 
 
+def test_sensors_come_back_on_the_next_pass_after_ha_restarts(ha_python: Path, tmp_path: Path) -> None:
+    """Home Assistant forgets posted states when it restarts: the next pass posts the sensors
+    again although their content is the same and the 15-minute repost is not due (issue 11)."""
+    from calsync.adapters.homeassistant import HaSensorPublisher
+    from calsync.config import HomeAssistantTarget
+    from calsync.core.model import Phase, PlanResult, WeekPlan
+    from calsync.state import ScopedStore, State
+    from ha_server import restart_server, start_server, stop_server
+
+    folder = tmp_path / "ha"
+    folder.mkdir()
+    server = start_server(ha_python, folder)
+    try:
+        token = tmp_path / "token"
+        token.write_text(server.token)
+        config = HomeAssistantTarget.model_validate(
+            {"kind": "homeassistant", "url": server.url, "entity_id": server.calendar(), "token_file": token}
+        )
+        week = WeekPlan("2026-W48", date(2026, 11, 23), Phase.BASE, 240, date(2026, 11, 29), 90, 0.5, 120)
+        result = PlanResult("restart", "Europe/Berlin", (), (week,), ())
+        now = datetime.fromisoformat(NOW)
+        with State(tmp_path / "state.sqlite") as state:
+
+            def publish(at: datetime) -> int:
+                """One pass's publish, as a fresh process does it (the state remembers the posts)."""
+                publisher = HaSensorPublisher(
+                    config, "restart", where="t", store=ScopedStore(state, "sensors:restart")
+                )
+                try:
+                    publisher.publish(result, at)
+                    return publisher.requests
+                finally:
+                    publisher.close()
+
+            assert publish(now) == 2
+            assert publish(now + timedelta(minutes=1)) == 1  # HA still has them: one look, no post
+            restart_server(ha_python, server)
+            assert server.state("sensor.calsync_restart_week") is None  # HA forgot them
+            assert publish(now + timedelta(minutes=2)) == 3  # the look, then both posted again
+        week_state = server.state("sensor.calsync_restart_week")
+        assert week_state is not None
+        assert week_state["state"] == "base"
+        assert server.state("sensor.calsync_restart_next_session") is not None
+    finally:
+        stop_server(server.process)
+
+
 def test_the_fixture_never_removes_a_folder_it_did_not_make(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1016,10 +1064,10 @@ def test_unchanged_sensors_are_not_posted_again_by_the_same_process(
     target.publish(result, now)
     assert target.requests == 2
     target.publish(result, now)
-    assert target.requests == 2  # nothing changed: nothing posted
+    assert target.requests == 3  # nothing changed: nothing posted, one GET (does HA still have it?)
     changed = PlanResult("cache-test", "Europe/Berlin", (), (replace(week, phase=Phase.BUILD),), ())
     target.publish(changed, now)
-    assert target.requests == 3  # only the week sensor changed
+    assert target.requests == 4  # only the week sensor changed (a post is due: no GET)
     target.close()
     state = ha_server.state("sensor.calsync_cache_test_week")
     assert state is not None
@@ -1067,11 +1115,12 @@ def test_racing_instances_leave_one_copy_of_each_session(
     assert "0 created, 0 updated, 0 deleted" in last.stdout
 
 
-def test_an_idle_pass_in_a_long_running_process_costs_two_requests(
+def test_an_idle_pass_in_a_long_running_process_costs_three_requests(
     ha_server: HaServer, plan_entity: str, token_file: Path, tmp_path: Path
 ) -> None:
     """The daemon's case: one read of the source, one listing of the target, no writes, and the
-    sensors not posted again while their content is the same."""
+    sensors not posted again while their content is the same (one GET asks whether HA still has
+    them: it forgets posted states when it restarts)."""
     from calsync.config import load_config
     from calsync.pipeline import run_pass
     from calsync.state import State
@@ -1084,4 +1133,4 @@ def test_an_idle_pass_in_a_long_running_process_costs_two_requests(
         assert first.applied
         idle = run_pass(plan_config, now, dry_run=False, force=False, state=state)
         assert idle.actions == []
-        assert idle.requests == 2
+        assert idle.requests == 3  # + one GET: does HA still have the sensors?

@@ -130,9 +130,16 @@ class HaClient:
         return self._session
 
     def rest(
-        self, method: str, path: str, *, params: Mapping[str, str] | None = None, body: Any = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        missing_ok: bool = False,
     ) -> Any:
-        """One REST request; its JSON answer (None when it has no body). Failures raise."""
+        """One REST request; its JSON answer (None when it has no body, or with ``missing_ok``
+        when it answered 404). Other failures raise."""
         self.requests += 1
         budget = TOTAL_TIME_FACTOR * self.timeout
         try:
@@ -147,6 +154,8 @@ class HaClient:
                     f"check that Home Assistant is not overloaded; {RETRY}",
                 ) from None
             raise self._transport_error(err) from None
+        if missing_ok and response.status_code == 404:
+            return None
         self._check(response, method, path)
         if not response.content:
             return None

@@ -542,26 +542,43 @@ class HaSensorPublisher:
         return self._requests + (self._client.requests if self._client else 0)
 
     def publish(self, result: PlanResult, now: datetime) -> None:
-        """Post the sensors whose content changed (none when ``sensors`` is off)."""
+        """Post the sensors whose content changed (none when ``sensors`` is off). When none is
+        due, one ``GET`` of a sensor asks whether Home Assistant still has what was posted: it
+        forgets posted states when it restarts, and then both are posted again at once."""
         if not self.target.sensors:
             return
-        changed = False
-        for entity_id, payload in ha_sensors.sensor_states(result, now).items():
-            body = json.dumps(payload, sort_keys=True).encode()
-            last = self._posted.get(entity_id)
-            if last is not None and last[1] == body:
-                age = (now - datetime.fromisoformat(last[0])).total_seconds()
-                if 0 <= age < SENSOR_REPOST_SECONDS:
-                    continue
-            if self._client is None:
-                self._client = _client(
-                    self.target, where=self.where, label=f"plan {self.plan_id}: sensors", error=TargetError
-                )
-            self._client.rest("POST", f"/api/states/{entity_id}", body=payload)
+        states = {
+            entity_id: (payload, json.dumps(payload, sort_keys=True).encode())
+            for entity_id, payload in ha_sensors.sensor_states(result, now).items()
+        }
+        due = [entity_id for entity_id, (_, body) in states.items() if not self._fresh(entity_id, body, now)]
+        if not due:
+            probe = next(iter(states))
+            held = self._ha().rest("GET", f"/api/states/{probe}", missing_ok=True)
+            if held is None or held.get("state") != states[probe][0]["state"]:
+                log.info("plan %s: Home Assistant lost its sensors (restarted?): posting again", self.plan_id)
+                due = list(states)
+        for entity_id in due:
+            payload, body = states[entity_id]
+            self._ha().rest("POST", f"/api/states/{entity_id}", body=payload)
             self._posted[entity_id] = (now.isoformat(), body)
-            changed = True
-        if changed and self.store is not None:
+        if due and self.store is not None:
             self.store.save(None, self._posted)
+
+    def _fresh(self, entity_id: str, body: bytes, now: datetime) -> bool:
+        """Posted with this content less than ``SENSOR_REPOST_SECONDS`` ago."""
+        last = self._posted.get(entity_id)
+        if last is None or last[1] != body:
+            return False
+        age = (now - datetime.fromisoformat(last[0])).total_seconds()
+        return 0 <= age < SENSOR_REPOST_SECONDS
+
+    def _ha(self) -> HaClient:
+        if self._client is None:
+            self._client = _client(
+                self.target, where=self.where, label=f"plan {self.plan_id}: sensors", error=TargetError
+            )
+        return self._client
 
     def close(self) -> None:
         """Release the connection."""
