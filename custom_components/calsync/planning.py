@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,10 +22,10 @@ from .calsync_lib.core.model import (
     SessionKind,
     SourceEvent,
     WarningCode,
-    week_start,
 )
 from .calsync_lib.core.planner import PlanInput, plan
 from .calsync_lib.core.settings import Classification, Rules, TimeWindow
+from .calsync_lib.core.window import Window, planning_window
 from .const import (
     CONF_A_RACE,
     CONF_HORIZON_WEEKS,
@@ -38,11 +38,6 @@ from .const import (
     DEFAULT_HORIZON_WEEKS,
     NO_REST_DAY,
 )
-
-HISTORY_WEEKS = 16
-"""As ``calsync.pipeline``: past runs set the peak volume, recoveries and R12."""
-LOOKAHEAD_WEEKS = 26
-"""As ``calsync.pipeline``: an A race past the horizon still sets the taper."""
 
 
 def plan_id(name: str) -> str:
@@ -93,24 +88,9 @@ class EntrySettings:
         )
 
 
-@dataclass(frozen=True)
-class Window:
-    """The dates a pass looks at (``calsync.pipeline.window_for``)."""
-
-    first_week: date
-    horizon_end: date
-    read_start: datetime
-    read_end: datetime
-
-
 def window_for(settings: EntrySettings, now: datetime) -> Window:
-    """The planning window at ``now``."""
-    zone = settings.zone
-    first = week_start(now.astimezone(zone).date())
-    horizon_end = first + timedelta(weeks=settings.horizon_weeks)
-    start = datetime.combine(first - timedelta(weeks=HISTORY_WEEKS), datetime.min.time(), zone)
-    end = datetime.combine(horizon_end + timedelta(weeks=LOOKAHEAD_WEEKS), datetime.min.time(), zone)
-    return Window(first, horizon_end, start, end)
+    """The planning window at ``now`` (the same as every calsync pass's)."""
+    return planning_window(settings.zone, settings.horizon_weeks, now)
 
 
 def make_plan(
@@ -129,7 +109,7 @@ def make_plan(
         Classification(),
         zone=settings.zone,
         a_race=settings.a_race,
-        horizon_end=window.horizon_end + timedelta(weeks=LOOKAHEAD_WEEKS),
+        horizon_end=window.race_horizon,
         pace_min_per_km=settings.rules.default_pace_min_per_km,
     )
     result = plan(

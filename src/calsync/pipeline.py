@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from calsync.config import (
@@ -29,7 +29,6 @@ from calsync.core.model import (
     SourceEvent,
     Version,
     WarningCode,
-    week_start,
 )
 from calsync.core.planner import PlanInput, plan
 from calsync.core.reconcile import (
@@ -42,6 +41,7 @@ from calsync.core.reconcile import (
     previous_sessions,
     reconcile,
 )
+from calsync.core.window import Window, planning_window
 from calsync.errors import CalsyncError, TargetChangedError, TargetError
 from calsync.executor import execute
 from calsync.ports import CalendarTarget, SourceAdapter, Stop
@@ -50,34 +50,13 @@ from calsync.state import PassRecord, ScopedStore, State, now_iso
 
 log = logging.getLogger(__name__)
 
-HISTORY_WEEKS = 16
-"""How far back sources are read: past runs set the peak volume, recoveries and R12."""
-LOOKAHEAD_WEEKS = 26
-"""Read well past the horizon: an A race beyond it still sets the taper, the peak and which race
-is A, and a long run just after it still protects the days before it."""
 TARGET_CHANGED_RETRIES = 3
 """How often a pass reads the target again when another program saved it while calsync wrote."""
 
 
-@dataclass(frozen=True)
-class Window:
-    """The dates a pass of one plan looks at."""
-
-    first_week: date
-    horizon_end: date
-    read_start: datetime
-    read_end: datetime
-
-
 def window_for(config: PlanConfig, now: datetime) -> Window:
     """The planning window of a plan at ``now``."""
-    zone = config.zone
-    today = now.astimezone(zone).date()
-    first_week = week_start(today)
-    horizon_end = first_week + timedelta(weeks=config.horizon_weeks)
-    read_start = datetime.combine(first_week - timedelta(weeks=HISTORY_WEEKS), datetime.min.time(), zone)
-    read_end = datetime.combine(horizon_end + timedelta(weeks=LOOKAHEAD_WEEKS), datetime.min.time(), zone)
-    return Window(first_week, horizon_end, read_start, read_end)
+    return planning_window(config.zone, config.horizon_weeks, now)
 
 
 @dataclass
@@ -163,7 +142,7 @@ def classify_for(config: PlanConfig, now: datetime, events: list[SourceEvent]) -
         zone=config.zone,
         a_race=config.a_race,
         # the A race is looked for up to 26 weeks past the horizon (PRODUCT.md "Phases")
-        horizon_end=window_for(config, now).horizon_end + timedelta(weeks=LOOKAHEAD_WEEKS),
+        horizon_end=window_for(config, now).race_horizon,
         pace_min_per_km=config.rules.default_pace_min_per_km,
     )
 
