@@ -542,3 +542,28 @@ def test_a_subscriber_and_a_monitor_see_a_failing_plan_as_failing(
     assert "plan bad: ok" in recovered.text
     assert run(config, "status", "--format", "json").returncode == 0
     assert daemon.stop() == 0
+
+
+def test_the_all_plans_feed_turned_on_by_sighup_is_served_at_once(
+    http_feed: HttpFeed, tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    """Plans with a good pass already: the all-plans feed turned on in the config and reloaded is
+    served from them at once, not 503 until each plan's next poll (an hour here)."""
+    http_feed.set("/plan.ics", rolling_plan())
+    port = free_port()
+    config = tmp_path / "calsync.toml"
+    plan = plan_table("me", url_source(http_feed.url("/plan.ics")), file_target(tmp_path / "me.ics"))
+    config.write_text(daemon_table(poll=3600, extra=f"[daemon.feeds]\nport = {port}\n") + plan)
+    daemon = start(daemons, config)
+    daemon.wait_log("plan me: sync ok")
+    http_feed.remove("/plan.ics")  # the passes after the reload fail: what is served is the last good one
+    config.write_text(
+        daemon_table(poll=3600, extra=f"[daemon.feeds]\nport = {port}\nall_plans = true\n") + plan
+    )
+    daemon.signal(signal.SIGHUP)
+    daemon.wait_log("config reloaded")
+    everything = requests.get(f"http://127.0.0.1:{port}/feeds/all.ics", timeout=5)
+    assert everything.status_code == 200, everything.text
+    assert "Long Run 20 km" in everything.text
+    assert daemon.log.count("plan me: sync ok") == 1
+    assert daemon.stop() == 0

@@ -439,6 +439,8 @@ class Daemon:
             self._serve_feeds(config)
         except CalsyncError as err:
             log.error("SIGHUP: %s (feeds are served as before)", err)
+        if any(slot.result is not None for slot in self.slots.values()):
+            self._refresh_all_plans_feed()  # turned on or changed: from the plans' last passes now
         log.info("SIGHUP: config reloaded: %d plan(s), %d changed", len(config.plan), changed)
         return True
 
