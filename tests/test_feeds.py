@@ -296,12 +296,17 @@ def test_healthz_says_which_plans_fail(serve: Callable[..., FeedServer]) -> None
     server = FeedServer("127.0.0.1", 0, token=TOKEN, lookup=FileFeeds({}), health=lambda: health[0])
     server.start()
     try:
-        url = f"http://127.0.0.1:{server.port}/healthz"
+        url = f"http://127.0.0.1:{server.port}/healthz/{TOKEN}"
         assert requests.get(url, timeout=5).text == "ok\nplan a: ok\n"
         health[0] = (503, "failing\nplan a: failing (2 in a row): cannot connect\n")
         response = requests.get(url, timeout=5)
         assert response.status_code == 503
         assert "plan a: failing (2 in a row)" in response.text
+        # without the token a monitor gets the verdict, not the plans and their errors
+        plain = requests.get(f"http://127.0.0.1:{server.port}/healthz", timeout=5)
+        assert (plain.status_code, plain.text) == (503, "failing\n")
+        wrong = requests.get(f"http://127.0.0.1:{server.port}/healthz/not-the-token", timeout=5)
+        assert (wrong.status_code, wrong.text) == (503, "failing\n")
     finally:
         server.stop()
 
