@@ -117,7 +117,7 @@ OTHERS_EVENT = (
 
 
 def test_a_save_by_another_program_during_the_write_is_never_overwritten(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Another program saves the target after calsync read it and before calsync replaces it (on a
     big file this window lasts seconds): its event must survive and calsync's sessions land too."""
@@ -150,8 +150,11 @@ def test_a_save_by_another_program_during_the_write_is_never_overwritten(
         real(calendar)
 
     monkeypatch.setattr(ics_target, "add_timezones", the_other_program_saves_meanwhile)
+    capsys.readouterr()
     assert run_cli("--config", str(config), "sync", "--now", NOW) == 0
     assert saves, "the other program saved during calsync's write"
+    out = capsys.readouterr().out
+    assert out.count("the target changed while calsync wrote") == 1, out
     after = events(target)
     assert "dentist-while-calsync-writes@person.example" in after, "the other program's event was lost"
     assert len([u for u in after if u.startswith("old-")]) == 200
@@ -196,10 +199,11 @@ def test_a_target_that_keeps_changing_fails_the_pass_and_overwrites_nothing(
         (b"s3cret", "s3cret"),
         (b"  two spaces both sides  \n", "  two spaces both sides  "),
         (b"ends with a tab\t\n", "ends with a tab\t"),
-        (b"line\n\n", "line\n"),
+        (b"line\n\n", "line"),
+        (b"token\r\n\r\n", "token"),
     ],
 )
-def test_a_secret_file_loses_only_its_final_newline(tmp_path: Path, content: bytes, expected: str) -> None:
+def test_a_secret_file_loses_only_its_final_newlines(tmp_path: Path, content: bytes, expected: str) -> None:
     from calsync.config import read_secret
 
     secret = tmp_path / "secret"
@@ -314,3 +318,44 @@ def test_plan_reads_a_persons_deletions_from_the_state(
     planned = {s["uid"] for p in json.loads(capsys.readouterr().out)["plans"] for s in p["sessions"]}
     assert planned, "the plan has sessions"
     assert UID not in planned, "plan shows a session the person deleted"
+
+
+def test_a_secret_with_a_line_break_inside_is_a_config_error(tmp_path: Path) -> None:
+    from calsync.config import read_secret
+    from calsync.errors import ConfigError
+
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"first line\nsecond line\n")
+    with pytest.raises(ConfigError, match=r"plan\[me\]\.source\[0\]\.password_file: .* line break"):
+        read_secret(None, secret, "plan[me].source[0]", "password")
+
+
+def test_a_state_file_damaged_inside_says_so_instead_of_an_internal_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The header is intact (it opens) but a page inside is not: found when read, not later."""
+    import sqlite3
+
+    state = tmp_path / "state"
+    monkeypatch.setenv("STATE_DIRECTORY", str(state))
+    config, target = setup_plan(tmp_path)
+    from calsync.core.decide import Written
+    from calsync.state import State
+
+    with State(state / "state.sqlite") as opened:  # another plan's records fill the file
+        rows = [Written(f"u{i}", "h", "e", "x" * 50, "2030-01-01T00:00:00+00:00") for i in range(3000)]
+        opened.record_written("other", rows, forget=[])
+    db = sqlite3.connect(state / "state.sqlite")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    data = bytearray((state / "state.sqlite").read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 80_000] = os.urandom(len(data[middle : middle + 80_000]))
+    (state / "state.sqlite").write_bytes(bytes(data))
+    written = target.read_bytes()
+    capsys.readouterr()
+    assert run_cli("--config", str(config), "sync", "--now", NOW) == 1
+    err = capsys.readouterr().err
+    assert "damaged" in err
+    assert "internal error" not in err
+    assert target.read_bytes() == written

@@ -152,8 +152,14 @@ def read_secret(env: str | None, file: Path | None, where: str, key: str) -> str
                 f"{where}.{key}_file: {file} is not UTF-8 text (byte {err.start} is not); "
                 "write the secret as plain text"
             ) from err
-        # only the newline an editor or `echo` ends the file with: spaces may be part of it
-        value = value.removesuffix("\n").removesuffix("\r")
+        # the line breaks an editor, `echo` or a here-document end the file with; spaces may be
+        # part of a password and stay
+        value = value.rstrip("\r\n")
+        if "\n" in value or "\r" in value:
+            raise ConfigError(
+                f"{where}.{key}_file: {file} holds a line break inside the secret; "
+                "write the secret on one line"
+            )
     remember_secret(value)
     return value
 

@@ -372,7 +372,9 @@ def _run_pass(
     report = PassReport(config.id, target.label)
     attempt = 0
     changed_meanwhile = 0
+    kept_notes = 0  # the notes that stay when the target is read again (not repeated per try)
     while attempt < 2:
+        del report.notes[kept_notes:]
         owned = target.list_owned()
         known = state.written(key) if state is not None else {}
         dismissed, notes = dismissed_sessions(known, owned, now=now)
@@ -421,7 +423,12 @@ def _run_pass(
             if changed_meanwhile > TARGET_CHANGED_RETRIES:
                 raise
             log.info("%s; reading it again", err)
-            report.notes.append("the target changed while calsync wrote: read again and planned around it")
+            del report.notes[kept_notes:]
+            if changed_meanwhile == 1:
+                report.notes.append(
+                    "the target changed while calsync wrote: read again and planned around it"
+                )
+            kept_notes = len(report.notes)
             continue
         report.applied = True
         conflicts = outcome.conflicts
@@ -431,6 +438,7 @@ def _run_pass(
             f"{len(conflicts)} session(s) changed by someone else while calsync wrote: kept theirs"
             + (", planned again around them" if attempt == 0 else "; the next pass plans around them")
         )
+        kept_notes = len(report.notes)
         attempt += 1
     report.result = result
     report.requests = read.requests + target.requests
