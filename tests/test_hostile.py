@@ -124,6 +124,11 @@ def test_the_reported_digit_run_classifies_within_a_tenth_of_a_second() -> None:
         r".*.*.*x",
         r"\w+\s*\w+\s*\w+!",
         r"(a{1,200}){1,200}",
+        r"\d*\d*x\d*\d*y",
+        r"(.*)(.*)(.*)x",
+        r"(?=.*.*.*x)",
+        r"x\d*\d*\d*\d*y|zzz",
+        r".{0,20}.{0,20}.{0,20}.{0,20}x",
     ],
 )
 def test_a_user_pattern_that_can_backtrack_without_bound_is_refused(pattern: str) -> None:
@@ -143,6 +148,9 @@ def test_a_user_pattern_that_can_backtrack_without_bound_is_refused(pattern: str
         r"(?>\w+\s*)+!",
         r"z[12]\b",
         r"\btempo\b.*",
+        r"(?:run|jog)+",
+        r"long run.*\d++\s*km",
+        r"\d{1,2}:\d{2}",
     ],
 )
 def test_ordinary_user_patterns_are_accepted(pattern: str) -> None:
@@ -150,7 +158,18 @@ def test_ordinary_user_patterns_are_accepted(pattern: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "pattern", [r"\d*\d*!", r".*.*x", r"\s*\s*x", r"(?:a|b)\w*\w*!", r"\w+\s*\w+!", r"long.*run.*\d+"]
+    "pattern",
+    [
+        r"\d*\d*!",
+        r".*.*x",
+        r"\s*\s*x",
+        r"(?:a|b)\w*\w*!",
+        r"\w+\s*\w+!",
+        r"long.*run.*\d+",
+        r"(.*)(.*)x",
+        r"(?:x.*.*y|z)",
+        r".{0,20}.{0,20}x",
+    ],
 )
 @pytest.mark.parametrize("filler", ["1", " ", "a", "a a ", "ab1 ", "run "])
 def test_the_worst_accepted_user_patterns_stay_fast_on_hostile_text(pattern: str, filler: str) -> None:

@@ -198,8 +198,9 @@ ones 2^n. A user pattern may hold at most this many such repetitions and none ne
 first :data:`~calsync.core.classify.USER_PATTERN_TEXT` characters of each field, any accepted
 pattern costs milliseconds on any text. Repetitions that cannot share characters
 (``\\d+\\s*x\\s*\\d+``), possessive ones (``\\d++``) and atomic groups are free."""
-_BOUNDED = 20
-"""A repetition of at most this many is counted as bounded."""
+_FEW = 4
+"""A repetition of at most this many (``\\d{1,2}``) is counted as a fixed run of characters; more
+(``.{0,20}``) backtracks like ``*``: stacked, they multiply."""
 _ALPHABET = frozenset(
     "".join(chr(c) for c in range(32, 127))
     + "\t\n\r\u00a0\u00e9\u00c9\u00df\u00fc\u00f1\u0436\u4e2d\u0661\U0001f3c3"
@@ -231,10 +232,10 @@ def _refuse_nesting(items: list[Any], pattern: str, advice: str, *, inside: bool
     for op, arg in items:
         name = str(op)
         if name in ("MAX_REPEAT", "MIN_REPEAT"):
-            unbounded = arg[1] > _BOUNDED
+            unbounded = arg[1] > _FEW
             if unbounded and inside:
                 raise ValueError(f"pattern {pattern!r} nests repetitions (it can take forever); {advice}")
-            if unbounded and _has_alternatives(list(arg[2])):
+            if unbounded and _has_overlapping_alternatives(list(arg[2])):
                 raise ValueError(f"pattern {pattern!r} repeats alternatives (it can take forever); {advice}")
             _refuse_nesting(list(arg[2]), pattern, advice, inside=inside or unbounded)
         elif name == "SUBPATTERN":
@@ -251,36 +252,76 @@ def _refuse_nesting(items: list[Any], pattern: str, advice: str, *, inside: bool
         # POSSESSIVE_REPEAT and ATOMIC_GROUP never backtrack into themselves
 
 
-def _has_alternatives(items: list[Any]) -> bool:
-    """Whether a parsed pattern holds an alternation (outside atomic groups)."""
+def _has_overlapping_alternatives(items: list[Any]) -> bool:
+    """Whether a parsed pattern holds alternatives that can begin with the same character (outside
+    atomic groups): repeated, they can split the same text many ways (``(?:a|ab)+``); ``(?:run|jog)+``
+    cannot."""
     for op, arg in items:
         name = str(op)
         if name == "BRANCH":
+            seen: set[str] = set()
+            for branch in arg[1]:
+                first = _first_characters(list(branch))
+                if seen & first:
+                    return True
+                seen |= first
+            if any(_has_overlapping_alternatives(list(branch)) for branch in arg[1]):
+                return True
+        if name == "SUBPATTERN" and _has_overlapping_alternatives(list(arg[-1])):
             return True
-        if name == "SUBPATTERN" and _has_alternatives(list(arg[-1])):
-            return True
-        if name in ("MAX_REPEAT", "MIN_REPEAT") and _has_alternatives(list(arg[2])):
+        if name in ("MAX_REPEAT", "MIN_REPEAT") and _has_overlapping_alternatives(list(arg[2])):
             return True
     return False
 
 
+def _is_repetition(op: Any, arg: Any) -> bool:
+    """A repetition that can backtrack over more than a few characters (``*``, ``+``, ``{0,20}``)."""
+    return str(op) in ("MAX_REPEAT", "MIN_REPEAT") and arg[1] > _FEW
+
+
 def _ambiguous_repeats(items: list[Any]) -> int:
-    """How many backtracking repetitions of the pattern's top-level sequence can share characters
-    with a repetition before them (no required character that neither matches in between). A
-    group counts as one repetition matching anything; the last item only requires what it needs."""
-    count = 0
-    reach: set[str] = set()
-    """What the repetitions since the last barrier can match."""
-    chain = 0
+    """How many backtracking repetitions of the pattern can share characters with a repetition
+    before them (no required character that neither matches in between). Groups and look-arounds
+    are read as part of the sequence, each alternative on its own (the worst counts); the last
+    item only requires what it needs."""
+    count, _reach, _chain = _walk_sequence(items, 0, set(), 0, last_counts=False)
+    return count
+
+
+def _walk_sequence(
+    items: list[Any], count: int, reach: set[str], chain: int, *, last_counts: bool
+) -> tuple[int, set[str], int]:
+    """One step of :func:`_ambiguous_repeats` over a sequence: (count, reach, chain) after it.
+    ``reach``: what the repetitions since the last barrier can match; ``chain``: how many of
+    them share characters."""
     for index, (op, arg) in enumerate(items):
         name = str(op)
-        last = index == len(items) - 1
-        if name in ("MAX_REPEAT", "MIN_REPEAT") and arg[1] > _BOUNDED and not last:
+        last = index == len(items) - 1 and not last_counts
+        if _is_repetition(op, arg) and not last:
             matches = _matches(list(arg[2]))
             if reach & matches:
                 chain += 1
                 count += 1 + (chain == 1)  # the first of a chain becomes ambiguous with it
-            reach |= matches
+            reach = reach | matches
+            continue
+        if name == "SUBPATTERN":
+            count, reach, chain = _walk_sequence(list(arg[-1]), count, reach, chain, last_counts=not last)
+            continue
+        if name in ("ASSERT", "ASSERT_NOT"):
+            # a look-around scans the same characters again: its repetitions count, it bars nothing
+            count, _ignored, _chain = _walk_sequence(list(arg[1]), count, set(reach), chain, last_counts=True)
+            continue
+        if name == "BRANCH":
+            outcomes = [
+                _walk_sequence(list(branch), count, set(reach), chain, last_counts=not last)
+                for branch in arg[1]
+            ]
+            count = max(outcome[0] for outcome in outcomes)
+            chain = max(outcome[2] for outcome in outcomes)
+            reach = reach.union(*(outcome[1] for outcome in outcomes))
+            continue
+        if name in ("ATOMIC_GROUP", "POSSESSIVE_REPEAT"):
+            reach = reach | set(_ALPHABET)  # never backtracks itself, may match anything
             continue
         if name in ("MAX_REPEAT", "MIN_REPEAT"):
             if arg[0] == 0:
@@ -288,16 +329,27 @@ def _ambiguous_repeats(items: list[Any]) -> int:
             matches = _matches(list(arg[2]))
         elif name in ("LITERAL", "NOT_LITERAL", "ANY", "IN"):
             matches = _matches([(op, arg)])
-        elif name == "AT":
+        else:  # an anchor, a back-reference...: bars nothing
             continue
-        else:  # a group, an alternation, a look-around: opaque, may match anything
-            matches = set(_ALPHABET)
-            if name in ("SUBPATTERN", "BRANCH", "ATOMIC_GROUP", "POSSESSIVE_REPEAT"):
-                reach |= matches
-                continue
         if not reach & matches:
             reach, chain = set(), 0  # a character none of them can take: a barrier
-    return count
+    return count, reach, chain
+
+
+def _first_characters(items: list[Any]) -> set[str]:
+    """What the first character of a match can be (all characters when it is not simple)."""
+    for op, arg in items:
+        name = str(op)
+        if name == "AT":
+            continue
+        if name in ("LITERAL", "NOT_LITERAL", "ANY", "IN"):
+            return _matches([(op, arg)])
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and arg[0] >= 1:
+            return _first_characters(list(arg[2]))
+        if name == "SUBPATTERN":
+            return _first_characters(list(arg[-1]))
+        return set(_ALPHABET)
+    return set(_ALPHABET)
 
 
 def _matches(items: list[Any]) -> set[str]:
