@@ -181,7 +181,7 @@ def test_every_zone_is_right_from_slim_tzif_files() -> None:
         zone = slim_zone(key)
         if zone is None:
             continue
-        for first, last in ((YEARS[0], YEARS[-1]), (1995, 1999)):
+        for first, last in ((YEARS[0], YEARS[-1]), (1995, 1999), (2008, 2012)):
             component = vtimezone(key, first, last)
             if first == YEARS[0] and "RDATE" not in (text := component.to_ical().decode()):
                 compact += text.count("RRULE") > 0 or "DAYLIGHT" not in text
@@ -223,6 +223,17 @@ def test_a_generated_history_is_replaced_and_foreign_ones_are_kept() -> None:
     zones = [c for c in calendar.subcomponents if c.name == "VTIMEZONE"]
     assert sorted(str(z["TZID"]) for z in zones) == ["Custom/Office", "Europe/Berlin"]
     assert "RDATE" not in calendar.to_ical().decode()
+
+
+@pytest.mark.parametrize(("key", "year"), [("America/Santiago", 2015), ("Europe/Berlin", 1990)])
+def test_a_history_ends_with_the_current_rules(key: str, year: int) -> None:
+    """A session before the zone's current rules gets the changes of its years, then the rules
+    themselves: a person's weekly event recurring from then on is right in every later year."""
+    zone = vtimezone(key, year, year)
+    assert "RRULE" in zone.to_ical().decode()
+    trusted = own_tz(zone, f"X-history-then-rules-{key}")
+    for moment in probes_between(key, 2029, 2031):
+        assert moment.astimezone(ZoneInfo(key)).utcoffset() == moment.astimezone(trusted).utcoffset(), moment
 
 
 def test_a_history_calsync_wrote_is_rebuilt_when_the_sessions_move_on() -> None:

@@ -236,11 +236,11 @@ def _current_rules(key: str) -> tuple[_Zone, int] | None:
         by_year.setdefault(change.at.year, []).append((change.at, change.offset))
     last_year = read.listed_until.year
     listed = by_year.get(last_year, [])
-    if (
-        last_year <= 1970
-        or listed != zone.transitions(last_year)[: len(listed)]
-        or not begins_as_ruled(last_year)
-    ):
+    # the file is the truth up to its last transition: the rules' changes of that year up to it
+    # must be the listed ones (a slim file stops listing inside the year; Macquarie kept +11
+    # through 2010 against the rules it took up in 2011)
+    ruled_until = [t for t in zone.transitions(last_year) if t[0] <= read.listed_until]
+    if last_year <= 1970 or listed != ruled_until or not begins_as_ruled(last_year):
         return zone, max(1970, last_year + 1)
     year = last_year
     while year - 1 in by_year and year - 1 > 1970 and by_year[year - 1] == zone.transitions(year - 1):
@@ -262,6 +262,11 @@ def _history(key: str, read: _Tzif, first_needed: int, last_needed: int) -> Time
         # stop inside it), and to the end of the years needed when no RRULE can say them
         until = listed_until.year if zone is not None else end.year
         changes += _ruled_changes(rules, listed_until, until)
+    ruled = _current_rules(key)
+    if ruled is not None:
+        # the current rules hold from their first year on: list the changes up to it, then say
+        # the rules, so a recurring event past the years needed is right too
+        end = min(end, datetime(ruled[1], 1, 1, tzinfo=UTC))
     current = read.first
     for change in changes:
         if change.at <= begin:
@@ -278,9 +283,15 @@ def _history(key: str, read: _Tzif, first_needed: int, last_needed: int) -> Time
             kind = TimezoneDaylight if change.offset > current.offset else TimezoneStandard
             timezone.add_component(_sub(kind, change.name, local, current.offset, change.offset))
             current = change
-    after = listed_until.year + 1 if listed_until > read.first.at else begin.year
-    if zone is not None and zone.start is not None and after < end.year:
-        for sub in _compact(key, zone, max(after, begin.year)).subcomponents:
+    compact: Timezone | None
+    if ruled is not None:
+        compact = _compact(key, *ruled)
+    else:
+        after = listed_until.year + 1 if listed_until > read.first.at else begin.year
+        usable = zone is not None and zone.start is not None and after < end.year
+        compact = _compact(key, zone, max(after, begin.year)) if usable and zone is not None else None
+    if compact is not None and (zone is None or zone.start is not None):
+        for sub in compact.subcomponents:
             timezone.add_component(sub)
     return timezone
 
