@@ -38,6 +38,24 @@ def read(*events: str) -> ReadResult:
     )
 
 
+PLAN_WINDOW = (datetime(2026, 11, 23, tzinfo=BERLIN), datetime(2027, 3, 1, tzinfo=BERLIN))
+CORPUS_WINDOW = (datetime(2020, 1, 1, tzinfo=BERLIN), datetime(2030, 1, 1, tzinfo=BERLIN))
+
+
+def parse_feed(
+    data: bytes, window: tuple[datetime, datetime], budget_seconds: float | None = None
+) -> ReadResult:
+    """Read ``data`` as the feed named "feed" over ``window``."""
+    return parse_ics(
+        data,
+        name="feed",
+        zone=BERLIN,
+        window_start=window[0],
+        window_end=window[1],
+        budget_seconds=budget_seconds,
+    )
+
+
 @pytest.mark.parametrize(
     ("label", "event"),
     [
@@ -381,23 +399,10 @@ def test_a_read_past_its_time_budget_fails_cleanly_naming_it() -> None:
     data = _many_events(3000)
     start = time.perf_counter()
     with pytest.raises(SourceError, match=r"took longer than 0\.2 s"):
-        parse_ics(
-            data,
-            name="feed",
-            zone=BERLIN,
-            window_start=datetime(2026, 11, 23, tzinfo=BERLIN),
-            window_end=datetime(2027, 3, 1, tzinfo=BERLIN),
-            budget_seconds=0.2,
-        )
+        parse_feed(data, PLAN_WINDOW, budget_seconds=0.2)
     assert time.perf_counter() - start < 5.0
     # the default budget reads the same calendar in full
-    result = parse_ics(
-        data,
-        name="feed",
-        zone=BERLIN,
-        window_start=datetime(2026, 11, 23, tzinfo=BERLIN),
-        window_end=datetime(2027, 3, 1, tzinfo=BERLIN),
-    )
+    result = parse_feed(data, PLAN_WINDOW)
     assert len(result.events) == 3000
 
 
@@ -508,14 +513,7 @@ def test_corpus_calendars_damaged_are_read_or_refused_in_one_line(
     start = time.perf_counter()
     outcome: ReadResult | SourceError
     try:
-        outcome = parse_ics(
-            data,
-            name="feed",
-            zone=BERLIN,
-            window_start=datetime(2020, 1, 1, tzinfo=BERLIN),
-            window_end=datetime(2030, 1, 1, tzinfo=BERLIN),
-            budget_seconds=20,
-        )
+        outcome = parse_feed(data, CORPUS_WINDOW, budget_seconds=20)
     except SourceError as err:
         outcome = err
     if isinstance(outcome, SourceError):

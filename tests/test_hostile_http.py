@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+import support
 from calsync.adapters.ics_url import IcsUrlReader
 from calsync.config import IcsUrlSource
 from calsync.errors import SourceError
@@ -114,26 +115,12 @@ def titles(adapter: IcsUrlReader) -> list[str]:
 
 
 def _sync_config(tmp_path: Path, url: str) -> Path:
-    config = tmp_path / "calsync.toml"
-    config.write_text(
-        f"""
-[[plan]]
-id = "me"
-timezone = "Europe/Berlin"
-horizon_weeks = 8
-
-[[plan.source]]
-kind = "ics_url"
-url = "{url}"
-timeout_seconds = 2
-
-[plan.target]
-kind = "ics_file"
-path = "{tmp_path / "out.ics"}"
-""",
-        encoding="utf-8",
+    return support.write_config(
+        tmp_path / "calsync.toml",
+        source=f'kind = "ics_url"\nurl = "{url}"\ntimeout_seconds = 2',
+        target=f'kind = "ics_file"\npath = "{tmp_path / "out.ics"}"',
+        horizon_weeks=8,
     )
-    return config
 
 
 @pytest.mark.parametrize(

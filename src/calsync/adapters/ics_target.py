@@ -171,16 +171,18 @@ class IcsFileTarget:
         An owned event calsync cannot make sense of (no start, unknown kind) is skipped with a
         warning; it is never touched.
         """
-        if self._stale_temp_files():
-            try:
-                self.remove_stale_temp_files()
-            except OSError as err:
-                log.warning("plan %s: cannot remove a stale temporary file: %s", self.plan_id, err)
         key = file_identity(self.path)
         memo_key = (str(self.path), self.plan_id, self.zone.key)
         memo = _OWNED_MEMO.get(memo_key)
         if key is not None and memo is not None and memo[0] == key:
             return list(memo[1])
+        # not on an idle pass: a write killed before its rename killed the process, whose
+        # successor starts without the memo and reads (and tidies) the folder once
+        if self._stale_temp_files():
+            try:
+                self.remove_stale_temp_files()
+            except OSError as err:
+                log.warning("plan %s: cannot remove a stale temporary file: %s", self.plan_id, err)
         owned = self._read_owned()
         if key is not None:
             if len(_OWNED_MEMO) >= _OWNED_MEMO_SIZE:
