@@ -1,9 +1,9 @@
 """Build the Home Assistant custom integration with calsync's pure core inside it.
 
 Home Assistant installs a custom integration's ``requirements`` with pip into its own
-environment, constrained by its ``package_constraints.txt`` (pydantic 1.10 on 2024.3). calsync's
-standalone dependencies (pydantic 2, caldav, apscheduler, websockets) do not fit there, and the
-component needs none of them: it needs the pure core, the plan JSON and the iCalendar reader. So
+environment, constrained by its ``package_constraints.txt``. calsync's standalone dependencies
+(requests, apscheduler, websockets) would only add to what it must resolve, and the component
+needs none of them: it needs the pure core, the plan JSON and the iCalendar reader. So
 those modules are copied into ``custom_components/calsync/calsync_lib/`` with their
 ``from calsync...`` imports made relative, and the manifest requires only the third-party
 libraries they import (DESIGN.md "Inside Home Assistant").

@@ -7,8 +7,8 @@ import re
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import TypeAdapter
 
+from calsync import schema
 from calsync.core.catalogue import DEFAULT_CATALOGUE, Catalogue, Content
 from calsync.core.model import Exercise, SessionKind
 from calsync.core.settings import CatalogueEntry
@@ -306,7 +306,7 @@ def test_with_upper_leaves_other_kinds_alone(kind: SessionKind) -> None:
 
 # -- user overrides ----------------------------------------------------------------------------
 def _entry(**kwargs: object) -> CatalogueEntry:
-    return TypeAdapter(CatalogueEntry).validate_python(kwargs)
+    return schema.load(CatalogueEntry, kwargs)
 
 
 def test_override_title_and_cap() -> None:

@@ -24,6 +24,7 @@ from calsync.config import HomeAssistantTarget
 from calsync.core.model import Session
 from calsync.core.reconcile import Action, Create, Delete, Update
 from calsync.executor import execute
+from calsync.schema import load
 from test_target_contract import (
     BY_UID,
     FOREIGN_PERSON,
@@ -84,13 +85,14 @@ class HaStorage(Storage):
         """HA uid -> the UID of the foreign ``.ics`` event it was created from."""
 
     def config(self) -> HomeAssistantTarget:
-        return HomeAssistantTarget.model_validate(
+        return load(
+            HomeAssistantTarget,
             {
                 "kind": "homeassistant",
                 "url": self.server.url,
                 "entity_id": self.entity_id,
                 "token_file": self.token_file,
-            }
+            },
         )
 
     def make_target(self) -> Handle:

@@ -25,6 +25,7 @@ import pytest
 import support
 from calsync.adapters import ha_marker
 from calsync.executor import execute
+from calsync.schema import load
 
 if TYPE_CHECKING:
     from ha_server import HaServer
@@ -884,8 +885,9 @@ def test_a_session_in_the_fall_back_hour_reads_back_unedited_after_ha_restarts(
         entity = server.calendar()
         token = tmp_path / "token"
         token.write_text(server.token)
-        config = HomeAssistantTarget.model_validate(
-            {"kind": "homeassistant", "url": server.url, "entity_id": entity, "token_file": token}
+        config = load(
+            HomeAssistantTarget,
+            {"kind": "homeassistant", "url": server.url, "entity_id": entity, "token_file": token},
         )
         now = datetime(2026, 10, 28, 7, 0, tzinfo=ZONE)
         # 2026-11-01 01:30 EST (fold 1 in America/New_York) = 07:30 in Berlin
@@ -941,8 +943,9 @@ def test_sensors_come_back_on_the_next_pass_after_ha_restarts(ha_python: Path, t
     try:
         token = tmp_path / "token"
         token.write_text(server.token)
-        config = HomeAssistantTarget.model_validate(
-            {"kind": "homeassistant", "url": server.url, "entity_id": server.calendar(), "token_file": token}
+        config = load(
+            HomeAssistantTarget,
+            {"kind": "homeassistant", "url": server.url, "entity_id": server.calendar(), "token_file": token},
         )
         week = WeekPlan("2026-W48", date(2026, 11, 23), Phase.BASE, 240, date(2026, 11, 29), 90, 0.5, 120)
         result = PlanResult("restart", "Europe/Berlin", (), (week,), ())
@@ -1049,13 +1052,14 @@ def test_unchanged_sensors_are_not_posted_again_by_the_same_process(
     from calsync.config import HomeAssistantTarget
     from calsync.core.model import Phase, PlanResult, WeekPlan
 
-    config = HomeAssistantTarget.model_validate(
+    config = load(
+        HomeAssistantTarget,
         {
             "kind": "homeassistant",
             "url": ha_server.url,
             "entity_id": ha_server.calendar(),
             "token_file": token_file,
-        }
+        },
     )
     week = WeekPlan("2026-W48", date(2026, 11, 23), Phase.BASE, 240, date(2026, 11, 29), 90, 0.5, 120)
     result = PlanResult("cache-test", "Europe/Berlin", (), (week,), ())

@@ -29,6 +29,7 @@ from calsync.adapters.ics_url import IcsUrlReader
 from calsync.config import IcsUrlSource
 from calsync.errors import SourceError
 from calsync.feeds import Feed, FeedServer, FileFeeds
+from calsync.schema import load
 from daemon_helpers import DaemonProcess, rolling_plan, wait_for
 from hostile_http import (
     Connection,
@@ -69,7 +70,7 @@ MB = 1024 * 1024
 
 def reader(url: str, **keys: object) -> IcsUrlReader:
     """The adapter for a feed, as ``registry.source_for`` builds it."""
-    source = IcsUrlSource.model_validate({"kind": "ics_url", "url": url, **keys})
+    source = load(IcsUrlSource, {"kind": "ics_url", "url": url, **keys})
     return IcsUrlReader(source, name=NAME, where="plan[me].source[0]")
 
 

@@ -30,6 +30,7 @@ from calsync.errors import SourceError
 from calsync.pipeline import read_sources, window_for
 from calsync.redact import redact_url, scrub, url_secrets, without_credentials
 from calsync.registry import source_for, source_key
+from calsync.schema import load
 from calsync.state import ScopedStore, State
 from test_cli import run_cli
 
@@ -63,7 +64,7 @@ PLAN = calendar("Long Run 25 km", "Easy Run 40 min")
 
 def reader(url: str, **keys: object) -> IcsUrlReader:
     """The adapter for a feed, as ``registry.source_for`` builds it."""
-    source = IcsUrlSource.model_validate({"kind": "ics_url", "url": url, **keys})
+    source = load(IcsUrlSource, {"kind": "ics_url", "url": url, **keys})
     return IcsUrlReader(source, name=NAME, where="plan[me].source[0]")
 
 

@@ -27,6 +27,7 @@ from calsync.config import HomeAssistantSource, IcsUrlSource
 from calsync.core.model import SourceEvent, When, instant
 from calsync.errors import SourceError
 from calsync.ports import SourceAdapter
+from calsync.schema import load
 from calsync.state import MemoryStore
 from support import free_port
 
@@ -207,7 +208,7 @@ class FeedCalendar(SourceCalendar):
         self.feed.set("/plan.ics", calendar_text(entries).encode())
 
     def _reader(self, url: str) -> SourceAdapter:
-        source = IcsUrlSource.model_validate({"kind": "ics_url", "url": url, "timeout_seconds": 5})
+        source = load(IcsUrlSource, {"kind": "ics_url", "url": url, "timeout_seconds": 5})
         return IcsUrlReader(source, name=NAME, where="plan[me].source[0]")
 
     def adapter(self) -> SourceAdapter:
@@ -266,8 +267,9 @@ class HaSourceCalendar(SourceCalendar):
                 person.create(self.entity_id, **fields)
 
     def _reader(self, url: str) -> SourceAdapter:
-        source = HomeAssistantSource.model_validate(
-            {"kind": "homeassistant", "url": url, "entity_id": self.entity_id, "token_file": self.token_file}
+        source = load(
+            HomeAssistantSource,
+            {"kind": "homeassistant", "url": url, "entity_id": self.entity_id, "token_file": self.token_file},
         )
         return HaCalendarSource(source, name=NAME, where="plan[me].source[0]")
 

@@ -1,5 +1,5 @@
 """From an entry's settings and its source events to a plan: calsync's classify and plan steps
-as ``calsync plan`` runs them (``calsync.pipeline``), without its pydantic config. No Home
+as ``calsync plan`` runs them (``calsync.pipeline``), without its config file reader. No Home
 Assistant imports, no I/O."""
 
 from __future__ import annotations

@@ -6,68 +6,41 @@ Every parameter of the balancing rules has its PRODUCT.md default here; an inval
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-
 from calsync.core.settings import (
+    Bounds,
     CatalogueEntry,
     CatalogueKey,
     Classification,
     Rules,
-    TimeWindow,
 )
 from calsync.errors import ConfigError
 from calsync.logs import remember_secret, remember_url_secrets
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-    """``defer_build``: a model's validator is built when a file first needs it (start-up time)."""
-
-
-def _windows(value: Any) -> Any:
-    """``"06:00-08:00"`` or a list of such strings -> a list of :class:`TimeWindow`."""
-    if isinstance(value, str):
-        value = [value]
-    if isinstance(value, list | tuple):
-        return [TimeWindow.parse(v) if isinstance(v, str) else v for v in value]
-    return value
+from calsync.schema import Check, SchemaError, load
 
 
 def _rules_input(value: Any) -> Any:
-    """What a config file may say about the rules, in the shape :class:`Rules` takes: windows as
-    ``HH:MM-HH:MM`` strings, ``default_run_time`` as ``H:MM``, and the retired
-    ``heavy_before_long_hours`` (R8 in hours, now full calendar days)."""
-    if not isinstance(value, dict):
+    """What a config file may say about the rules, in the shape :class:`Rules` takes: one window
+    as a string for a list of them, and the retired ``heavy_before_long_hours`` (R8 in hours, now
+    full calendar days)."""
+    if not isinstance(value, Mapping):
         return value
     value = dict(value)
-    if "strength_windows" in value:
-        value["strength_windows"] = _windows(value["strength_windows"])
+    if isinstance(value.get("strength_windows"), str):
+        value["strength_windows"] = [value["strength_windows"]]
     by_day = value.get("strength_windows_by_day")
-    if isinstance(by_day, dict):
-        value["strength_windows_by_day"] = {k: _windows(v) for k, v in by_day.items()}
-    run_time = value.get("default_run_time")
-    if isinstance(run_time, str) and re.fullmatch(r"\d{1,2}:\d{2}", run_time.strip()):
-        hour, minute = run_time.strip().split(":")
-        value["default_run_time"] = time(int(hour), int(minute))
+    if isinstance(by_day, Mapping):
+        value["strength_windows_by_day"] = {k: [v] if isinstance(v, str) else v for k, v in by_day.items()}
     if "heavy_before_long_hours" in value:
         hours = value.pop("heavy_before_long_hours")
         if isinstance(hours, int | float) and "heavy_before_long_days" not in value:
@@ -75,20 +48,31 @@ def _rules_input(value: Any) -> Any:
     return value
 
 
-@functools.cache
-def _rules_adapter() -> TypeAdapter[Rules]:
-    """Built on first use (``config.py`` builds nothing it may not need: start-up time)."""
-    return TypeAdapter(Rules)
-
-
 def parse_rules(value: Mapping[str, Any]) -> Rules:
     """Rules from the mapping a ``[plan.rules]`` table holds (strings as a config file writes them).
 
-    Raises pydantic's ``ValidationError`` on a value outside what PRODUCT.md allows."""
-    return _rules_adapter().validate_python(_rules_input(dict(value)))
+    Raises :class:`~calsync.schema.SchemaError` on a value outside what PRODUCT.md allows."""
+    return load(Rules, _rules_input(value))
 
 
-class IcsFileSource(_Strict):
+def _matching(pattern: str, what: str) -> Check:
+    """A text field that must match ``pattern`` (``what`` says what it should look like)."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> None:
+        if not compiled.match(value):
+            raise ValueError(f"{value!r} is not {what}")
+
+    return Check(check)
+
+
+_HTTP_URL = _matching(r"^https?://", "an http:// or https:// address")
+_ENTITY_ID = _matching(r"^calendar\.[a-z0-9_]+$", "a calendar entity id like calendar.training")
+_Seconds = Annotated[float, Bounds(gt=0, le=600)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class IcsFileSource:
     """A local ``.ics`` file (read-only)."""
 
     kind: Literal["ics_file"]
@@ -96,17 +80,19 @@ class IcsFileSource(_Strict):
     name: str | None = None
 
 
-class IcsFileTarget(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class IcsFileTarget:
     """A local ``.ics`` file calsync owns, written atomically."""
 
     kind: Literal["ics_file"]
     path: Path
 
 
-class _Remote(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class _Remote:
     """Keys shared by remote calendars: where, who, and where the secret comes from."""
 
-    url: str = Field(pattern=r"^https?://")
+    url: Annotated[str, _HTTP_URL]
     """The calendar collection itself, e.g. ``https://dav.example.org/calendars/me/training/``."""
     username: str | None = None
     password_env: str | None = None
@@ -116,13 +102,11 @@ class _Remote(_Strict):
     verify_tls: bool = True
     ca_file: Path | None = None
     """A CA bundle to trust (a self-hosted server with its own CA)."""
-    timeout_seconds: float = Field(30.0, gt=0, le=600)
+    timeout_seconds: _Seconds = 30.0
 
-    @model_validator(mode="after")
-    def _one_secret(self) -> _Remote:
+    def __post_init__(self) -> None:
         if self.password_env and self.password_file:
             raise ValueError("give password_env or password_file, not both")
-        return self
 
     def password(self, where: str) -> str | None:
         """The password, read now from the environment or the file; never stored in the config."""
@@ -164,6 +148,7 @@ def read_secret(env: str | None, file: Path | None, where: str, key: str) -> str
     return value
 
 
+@dataclass(frozen=True, kw_only=True)
 class CaldavSource(_Remote):
     """A CalDAV calendar collection (read-only)."""
 
@@ -171,13 +156,15 @@ class CaldavSource(_Remote):
     name: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class CaldavTarget(_Remote):
     """A CalDAV calendar collection calsync writes its sessions into (it may hold other events)."""
 
     kind: Literal["caldav"]
 
 
-class IcsUrlSource(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class IcsUrlSource:
     """An ``.ics`` feed over HTTP(S) or ``webcal://`` (a coach's subscription link), read-only.
 
     Basic auth (``username`` + ``password_env``/``password_file``) or a bearer token
@@ -185,7 +172,7 @@ class IcsUrlSource(_Strict):
     """
 
     kind: Literal["ics_url"]
-    url: str = Field(pattern=r"^(?i:https?|webcal)://")
+    url: Annotated[str, _matching(r"^(?i:https?|webcal)://", "an http://, https:// or webcal:// address")]
     name: str | None = None
     username: str | None = None
     password_env: str | None = None
@@ -195,23 +182,17 @@ class IcsUrlSource(_Strict):
     token_file: Path | None = None
     verify_tls: bool = True
     ca_file: Path | None = None
-    timeout_seconds: float = Field(30.0, gt=0, le=600)
-    max_bytes: int = Field(20_000_000, ge=1_000, le=500_000_000)
+    timeout_seconds: _Seconds = 30.0
+    max_bytes: Annotated[int, Bounds(ge=1_000, le=500_000_000)] = 20_000_000
     """A feed larger than this is refused (a failed read), not read into memory."""
 
-    @model_validator(mode="after")
-    def _one_secret(self) -> IcsUrlSource:
+    def __post_init__(self) -> None:
         given = [k for k in ("password_env", "password_file", "token_env", "token_file") if getattr(self, k)]
         if len(given) > 1:
             raise ValueError("give one secret at most; got " + ", ".join(given))
         if self.username and not (self.password_env or self.password_file):
             raise ValueError("username needs password_env or password_file")
-        return self
-
-    @model_validator(mode="after")
-    def _mask_url_secrets(self) -> IcsUrlSource:
         remember_url_secrets(self.url)  # a feed link is often itself the secret
-        return self
 
     @property
     def http_url(self) -> str:
@@ -229,24 +210,25 @@ class IcsUrlSource(_Strict):
         return read_secret(self.token_env, self.token_file, where, "token")
 
 
-class _HomeAssistant(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class _HomeAssistant:
     """Keys shared by Home Assistant sources and targets."""
 
-    url: str = Field(pattern=r"^https?://")
+    url: Annotated[str, _HTTP_URL]
     """The Home Assistant instance, e.g. ``http://homeassistant.local:8123``."""
-    entity_id: str = Field(pattern=r"^calendar\.[a-z0-9_]+$")
+    entity_id: Annotated[
+        str, _matching(r"^calendar\.[a-z0-9_]+$", "a calendar entity id like calendar.training")
+    ]
     token_env: str | None = None
     """Name of an environment variable holding a long-lived access token."""
     token_file: Path | None = None
     verify_tls: bool = True
     ca_file: Path | None = None
-    timeout_seconds: float = Field(30.0, gt=0, le=600)
+    timeout_seconds: _Seconds = 30.0
 
-    @model_validator(mode="after")
-    def _one_token(self) -> _HomeAssistant:
+    def __post_init__(self) -> None:
         if bool(self.token_env) == bool(self.token_file):
             raise ValueError("give token_env or token_file (a long-lived access token), exactly one")
-        return self
 
     def token(self, where: str) -> str:
         """The access token, read now; never stored in the config."""
@@ -256,6 +238,7 @@ class _HomeAssistant(_Strict):
         return value
 
 
+@dataclass(frozen=True, kw_only=True)
 class HomeAssistantSource(_HomeAssistant):
     """A Home Assistant calendar entity holding the run plan (read-only)."""
 
@@ -263,6 +246,7 @@ class HomeAssistantSource(_HomeAssistant):
     name: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class HomeAssistantTarget(_HomeAssistant):
     """A Home Assistant Local Calendar entity calsync writes its sessions into."""
 
@@ -271,7 +255,8 @@ class HomeAssistantTarget(_HomeAssistant):
     """Publish ``sensor.calsync_<plan>_next_session`` and ``sensor.calsync_<plan>_week`` every pass."""
 
 
-class FeedTarget(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class FeedTarget:
     """Sessions served by ``calsync daemon`` at ``/feeds/<plan>.ics`` for calendar apps to subscribe to.
 
     The feed is kept in an ``.ics`` file (``path``, default ``<state dir>/feeds/<plan>.ics``),
@@ -282,31 +267,28 @@ class FeedTarget(_Strict):
     path: Path | None = None
 
 
-SourceConfig = Annotated[
-    IcsFileSource | IcsUrlSource | CaldavSource | HomeAssistantSource, Field(discriminator="kind")
-]
-TargetConfig = Annotated[
-    IcsFileTarget | CaldavTarget | HomeAssistantTarget | FeedTarget, Field(discriminator="kind")
-]
+SourceConfig = IcsFileSource | IcsUrlSource | CaldavSource | HomeAssistantSource
+"""A ``[[plan.source]]`` table, told apart by its ``kind``."""
+TargetConfig = IcsFileTarget | CaldavTarget | HomeAssistantTarget | FeedTarget
+"""A ``[plan.target]`` table, told apart by its ``kind``."""
 
 
-class FeedServerConfig(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class FeedServerConfig:
     """``[daemon.feeds]``: the HTTP server of ``feed`` targets."""
 
     host: str = "127.0.0.1"
     """Loopback by default; put a reverse proxy with TLS in front to expose it."""
-    port: int = Field(8765, ge=0, le=65535)
+    port: Annotated[int, Bounds(ge=0, le=65535)] = 8765
     token_env: str | None = None
     """A secret path part: feeds are served at ``/feeds/<token>/<plan>.ics`` only."""
     token_file: Path | None = None
     all_plans: bool = False
     """Also serve ``/feeds/all.ics``: every plan's runs and sessions in one feed."""
 
-    @model_validator(mode="after")
-    def _one_token(self) -> FeedServerConfig:
+    def __post_init__(self) -> None:
         if self.token_env and self.token_file:
             raise ValueError("give token_env or token_file, not both")
-        return self
 
     def token(self) -> str | None:
         """The secret path part, read now."""
@@ -319,65 +301,59 @@ class FeedServerConfig(_Strict):
         return value
 
 
-class DaemonConfig(_Strict):
+_Interval = Annotated[float, Bounds(ge=1, le=86_400)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DaemonConfig:
     """``[daemon]``: the schedule of ``calsync daemon``."""
 
-    poll_seconds: float = Field(300, ge=1, le=86_400)
+    poll_seconds: _Interval = 300.0
     """Incremental pass every this many seconds, per plan (``[[plan]] poll_seconds`` overrides)."""
-    jitter_seconds: float = Field(30, ge=0, le=3_600)
+    jitter_seconds: Annotated[float, Bounds(ge=0, le=3_600)] = 30.0
     """Each poll starts up to this much later, so plans and instances do not poll in step."""
     rebuild_at: time | None = time(3, 30)
     """A nightly full rebuild at this local time of each plan's zone (``"off"`` for none)."""
-    max_backoff_seconds: float = Field(3_600, ge=1, le=86_400)
+    max_backoff_seconds: _Interval = 3_600.0
     """A failing plan retries after 1, 2, 4, ... poll intervals, at most this long."""
-    feeds: FeedServerConfig = FeedServerConfig()
-
-    @field_validator("rebuild_at", mode="before")
-    @classmethod
-    def _parse_rebuild_at(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip().lower()
-            if text in ("off", "none", ""):
-                return None
-            if re.fullmatch(r"\d{1,2}:\d{2}", text):
-                hour, minute = text.split(":")
-                return time(int(hour), int(minute))
-            raise ValueError(f"{value!r}: give a local time like '03:30', or 'off'")
-        return value
+    feeds: FeedServerConfig = field(default_factory=FeedServerConfig)
 
 
-class PlanConfig(_Strict):
+def _daemon_input(value: Any) -> Any:
+    """``rebuild_at = "off"`` (or ``"none"``, ``""``): no nightly rebuild."""
+    text = value.get("rebuild_at") if isinstance(value, Mapping) else None
+    if isinstance(text, str) and text.strip().lower() in ("off", "none", ""):
+        return {**value, "rebuild_at": None}
+    return value
+
+
+def _plain_id(value: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
+        raise ValueError(f"{value!r}: use 1 to 64 letters, digits, - and _")
+
+
+def _known_zone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ValueError(f"unknown time zone {value!r}; use an IANA name like 'Europe/Berlin'") from err
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanConfig:
     """One athlete's plan: where runs come from, where sessions go, and the rules."""
 
-    id: str
-    timezone: str
-    horizon_weeks: int = Field(16, ge=1, le=104)
+    id: Annotated[str, Check(_plain_id)]
+    timezone: Annotated[str, Check(_known_zone)]
+    source: Annotated[list[SourceConfig], Bounds(min_length=1)]
+    horizon_weeks: Annotated[int, Bounds(ge=1, le=104)] = 16
     a_race: date | None = None
-    poll_seconds: float | None = Field(None, ge=1, le=86_400)
+    poll_seconds: _Interval | None = None
     """The daemon's poll interval for this plan (default: ``[daemon] poll_seconds``)."""
-    source: Annotated[list[SourceConfig], Field(min_length=1)]
     target: TargetConfig | None = None
-    rules: Rules = Rules()
-    classify: Classification = Classification()
-    catalogue: dict[CatalogueKey, CatalogueEntry] = {}
-
-    _read_rules = field_validator("rules", mode="before")(_rules_input)
-
-    @field_validator("id")
-    @classmethod
-    def _plain_id(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
-            raise ValueError(f"{value!r}: use 1 to 64 letters, digits, - and _")
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as err:
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name like 'Europe/Berlin'") from err
-        return value
+    rules: Rules = field(default_factory=Rules)
+    classify: Classification = field(default_factory=Classification)
+    catalogue: dict[CatalogueKey, CatalogueEntry] = field(default_factory=dict)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -385,16 +361,16 @@ class PlanConfig(_Strict):
         return ZoneInfo(self.timezone)
 
 
-class Config(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class Config:
     """The whole file."""
 
-    plan: Annotated[list[PlanConfig], Field(min_length=1)]
-    daemon: DaemonConfig = DaemonConfig()
+    plan: Annotated[list[PlanConfig], Bounds(min_length=1)]
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
     path: Path = Path("calsync.toml")
     """Where the file was read from (set by the loader)."""
 
-    @model_validator(mode="after")
-    def _unique_ids(self) -> Config:
+    def __post_init__(self) -> None:
         ids = [p.id for p in self.plan]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
@@ -403,7 +379,6 @@ class Config(_Strict):
             raise ValueError(
                 'plan id "all" is the all-plans feed\'s name ([daemon.feeds] all_plans): rename it'
             )
-        return self
 
     def find_plan(self, plan_id: str) -> PlanConfig:
         """The plan with this id, or a ConfigError listing the ids there are."""
@@ -443,36 +418,13 @@ def find_config(explicit: str | None) -> Path:
     )
 
 
-def _key_path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + part
-    return out
-
-
-def _describe(err: ValidationError, path: Path) -> str:
-    problems = []
-    for item in err.errors(include_url=False):
-        loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
-            message = "unknown key (check the spelling; see config/example.toml)"
-        elif item["type"] == "union_tag_invalid" or item["type"] == "literal_error":
-            message = message.replace("Input should be", "allowed:")
-        problems.append(f"{_key_path(loc) or '(top level)'}: {message}")
-    return f"{path}: " + "; ".join(problems)
-
-
 def _beside(base: Path, path: Path) -> Path:
     """A path from the config, taken relative to the config file's folder (``~`` and environment
     variables expanded: ``password_file = "${CREDENTIALS_DIRECTORY}/dav"`` under systemd)."""
     return Path(os.path.normpath(base / Path(os.path.expandvars(str(path))).expanduser()))
 
 
-_Located = TypeVar("_Located", bound=_Strict)
+_Located = TypeVar("_Located", SourceConfig, TargetConfig, FeedServerConfig)
 
 
 _UNSET_VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
@@ -492,7 +444,7 @@ def _resolve_paths(item: _Located, base: Path, where: str) -> _Located:
                     f"{str(value)!r} is not set (under systemd, CREDENTIALS_DIRECTORY is set for the "
                     "service only: run one-off commands with `systemd-run`, see docs/systemd.md)"
                 )
-    return item.model_copy(update=updates)
+    return replace(item, **updates) if updates else item  # type: ignore[arg-type]
 
 
 def parse_config(text: str, path: Path) -> Config:
@@ -501,12 +453,10 @@ def parse_config(text: str, path: Path) -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from err
-    raw = dict(raw)
-    raw["path"] = path
     try:
-        config = Config.model_validate(raw)
-    except ValidationError as err:
-        raise ConfigError(_describe(err, path)) from err
+        config = load(Config, _config_input(raw, path))
+    except SchemaError as err:
+        raise ConfigError(f"{path}: {err}") from err
     base = path.parent
     plans = []
     for plan in config.plan:
@@ -514,10 +464,26 @@ def parse_config(text: str, path: Path) -> Config:
             _resolve_paths(s, base, f"{path}: plan[{plan.id}].source[{i}]") for i, s in enumerate(plan.source)
         ]
         target = _resolve_paths(plan.target, base, f"{path}: plan[{plan.id}].target") if plan.target else None
-        plans.append(plan.model_copy(update={"source": sources, "target": target}))
+        plans.append(replace(plan, source=sources, target=target))
     feeds = _resolve_paths(config.daemon.feeds, base, f"{path}: daemon.feeds")
-    daemon = config.daemon.model_copy(update={"feeds": feeds})
-    return config.model_copy(update={"plan": plans, "daemon": daemon})
+    return replace(config, plan=plans, daemon=replace(config.daemon, feeds=feeds))
+
+
+def _config_input(raw: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """The file's tables with the loader's own key (``path``) and the spellings the schema does
+    not read itself (:func:`_rules_input`, :func:`_daemon_input`)."""
+    config: dict[str, Any] = {**raw, "path": path}
+    if "daemon" in config:
+        config["daemon"] = _daemon_input(config["daemon"])
+    plans = config.get("plan")
+    if isinstance(plans, list):
+        config["plan"] = [
+            {**plan, "rules": _rules_input(plan["rules"])}
+            if isinstance(plan, Mapping) and "rules" in plan
+            else plan
+            for plan in plans
+        ]
+    return config
 
 
 def load_config(path: Path) -> Config:

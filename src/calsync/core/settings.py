@@ -1,9 +1,10 @@
 """The planner's settings as plain, frozen types: the rules, the classification patterns and the
 catalogue overrides (PRODUCT.md sections 2 and 7).
 
-Each field carries its PRODUCT.md default and, as ``annotated_types`` metadata, the range a
-config file may give it; :mod:`calsync.config` validates the TOML into these types, so the core
-never imports the config reader (or pydantic) and a caller may build them directly.
+Each field carries its PRODUCT.md default and, as :class:`Bounds` metadata, the range a config
+file may give it; :mod:`calsync.config` reads the TOML into these types (with
+:mod:`calsync.schema`), so the core never imports the config reader and a caller may build them
+directly.
 """
 
 from __future__ import annotations
@@ -11,24 +12,30 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import time
-from typing import Annotated, Any, ClassVar, Literal
-
-from annotated_types import Ge, Gt, Le, MinLen
+from typing import Annotated, Any, Literal
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CatalogueKey = Literal["heavy_lower", "moderate_lower", "light_lower", "upper", "core", "bodyweight", "rest"]
 
 _WINDOW = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
-_STRICT: dict[str, Any] = {"extra": "forbid"}
-"""Read by pydantic when :mod:`calsync.config` validates these types: an unknown key is an error."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """The range a config file may give a number (``ge`` <= value, ``gt`` < value, value <=
+    ``le``), or the least length of a list: ``Annotated[int, Bounds(ge=0, le=5)]``."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    min_length: int | None = None
 
 
 @dataclass(frozen=True)
 class TimeWindow:
     """A daily window in which strength sessions may be placed (R19), e.g. ``06:00-08:00``."""
 
-    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
     start: time
     end: time
 
@@ -57,14 +64,13 @@ class TimeWindow:
 class RecoveryDays:
     """R16: days without strength after a race, by distance; light only for as long again."""
 
-    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
-    up_to_10k: Annotated[int, Ge(0), Le(60)] = 3
-    half_marathon: Annotated[int, Ge(0), Le(60)] = 5
-    marathon: Annotated[int, Ge(0), Le(60)] = 7
-    ultra: Annotated[int, Ge(0), Le(60)] = 10
+    up_to_10k: Annotated[int, Bounds(ge=0, le=60)] = 3
+    half_marathon: Annotated[int, Bounds(ge=0, le=60)] = 5
+    marathon: Annotated[int, Bounds(ge=0, le=60)] = 7
+    ultra: Annotated[int, Bounds(ge=0, le=60)] = 10
     """Longer than a marathon, shorter than 100 miles."""
-    hundred_miles: Annotated[int, Ge(0), Le(90)] = 21
-    unknown_distance: Annotated[int, Ge(0), Le(60)] = 7
+    hundred_miles: Annotated[int, Bounds(ge=0, le=90)] = 21
+    unknown_distance: Annotated[int, Bounds(ge=0, le=60)] = 7
 
     def for_distance(self, km: float | None) -> int:
         """Recovery days for a race of this distance (the same bands as plan_check)."""
@@ -85,54 +91,55 @@ class RecoveryDays:
 class Rules:
     """Every parameter of the balancing rules (PRODUCT.md section 2), with its default."""
 
-    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
-    strength_sessions_per_week: Annotated[int, Ge(0), Le(5)] = 2
+    strength_sessions_per_week: Annotated[int, Bounds(ge=0, le=5)] = 2
     """R2: strength sessions per week."""
-    strength_floor_per_week: Annotated[int, Ge(0), Le(5)] = 1
+    strength_floor_per_week: Annotated[int, Bounds(ge=0, le=5)] = 1
     """R3: the floor outside taper / race / recovery weeks."""
-    strength_base_minutes: Annotated[int, Ge(20), Le(600)] = 120
+    strength_base_minutes: Annotated[int, Bounds(ge=20, le=600)] = 120
     """R4: S_base, strength minutes per week far from peak volume."""
-    heavy_below_peak: Annotated[float, Gt(0), Le(2)] = 0.75
+    heavy_below_peak: Annotated[float, Bounds(gt=0, le=2)] = 0.75
     """R5: lower-body sessions are heavy below this fraction of peak volume."""
-    moderate_below_peak: Annotated[float, Gt(0), Le(2)] = 0.90
+    moderate_below_peak: Annotated[float, Bounds(gt=0, le=2)] = 0.90
     """R5: moderate up to this fraction, light above."""
-    a_race_no_strength_days: Annotated[int, Ge(0), Le(60)] = 7
+    a_race_no_strength_days: Annotated[int, Bounds(ge=0, le=60)] = 7
     """R6: no strength at all in the last N days before an A race."""
-    a_race_no_heavy_days: Annotated[int, Ge(0), Le(60)] = 10
+    a_race_no_heavy_days: Annotated[int, Bounds(ge=0, le=60)] = 10
     """R7: no heavy lower body within N days of an A race."""
-    heavy_before_long_days: Annotated[int, Ge(0), Le(10)] = 3
+    heavy_before_long_days: Annotated[int, Bounds(ge=0, le=10)] = 3
     """R8: full calendar days between heavy or moderate lower body and the next long run
     (3: Monday before a Friday or Saturday long run, never Wednesday before Saturday)."""
-    light_before_long_hours: Annotated[int, Ge(0), Le(240)] = 48
+    light_before_long_hours: Annotated[int, Bounds(ge=0, le=240)] = 48
     """R9: light lower body about this long before a long run."""
-    heavy_after_long_days: Annotated[int, Ge(0), Le(7)] = 1
+    heavy_after_long_days: Annotated[int, Bounds(ge=0, le=7)] = 1
     """R12: no heavy lower body for N days after a long run."""
     same_day_order: Literal["lift_first", "run_first"] = "lift_first"
     """R13: on a run day, lift before the run, or at least ``run_first_gap_hours`` after it."""
-    run_first_gap_hours: Annotated[float, Ge(0), Le(24)] = 6
-    rest_days_per_week: Annotated[int, Ge(0), Le(1)] = 1
+    run_first_gap_hours: Annotated[float, Bounds(ge=0, le=24)] = 6
+    rest_days_per_week: Annotated[int, Bounds(ge=0, le=1)] = 1
     """R14: full rest days per week (1, or 0 to plan none)."""
     rest_day: Weekday | None = None
     """R14: the weekday the runner prefers to rest."""
-    bodyweight_minutes: Annotated[int, Ge(5), Le(120)] = 20
+    bodyweight_minutes: Annotated[int, Bounds(ge=5, le=120)] = 20
     """R15: length of the fallback bodyweight session."""
-    taper_session_max_minutes: Annotated[int, Ge(10), Le(120)] = 30
+    taper_session_max_minutes: Annotated[int, Bounds(ge=10, le=120)] = 30
     """Taper and recovery weeks: the longest a (light or core) session gets."""
     recovery_days: RecoveryDays = RecoveryDays()
     """R16."""
-    bc_race_no_heavy_days: Annotated[int, Ge(0), Le(30)] = 4
+    bc_race_no_heavy_days: Annotated[int, Bounds(ge=0, le=30)] = 4
     """R17: no heavy lower body in the N days before a B/C race."""
-    bc_race_no_strength_days: Annotated[int, Ge(0), Le(30)] = 1
+    bc_race_no_strength_days: Annotated[int, Bounds(ge=0, le=30)] = 1
     """R17: no strength in the N days before a B/C race."""
-    bc_long_race_no_lower_days: Annotated[int, Ge(0), Le(30)] = 3
+    bc_long_race_no_lower_days: Annotated[int, Bounds(ge=0, le=30)] = 3
     """R17: no lower body in the N days before a B/C race of half-marathon distance or longer."""
-    rolling_days: Annotated[int, Ge(7), Le(120)] = 28
+    rolling_days: Annotated[int, Bounds(ge=7, le=120)] = 28
     """R18: the rolling window."""
-    rolling_min_fraction: Annotated[float, Ge(0), Le(2)] = 0.75
+    rolling_min_fraction: Annotated[float, Bounds(ge=0, le=2)] = 0.75
     """R18: minimum average sessions per week, as a fraction of R2."""
-    max_gap_days: Annotated[int, Ge(1), Le(60)] = 10
+    max_gap_days: Annotated[int, Bounds(ge=1, le=60)] = 10
     """R18: longest acceptable gap between strength sessions."""
-    strength_windows: Annotated[tuple[TimeWindow, ...], MinLen(1)] = (TimeWindow(time(6), time(8)),)
+    strength_windows: Annotated[tuple[TimeWindow, ...], Bounds(min_length=1)] = (
+        TimeWindow(time(6), time(8)),
+    )
     """R19: daily windows for strength sessions."""
     strength_windows_by_day: dict[Weekday, tuple[TimeWindow, ...]] = field(default_factory=dict)
     """R19: windows for particular weekdays, replacing ``strength_windows`` on those days."""
@@ -140,19 +147,19 @@ class Rules:
     """Weekdays the runner prefers for strength (a soft preference)."""
     default_run_time: time = time(7, 0)
     """Start time given to all-day runs for planning (R19)."""
-    default_pace_min_per_km: Annotated[float, Gt(2), Le(20)] = 6.0
+    default_pace_min_per_km: Annotated[float, Bounds(gt=2, le=20)] = 6.0
     """Used to estimate a run's minutes from its distance when it gives no duration."""
-    peak_week_minutes: Annotated[int, Ge(1)] | None = None
+    peak_week_minutes: Annotated[int, Bounds(ge=1)] | None = None
     """R4: P, the peak week's run minutes, when the feed does not show the peak."""
-    peak_phase_fraction: Annotated[float, Gt(0), Le(2)] = 0.90
+    peak_phase_fraction: Annotated[float, Bounds(gt=0, le=2)] = 0.90
     """Phase model: peak at or above this fraction of peak volume."""
-    build_phase_fraction: Annotated[float, Gt(0), Le(2)] = 0.70
+    build_phase_fraction: Annotated[float, Bounds(gt=0, le=2)] = 0.70
     """Phase model: build at or above this fraction, base below."""
-    taper_weeks_half: Annotated[int, Ge(0), Le(8)] = 1
+    taper_weeks_half: Annotated[int, Bounds(ge=0, le=8)] = 1
     """Taper length when the feed is too short to see it: half marathon and shorter."""
-    taper_weeks_marathon: Annotated[int, Ge(0), Le(8)] = 2
+    taper_weeks_marathon: Annotated[int, Bounds(ge=0, le=8)] = 2
     """... marathon and ultra."""
-    taper_weeks_100mi: Annotated[int, Ge(0), Le(8)] = 3
+    taper_weeks_100mi: Annotated[int, Bounds(ge=0, le=8)] = 3
     """... 100 miles and longer."""
 
     def __post_init__(self) -> None:
@@ -173,7 +180,6 @@ class Classification:
     Checked before the built-in defaults; ``use_defaults = false`` keeps only these.
     """
 
-    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
     long: tuple[str, ...] = ()
     quality: tuple[str, ...] = ()
     easy: tuple[str, ...] = ()
@@ -404,16 +410,14 @@ def _in_set(items: list[Any]) -> set[str]:
 class ExerciseOverride:
     """One exercise of a catalogue entry, as the runner writes it."""
 
-    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
-    name: Annotated[str, MinLen(1)]
-    prescription: Annotated[str, MinLen(1)]
+    name: Annotated[str, Bounds(min_length=1)]
+    prescription: Annotated[str, Bounds(min_length=1)]
 
 
 @dataclass(frozen=True)
 class CatalogueEntry:
     """The content of one kind of session; overrides the built-in catalogue."""
 
-    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
     title: str | None = None
     exercises: tuple[ExerciseOverride, ...] | None = None
-    max_minutes: Annotated[int, Ge(10), Le(240)] | None = None
+    max_minutes: Annotated[int, Bounds(ge=10, le=240)] | None = None
