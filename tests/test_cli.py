@@ -387,3 +387,23 @@ def test_the_command_line_is_read_before_anything_heavy_is_imported() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "usage: calsync" in done.stdout
     assert done.stderr.strip() == "[]"
+
+
+def test_a_plan_of_local_files_imports_no_network_or_scheduler_library() -> None:
+    """Only what a command needs is imported (issue 12): ``calsync plan`` of a plan reading and
+    writing local files loads no HTTP, CalDAV, websocket or scheduler library."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, io, contextlib\nfrom calsync.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    code = main(['--config', {str(ROOT / 'config' / 'example.toml')!r}, 'plan', "
+        "'--now', '2026-11-27T07:30'])\n"
+        "assert code == 0, code\n"
+        "heavy = ('pydantic', 'caldav', 'niquests', 'requests', 'urllib3', 'websockets', 'apscheduler', "
+        "'http.client', 'calsync.daemon', 'calsync.feeds')\n"
+        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr.strip() == "[]"

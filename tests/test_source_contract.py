@@ -21,7 +21,7 @@ from caldav.collection import Calendar as DavCollection
 
 from calsync.adapters.caldav import CaldavReader
 from calsync.adapters.homeassistant import HaCalendarSource
-from calsync.adapters.ics_read import IcsFileReader
+from calsync.adapters.ics_file import IcsFileReader
 from calsync.adapters.ics_url import IcsUrlReader
 from calsync.config import HomeAssistantSource, IcsUrlSource
 from calsync.core.model import SourceEvent, When, instant

@@ -11,14 +11,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from calsync.adapters.ics_read import IcsFileReader
-from calsync.adapters.ics_target import IcsFileTarget
+from calsync.adapters.ics_file import IcsFileReader
 from calsync.config import (
     CaldavSource,
     CaldavTarget,
     FeedTarget,
     HomeAssistantSource,
     HomeAssistantTarget,
+    IcsFileSource,
     IcsUrlSource,
     PlanConfig,
     SourceConfig,
@@ -83,6 +83,8 @@ def source_key(source: SourceConfig) -> str | None:
         return "source:" + collection_url(source.url)
     if isinstance(source, IcsUrlSource):
         return "source:" + without_credentials(source.http_url)
+    if isinstance(source, IcsFileSource):
+        return f"source:file:{source.path}"
     return None
 
 
@@ -121,6 +123,8 @@ def target_for(
             horizon_weeks=config.horizon_weeks,
             now=now,
         )
+    from calsync.adapters.ics_target import IcsFileTarget  # noqa: PLC0415 - it imports icalendar
+
     if isinstance(target, FeedTarget):
         return IcsFileTarget(feed_path(config), config.id, config.zone, private=True)  # only calsync reads it
     return IcsFileTarget(target.path, config.id, config.zone)

@@ -31,7 +31,7 @@ from calsync.core.model import ReadResult, SourceEvent, When, instant, source_or
 from calsync.errors import SourceError
 
 if TYPE_CHECKING:
-    from calsync.ports import SyncStore
+    pass
 
 _LOG = logging.getLogger(__name__)
 
@@ -823,53 +823,4 @@ def _overlaps(event: SourceEvent, window_start: datetime, window_end: datetime, 
     return start < window_end and end > window_start
 
 
-FileIdentity = tuple[int, int, int, int]
-
-
-def file_identity(path: Path) -> FileIdentity | None:
-    """What changes whenever a file's content may have: inode (atomic replace), size, times."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-class IcsFileReader:
-    """An ``ics_file`` source; the last parse is kept while the file and the window stay the same."""
-
-    def __init__(self, path: Path, name: str) -> None:
-        self.path = path
-        self.name = name
-        self._memo: tuple[tuple[FileIdentity, datetime, datetime, str], ReadResult] | None = None
-
-    @property
-    def requests(self) -> int:
-        """A file costs no HTTP requests."""
-        return 0
-
-    def read(
-        self,
-        window_start: datetime,
-        window_end: datetime,
-        zone: ZoneInfo,
-        store: SyncStore | None,  # noqa: ARG002 - the port's signature: a file keeps nothing there
-        *,
-        full: bool,
-    ) -> ReadResult:
-        """The file's occurrences in the window."""
-        identity = file_identity(self.path)
-        key = (identity, window_start, window_end, zone.key) if identity is not None else None
-        if not full and key is not None and self._memo is not None and self._memo[0] == key:
-            return self._memo[1]
-        result = read_ics_file(
-            self.path, name=self.name, zone=zone, window_start=window_start, window_end=window_end
-        )
-        self._memo = (key, result) if key is not None else None
-        return result
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-
-__all__ = ["MAX_OCCURRENCES_PER_SERIES", "IcsFileReader", "ReadResult", "parse_ics", "read_ics_file"]
+__all__ = ["MAX_OCCURRENCES_PER_SERIES", "ReadResult", "parse_ics", "read_ics_file"]

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Component
 
 from calsync.adapters import event_ics
-from calsync.adapters.ics_read import FileIdentity, file_identity
+from calsync.adapters.ics_file import FileIdentity, file_identity
 from calsync.adapters.vtimezone import add_timezones
 from calsync.core.model import NO_VERSION, Session, Version
 from calsync.core.reconcile import OwnedEvent

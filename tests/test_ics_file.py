@@ -1,0 +1,171 @@
+"""The ``ics_file`` source keeps its last read in the state: a pass that finds the file as the
+last one left it parses nothing (issue 12), and any change of the file, the window or the zone
+reads it again."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from calsync.adapters import ics_file
+from calsync.adapters.ics_file import IcsFileReader, read_from_json, read_to_json
+from calsync.adapters.ics_read import read_ics_file
+from calsync.core.model import ReadResult, SourceEvent
+from calsync.state import MemoryStore
+from conftest import corpus_files
+
+ROOT = Path(__file__).resolve().parents[1]
+ZONE = ZoneInfo("Europe/Berlin")
+WINDOW = (datetime(2026, 9, 1, tzinfo=ZONE), datetime(2027, 6, 1, tzinfo=ZONE))
+EXAMPLE = ROOT / "config" / "example-plan.ics"
+
+
+def _same(first: ReadResult, second: ReadResult) -> None:
+    """Equal events, and every time in the same zone (== on aware datetimes compares instants only)."""
+    assert first == second
+    for one, other in zip(first.events, second.events, strict=True):
+        for a, b in ((one.start, other.start), (one.end, other.end)):
+            assert type(a) is type(b)
+            assert getattr(a, "tzinfo", None) == getattr(b, "tzinfo", None)
+            assert str(a) == str(b)
+
+
+@pytest.fixture
+def plan_file(tmp_path: Path) -> Path:
+    path = tmp_path / "plan.ics"
+    path.write_bytes(EXAMPLE.read_bytes())
+    return path
+
+
+def _parses(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Count the parses of the file (the reader imports the parser only when it needs it)."""
+    calls: list[Path] = []
+    real = read_ics_file
+
+    def counted(path: Path, **kwargs: object) -> ReadResult:
+        calls.append(path)
+        return real(path, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("calsync.adapters.ics_read.read_ics_file", counted)
+    return calls
+
+
+def test_an_unchanged_file_is_read_from_the_store_by_a_new_reader(
+    plan_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parses = _parses(monkeypatch)
+    store = MemoryStore()
+    first = IcsFileReader(plan_file, "plan").read(*WINDOW, ZONE, store, full=False)
+    again = IcsFileReader(plan_file, "plan").read(*WINDOW, ZONE, store, full=False)  # a new process
+    assert len(parses) == 1
+    assert len(first.events) > 50
+    _same(first, again)
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["rewrite same size and times", "another window", "another zone", "rebuild", "replaced file"],
+)
+def test_any_change_reads_the_file_again(
+    plan_file: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    parses = _parses(monkeypatch)
+    store = MemoryStore()
+    IcsFileReader(plan_file, "plan").read(*WINDOW, ZONE, store, full=False)
+    window, zone, full = WINDOW, ZONE, False
+    if change == "rewrite same size and times":
+        # a person's edit within the file system's time granularity, same length: only the hash sees it
+        before = plan_file.stat()
+        text = plan_file.read_bytes()
+        plan_file.write_bytes(text.replace(b"Long Run", b"Long Ran", 1))
+        os.utime(plan_file, ns=(before.st_atime_ns, before.st_mtime_ns))
+    elif change == "another window":
+        window = (WINDOW[0], datetime(2027, 7, 1, tzinfo=ZONE))
+    elif change == "another zone":
+        zone = ZoneInfo("America/Denver")
+    elif change == "rebuild":
+        full = True
+    else:
+        replacement = plan_file.with_suffix(".new")
+        replacement.write_bytes(plan_file.read_bytes())
+        replacement.replace(plan_file)
+    result = IcsFileReader(plan_file, "plan").read(*window, zone, store, full=full)
+    assert len(parses) == 2
+    if change == "rewrite same size and times":
+        assert any("Long Ran" in event.summary for event in result.events)
+
+
+def test_a_damaged_kept_read_is_parsed_again(plan_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parses = _parses(monkeypatch)
+    store = MemoryStore()
+    first = IcsFileReader(plan_file, "plan").read(*WINDOW, ZONE, store, full=False)
+    token = store.token()
+    store.save(token, {"read": (ics_file.FORMAT, b'{"events": [["half a row"]]')})
+    again = IcsFileReader(plan_file, "plan").read(*WINDOW, ZONE, store, full=False)
+    assert len(parses) == 2
+    _same(first, again)
+
+
+def test_times_in_a_zone_that_cannot_be_restored_are_not_kept(
+    plan_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fixed offset (or a zone built from a private VTIMEZONE) cannot be restored as it was: the
+    read is not kept, the next pass parses the file again."""
+    offset = timezone(timedelta(hours=3))
+    odd = SourceEvent(
+        "run-1", "Easy run", datetime(2026, 12, 1, 7, tzinfo=offset), datetime(2026, 12, 1, 8, tzinfo=offset)
+    )
+    assert read_to_json(ReadResult([odd])) is None
+    monkeypatch.setattr("calsync.adapters.ics_read.read_ics_file", lambda *_a, **_k: ReadResult([odd]))
+    store = MemoryStore()
+    store.save("an older read", {"read": (ics_file.FORMAT, b"{}")})
+    assert IcsFileReader(plan_file, "plan").read(*WINDOW, ZONE, store, full=False).events == [odd]
+    assert store.token() is None
+    assert store.objects() == {}
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("path", corpus_files(), ids=lambda p: p.name)
+def test_every_corpus_read_comes_back_the_same_or_is_not_kept(corpus_dir: Path, path: Path) -> None:
+    del corpus_dir  # only for its skip when the corpus is absent
+    try:
+        result = read_ics_file(
+            path, zone=ZONE, window_start=WINDOW[0].replace(year=2000), window_end=WINDOW[1]
+        )
+    except Exception:
+        pytest.skip("not readable (see test_ics_corpus.py)")
+    data = read_to_json(result)
+    if data is not None:
+        _same(result, read_from_json(data))
+
+
+def test_an_idle_sync_of_a_local_plan_parses_no_calendar(tmp_path: Path) -> None:
+    """A second ``calsync sync`` process with nothing changed imports no iCalendar reader for the
+    source (the .ics target still reads its own file)."""
+    (tmp_path / "plan.ics").write_bytes(EXAMPLE.read_bytes())
+    config = (ROOT / "config" / "example.toml").read_text(encoding="utf-8")
+    config = config.replace('path = "example-plan.ics"', 'path = "plan.ics"').replace(
+        'path = "../out/example-strength.ics"', 'path = "out.ics"'
+    )
+    (tmp_path / "calsync.toml").write_text(config, encoding="utf-8")
+    env = {**os.environ, "STATE_DIRECTORY": str(tmp_path / "state")}
+    argv = ["--config", str(tmp_path / "calsync.toml"), "sync", "--now", "2026-11-27T07:30"]
+    code = (
+        "import sys, io, contextlib\nfrom calsync.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    assert main({argv!r}) == 0\n"
+        "print(out.getvalue().strip())\n"
+        "print('recurring_ical_events' in sys.modules, 'calsync.adapters.ics_read' in sys.modules)"
+    )
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert "62 created" in first.stdout
+    assert first.stdout.splitlines()[-1] == "True True"
+    idle = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert "62 unchanged" in idle.stdout
+    assert idle.stdout.splitlines()[-1] == "False False"
