@@ -21,7 +21,8 @@ It measures, in one run, on data it generates deterministically into a temporary
     * whole process: ``python -m calsync ... plan`` against a process that imports icalendar and
       recurring_ical_events and parses and expands the file (interpreter start and imports
       included). **This is the figure issue 9 names (target: at most 2x)**: what a person waits
-      for, start-up and imports included.
+      for, start-up and imports included. Then ``calsync --help`` as a process (issue 12: under
+      0.15 s).
 
 (b) **The pure planner per athlete-year.** 1,000 different athletes (``random.Random(seed)``): 52
     weeks of :class:`~calsync.core.model.Run` objects with varied structure (3-7 runs a week, the long run
@@ -81,9 +82,11 @@ from calsync.pipeline import classify_for, plan_input, read_sources, window_for
 T = TypeVar("T")
 
 INPROCESS_TARGET = 2.0
+"""(a): calsync plan may take at most this many times the parse + expand baseline (in-process)."""
 PROCESS_TARGET = 2.0
 """Issue 9: the whole ``calsync plan`` process against a bare parse + expand process."""
-"""(a): calsync plan may take at most this many times the parse + expand baseline (in-process)."""
+HELP_TARGET = 0.150
+"""Seconds: ``calsync --help`` as a whole process (issue 12)."""
 PLANNER_TARGET_MS = 20.0
 """(b): mean planner time per athlete-year."""
 FEED_MONDAY = date(2026, 1, 5)
@@ -426,6 +429,9 @@ def bench_feed(folder: Path, repeat: int) -> tuple[list[str], list[str]]:
         repeat,
     )
 
+    helps = sorted(_process([python, "-m", "calsync", "--help"]) for _ in range(max(repeat, 5)))
+    help_verdict = "PASS" if statistics.median(helps) < HELP_TARGET else "FAIL"
+
     c_med, b_med = statistics.median(inproc.calsync), statistics.median(inproc.baseline)
     verdict = "PASS" if inproc.median_ratio <= INPROCESS_TARGET else "FAIL"
     process_verdict = "PASS" if process.median_ratio <= PROCESS_TARGET else "FAIL"
@@ -447,6 +453,8 @@ def bench_feed(folder: Path, repeat: int) -> tuple[list[str], list[str]]:
         f"the whole process, issue 9's figure) {process_verdict}",
         f"    medians of {repeat}; min {_ms(min(process.calsync))} vs {_ms(min(process.baseline))} -> "
         f"{process.min_ratio:.2f}x",
+        f"calsync --help (process) {_ms(statistics.median(helps))}, min {_ms(helps[0])} "
+        f"(target < {_ms(HELP_TARGET)}) {help_verdict}",
     ]
     return lines, problems
 
