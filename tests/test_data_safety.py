@@ -149,7 +149,7 @@ def test_a_save_by_another_program_during_the_write_is_never_overwritten(
             saves.append(True)
         real(calendar)
 
-    monkeypatch.setattr(ics_target, "add_timezones", the_other_program_saves_meanwhile)
+    monkeypatch.setattr(vtimezone, "add_timezones", the_other_program_saves_meanwhile)
     capsys.readouterr()
     assert run_cli("--config", str(config), "sync", "--now", NOW) == 0
     assert saves, "the other program saved during calsync's write"
@@ -182,7 +182,7 @@ def test_a_target_that_keeps_changing_fails_the_pass_and_overwrites_nothing(
         saves.append(1)
         real(calendar)
 
-    monkeypatch.setattr(ics_target, "add_timezones", another_save_every_time)
+    monkeypatch.setattr(vtimezone, "add_timezones", another_save_every_time)
     capsys.readouterr()
     assert run_cli("--config", str(config), "sync", "--now", NOW) == 1
     assert "another program changed the file while calsync wrote it" in capsys.readouterr().err

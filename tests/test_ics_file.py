@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from calsync.adapters import ics_file
-from calsync.adapters.ics_file import IcsFileReader, read_from_json, read_to_json
+from calsync.adapters.ics_file import IcsFileReader
 from calsync.adapters.ics_read import read_ics_file
+from calsync.adapters.kept import read_from_json, read_to_json
 from calsync.core.model import ReadResult, SourceEvent
 from calsync.state import MemoryStore
 from conftest import corpus_files
@@ -146,8 +147,8 @@ def test_every_corpus_read_comes_back_the_same_or_is_not_kept(corpus_dir: Path, 
 
 
 def test_an_idle_sync_of_a_local_plan_parses_no_calendar(tmp_path: Path) -> None:
-    """A second ``calsync sync`` process with nothing changed imports no iCalendar reader for the
-    source (the .ics target still reads its own file)."""
+    """A second ``calsync sync`` process with nothing changed imports no iCalendar library: the
+    source's read and the target's listing are the ones the first process kept."""
     (tmp_path / "plan.ics").write_bytes(EXAMPLE.read_bytes())
     config = (ROOT / "config" / "example.toml").read_text(encoding="utf-8")
     config = config.replace('path = "example-plan.ics"', 'path = "plan.ics"').replace(
@@ -161,11 +162,59 @@ def test_an_idle_sync_of_a_local_plan_parses_no_calendar(tmp_path: Path) -> None
         "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
         f"    assert main({argv!r}) == 0\n"
         "print(out.getvalue().strip())\n"
-        "print('recurring_ical_events' in sys.modules, 'calsync.adapters.ics_read' in sys.modules)"
+        "libraries = ('recurring_ical_events', 'calsync.adapters.ics_read', 'icalendar')\n"
+        "print(*(m in sys.modules for m in libraries))"
     )
     first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert "62 created" in first.stdout
-    assert first.stdout.splitlines()[-1] == "True True"
+    assert first.stdout.splitlines()[-1] == "True True True"
+    # the next process lists the file the first one wrote (parsed once), the one after it nothing
+    listed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert listed.stdout.splitlines()[-1] == "False False True"
     idle = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert "62 unchanged" in idle.stdout
-    assert idle.stdout.splitlines()[-1] == "False False"
+    assert idle.stdout.splitlines()[-1] == "False False False"
+    # the target's file changed by a person: parsed again, their edit kept
+    target = tmp_path / "out.ics"
+    target.write_bytes(target.read_bytes().replace(b"SUMMARY:Strength", b"SUMMARY:My strength", 1))
+    edited = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert "62 unchanged" in edited.stdout
+    assert edited.stdout.splitlines()[-1] == "False False True"
+    assert b"SUMMARY:My strength" in target.read_bytes()
+
+
+def test_the_target_listing_is_kept_for_the_next_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from calsync.adapters.ics_target import _OWNED_MEMO, IcsFileTarget
+
+    golden = ROOT / "tests" / "data" / "golden"
+    source = golden / "example-strength.ics"
+    path = tmp_path / "out.ics"
+    path.write_bytes(source.read_bytes())
+    plan_id = "example"
+    store = MemoryStore()
+    parses: list[bytes | None] = []
+    real = IcsFileTarget._read_owned
+
+    def counted(self: IcsFileTarget, data: bytes | None = None) -> list[object]:
+        parses.append(data)
+        return real(self, data)  # type: ignore[return-value]
+
+    monkeypatch.setattr(IcsFileTarget, "_read_owned", counted)
+    first = IcsFileTarget(path, plan_id, ZONE, store=store).list_owned()
+    _OWNED_MEMO.clear()  # a new process
+    again = IcsFileTarget(path, plan_id, ZONE, store=store).list_owned()
+    assert len(parses) == 1
+    assert first
+    assert first == again
+    assert [(e.href, e.etag, e.start, e.end) for e in first] == [
+        (e.href, e.etag, e.start, e.end) for e in again
+    ]
+    # the same length and times, other bytes: parsed again
+    before = path.stat()
+    path.write_bytes(path.read_bytes().replace(b"SEQUENCE:0", b"SEQUENCE:1", 1))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    _OWNED_MEMO.clear()
+    IcsFileTarget(path, plan_id, ZONE, store=store).list_owned()
+    assert len(parses) == 2

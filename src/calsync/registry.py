@@ -125,9 +125,10 @@ def target_for(
         )
     from calsync.adapters.ics_target import IcsFileTarget  # noqa: PLC0415 - it imports icalendar
 
-    if isinstance(target, FeedTarget):
-        return IcsFileTarget(feed_path(config), config.id, config.zone, private=True)  # only calsync reads it
-    return IcsFileTarget(target.path, config.id, config.zone)
+    path = feed_path(config) if isinstance(target, FeedTarget) else target.path
+    store = ScopedStore(state, f"target:file:{path}") if state is not None else None
+    # a feed's file: only calsync reads it
+    return IcsFileTarget(path, config.id, config.zone, private=isinstance(target, FeedTarget), store=store)
 
 
 class Publisher(Protocol):

@@ -13,15 +13,14 @@ IANA zones or UTC is not kept (its time zones could not be restored exactly); ``
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from calsync import __version__
-from calsync.core.model import ReadResult, SourceEvent, When
+from calsync.adapters.kept import read_from_json, read_to_json
+from calsync.core.model import ReadResult
 from calsync.ports import SyncStore
 
 log = logging.getLogger("calsync")
@@ -127,72 +126,3 @@ def _keep_read(store: SyncStore, key: str, result: ReadResult) -> None:
         store.save(None, {})
     else:
         store.save(key, {"read": (FORMAT, data)})
-
-
-def read_to_json(result: ReadResult) -> bytes | None:
-    """A read as JSON, or None when one of its times is in a zone that cannot be restored exactly."""
-    events = []
-    for event in result.events:
-        start, end = _when_to_json(event.start), _when_to_json(event.end)
-        if start is None or end is None:
-            return None
-        events.append(
-            [
-                event.uid,
-                event.summary,
-                start,
-                end,
-                event.recurrence_id,
-                event.description,
-                list(event.categories),
-                event.location,
-                event.busy,
-                event.source,
-            ]
-        )
-    return json.dumps({"events": events, "problems": result.problems}, ensure_ascii=False).encode("utf-8")
-
-
-def read_from_json(data: bytes) -> ReadResult:
-    """The read :func:`read_to_json` wrote."""
-    loaded = json.loads(data)
-    events = [_event_from_json(row) for row in loaded["events"]]
-    return ReadResult(events, [str(p) for p in loaded["problems"]])
-
-
-def _event_from_json(row: list[Any]) -> SourceEvent:
-    uid, summary, start, end, recurrence_id, description, categories, location, busy, source = row
-    return SourceEvent(
-        uid=str(uid),
-        summary=str(summary),
-        start=_when_from_json(start),
-        end=_when_from_json(end),
-        recurrence_id=None if recurrence_id is None else str(recurrence_id),
-        description=str(description),
-        categories=tuple(str(c) for c in categories),
-        location=str(location),
-        busy=bool(busy),
-        source=str(source),
-    )
-
-
-def _when_to_json(when: When) -> list[str] | None:
-    if not isinstance(when, datetime):
-        return ["date", when.isoformat()]
-    zone = when.tzinfo
-    if isinstance(zone, ZoneInfo) and zone.key:
-        return ["zone", when.replace(tzinfo=None).isoformat(), zone.key, str(when.fold)]
-    if zone is UTC:
-        return ["utc", when.replace(tzinfo=None).isoformat()]
-    return None
-
-
-def _when_from_json(value: Any) -> When:
-    kind = value[0]
-    if kind == "date":
-        return date.fromisoformat(value[1])
-    if kind == "utc":
-        return datetime.fromisoformat(value[1]).replace(tzinfo=UTC)
-    if kind == "zone":
-        return datetime.fromisoformat(value[1]).replace(tzinfo=ZoneInfo(value[2]), fold=int(value[3]))
-    raise ValueError(f"unknown time form {kind!r}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import secrets
@@ -23,17 +24,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Component
-
-from calsync.adapters import event_ics
+from calsync import __version__
 from calsync.adapters.ics_file import FileIdentity, file_identity
-from calsync.adapters.vtimezone import add_timezones
+from calsync.adapters.kept import owned_from_json, owned_to_json
 from calsync.core.model import NO_VERSION, Session, Version
 from calsync.core.reconcile import OwnedEvent
 from calsync.errors import TargetChangedError, TargetError
-from calsync.ports import ConflictError
+from calsync.ports import ConflictError, SyncStore
+
+if TYPE_CHECKING:  # imported when the file is parsed or written, not on an idle pass (issue 12)
+    from icalendar import Calendar, Component
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +97,8 @@ _OWNED_MEMO: dict[tuple[str, str, str], tuple[FileIdentity, tuple[OwnedEvent, ..
 """The owned events last read from a file, while the file stays the same (the daemon's idle
 passes would otherwise re-parse the whole target every poll, 80 % of their CPU)."""
 _OWNED_MEMO_SIZE = 256
+_KEPT_FORMAT = "calsync-owned-1"
+"""Part of the key of a listing kept in the state for the next process."""
 
 
 class IcsFileTarget:
@@ -102,8 +107,18 @@ class IcsFileTarget:
     deferred = True
     """Writes take effect together, when :meth:`batch` ends: the file is replaced once."""
 
-    def __init__(self, path: Path, plan_id: str, zone: ZoneInfo, *, private: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        plan_id: str,
+        zone: ZoneInfo,
+        *,
+        private: bool = False,
+        store: SyncStore | None = None,
+    ) -> None:
         self.path = path
+        self.store = store
+        """Where the last listing is kept for the next process (none: each process parses the file)."""
         self.private = private
         """Write the file 0600 (a feed file: only calsync reads it; issue 14)."""
         self.plan_id = plan_id
@@ -145,6 +160,8 @@ class IcsFileTarget:
 
     def _load(self, data: bytes | None = None) -> Calendar | None:
         """The file's calendar (of ``data`` when given); None when it does not exist (or is empty)."""
+        from icalendar import Calendar  # noqa: PLC0415 - see the TYPE_CHECKING import
+
         if data is None:
             data = self._read_bytes()
         if data is None or not data.strip():
@@ -163,6 +180,8 @@ class IcsFileTarget:
         return calendar
 
     def _owns(self, component: Component) -> bool:
+        from calsync.adapters import event_ics  # noqa: PLC0415 - see the TYPE_CHECKING import
+
         return event_ics.owns(component, self.plan_id)
 
     def list_owned(self) -> list[OwnedEvent]:
@@ -183,15 +202,42 @@ class IcsFileTarget:
                 self.remove_stale_temp_files()
             except OSError as err:
                 log.warning("plan %s: cannot remove a stale temporary file: %s", self.plan_id, err)
-        owned = self._read_owned()
+        owned = self._kept_or_read()
         if key is not None:
             if len(_OWNED_MEMO) >= _OWNED_MEMO_SIZE:
                 _OWNED_MEMO.pop(next(iter(_OWNED_MEMO)))
             _OWNED_MEMO[memo_key] = (key, tuple(owned))
         return owned
 
-    def _read_owned(self) -> list[OwnedEvent]:
-        calendar = self._load()
+    def _kept_or_read(self) -> list[OwnedEvent]:
+        """The listing kept by the last process when the file's bytes are the same (a hash of
+        them is the key), else the file parsed (and its listing kept)."""
+        if self.store is None:
+            return self._read_owned()
+        data = self._read_bytes()
+        if data is None:
+            return []
+        key = "|".join(
+            (_KEPT_FORMAT, __version__, self.plan_id, self.zone.key, hashlib.sha256(data).hexdigest())
+        )
+        kept = self.store.objects().get("owned") if self.store.token() == key else None
+        if kept is not None:
+            try:
+                return owned_from_json(kept[1])
+            except (ValueError, KeyError, TypeError) as err:  # damaged: parse again
+                log.debug("plan %s: the kept listing of %s is unusable (%s)", self.plan_id, self.path, err)
+        owned = self._read_owned(data)
+        listing = owned_to_json(owned)
+        if listing is None:
+            self.store.save(None, {})
+        else:
+            self.store.save(key, {"owned": (_KEPT_FORMAT, listing)})
+        return owned
+
+    def _read_owned(self, data: bytes | None = None) -> list[OwnedEvent]:
+        from calsync.adapters import event_ics  # noqa: PLC0415 - see the TYPE_CHECKING import
+
+        calendar = self._load(data)
         if calendar is None:
             return []
         owned = []
@@ -213,6 +259,10 @@ class IcsFileTarget:
     # writing
 
     def _new_calendar(self) -> Calendar:
+        from icalendar import Calendar  # noqa: PLC0415 - see the TYPE_CHECKING import
+
+        from calsync.adapters import event_ics  # noqa: PLC0415
+
         calendar = Calendar()
         calendar.add("prodid", event_ics.PRODID)
         calendar.add("version", "2.0")
@@ -220,6 +270,8 @@ class IcsFileTarget:
         return calendar
 
     def _find(self, calendar: Calendar, uid: str) -> list[_Found]:
+        from calsync.adapters import event_ics  # noqa: PLC0415 - see the TYPE_CHECKING import
+
         found = []
         for component in calendar.subcomponents:
             if self._owns(component) and event_ics.text(component, "UID") == uid:
@@ -289,6 +341,8 @@ class IcsFileTarget:
                 try:
                     yield
                     if self._changed:
+                        from calsync.adapters.vtimezone import add_timezones  # noqa: PLC0415
+
                         add_timezones(self._open)
                         write_atomic(
                             self.path,
@@ -309,6 +363,8 @@ class IcsFileTarget:
 
     def create(self, session: Session, *, now: datetime) -> Version:
         """Add the session's event; a UID already in the file is a conflict."""
+        from calsync.adapters import event_ics  # noqa: PLC0415 - see the TYPE_CHECKING import
+
         calendar = self._calendar()
         if any(event_ics.text(c, "UID") == session.uid for c in calendar.subcomponents):
             raise ConflictError("an event with this UID is already there")
@@ -338,6 +394,8 @@ class IcsFileTarget:
         if taken is None:
             raise ConflictError("it was deleted since it was read")
         first, position = taken
+        from calsync.adapters import event_ics  # noqa: PLC0415 - see the TYPE_CHECKING import
+
         event = event_ics.updated_vevent(first, session, self.plan_id, sequence, now)
         self._calendar().subcomponents.insert(position, event)
         return NO_VERSION
