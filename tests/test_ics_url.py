@@ -24,7 +24,7 @@ import pytest
 
 import support
 from calsync.adapters.ics_read import parse_ics
-from calsync.adapters.ics_url import MAX_REDIRECTS, STATE_OBJECT, IcsUrlReader
+from calsync.adapters.ics_url import MAX_REDIRECTS, READ_OBJECT, STATE_OBJECT, IcsUrlReader
 from calsync.config import IcsUrlSource, load_config
 from calsync.errors import SourceError
 from calsync.pipeline import read_sources, window_for
@@ -209,8 +209,8 @@ def test_full_read_is_unconditional_and_parses_again(http_feed: HttpFeed, state:
 
 
 def test_a_new_process_sends_a_conditional_get_from_the_state(http_feed: HttpFeed, tmp_path: Path) -> None:
-    """The validators and body live in the state file: a new adapter (a new ``calsync sync``)
-    gets a 304 and reads the same events from the kept body."""
+    """The validators, the body and its read live in the state file: a new adapter (a new
+    ``calsync sync``) gets a 304 and takes the same events from the kept read, parsing nothing."""
     http_feed.set("/plan.ics", PLAN)
     url = http_feed.url("/plan.ics?token=" + FEED_TOKEN)
     with State(tmp_path / "state.sqlite") as first_state:
@@ -221,9 +221,36 @@ def test_a_new_process_sends_a_conditional_get_from_the_state(http_feed: HttpFee
         stored = second_state.objects(f"source:{url}")
     assert [r.status for r in http_feed.log] == [200, 304]
     assert adapter.requests == 1
-    assert set(stored) == {STATE_OBJECT}
+    assert adapter.parses == 0
+    assert set(stored) == {STATE_OBJECT, READ_OBJECT}
     assert stored[STATE_OBJECT][1] == PLAN
     assert source_key(adapter.source) == "source:" + url
+
+
+def test_a_new_process_parses_the_kept_body_for_another_window_or_a_damaged_read(
+    http_feed: HttpFeed, tmp_path: Path
+) -> None:
+    http_feed.set("/plan.ics", PLAN)
+    url = http_feed.url()
+    with State(tmp_path / "state.sqlite") as state:
+        read(reader(url), state)
+        later = reader(url)
+        december = datetime(2026, 12, 6, tzinfo=ZONE)
+        events = later.read(december, WINDOW[1], ZONE, store(later, state), full=False)
+        assert [e.summary for e in events.events] == ["Easy Run 40 min"]
+        assert later.parses == 1  # another window: the kept body parsed, its read kept
+        again = reader(url)
+        again.read(december, WINDOW[1], ZONE, store(again, state), full=False)
+        assert again.parses == 0
+        kept = state.objects(f"source:{url}")
+        state_store = store(again, state)
+        assert state_store is not None
+        damaged_read = (kept[READ_OBJECT][0], b"[1, 2")
+        state_store.save(None, {STATE_OBJECT: kept[STATE_OBJECT], READ_OBJECT: damaged_read})
+        damaged = reader(url)
+        assert read(damaged, state) == ["Long Run 25 km", "Easy Run 40 min"]
+        assert damaged.parses == 1
+    assert [r.status for r in http_feed.log] == [200, 304, 304, 304]
 
 
 def test_a_304_with_nothing_kept_to_reuse_reads_the_feed_whole(http_feed: HttpFeed, tmp_path: Path) -> None:

@@ -35,8 +35,9 @@ from requests.auth import HTTPBasicAuth
 
 from calsync import __version__
 from calsync.adapters.http_deadline import Deadline
-from calsync.adapters.ics_read import ReadResult, parse_ics, truncation
+from calsync.adapters.kept import read_from_json, read_to_json
 from calsync.config import IcsUrlSource
+from calsync.core.model import ReadResult
 from calsync.errors import SourceError
 from calsync.ports import SyncStore
 from calsync.redact import redact_url, scrub, url_secrets
@@ -49,6 +50,9 @@ TOTAL_TIME_FACTOR = 4
 """A whole download may take this many times ``timeout_seconds`` (a server that trickles)."""
 CHUNK_BYTES = 64 * 1024
 STATE_OBJECT = "feed"
+_KEPT_FORMAT = "calsync-read-1"
+READ_OBJECT = "read"
+"""The last read of the kept body, for a new process whose GET is answered 304 (issue 12)."""
 """The href under which the state keeps the feed's body (its validators in the etag column)."""
 _ACCEPT = "text/calendar, text/plain;q=0.5, */*;q=0.1"
 _REDIRECTS = (301, 302, 303, 307, 308)
@@ -185,6 +189,9 @@ class IcsUrlReader:
         self._deadline = Deadline()
         self._copy: _Copy | None = None
         self._memo: tuple[tuple[str, datetime, datetime, str], ReadResult] | None = None
+        self._read: tuple[str, bytes] | None = None
+        """The last read as JSON, under its key (the body's digest first): kept with the body."""
+        self._unsaved_read = False
         self._secrets: set[str] = set(url_secrets(source.url))
         """What messages must never show: the link's secrets, and each password or token used."""
 
@@ -234,7 +241,7 @@ class IcsUrlReader:
         copy = _Copy(answer.validators, digest, body, in_state=unchanged)
         result = None if full else self._memoized(digest, window)
         if result is None:
-            result = self._parse(body, digest, answer.content_type, window)
+            result = self._parse(body, digest, answer.content_type, window, None if full else store)
         self._keep(copy, body, store, write=not unchanged)
         self._log(answer, before, parses)
         return result
@@ -269,7 +276,7 @@ class IcsUrlReader:
             body = body if body is not None else self._body_from_store(store, known.digest)
             if body is None:
                 return None
-            result = self._parse(body, known.digest, "", window)
+            result = self._parse(body, known.digest, "", window, store)
         changed = copy.validators != known.validators or (store is not None and not known.in_state)
         self._keep(copy, body, store, write=changed)
         return result
@@ -285,10 +292,14 @@ class IcsUrlReader:
         """Remember a copy that was read and parsed: in the store (validators + body) when there
         is one and something changed, in memory always (the body only when no store holds it)."""
         in_state = copy.in_state
-        if store is not None and write and body is not None:
+        if store is not None and (write or self._unsaved_read) and body is not None:
             validators = json.dumps(copy.validators, sort_keys=True)
-            store.save(None, {STATE_OBJECT: (validators, body)})
+            objects = {STATE_OBJECT: (validators, body)}
+            if self._read is not None and self._read[0].startswith(copy.digest):
+                objects[READ_OBJECT] = self._read
+            store.save(None, objects)
             in_state = True
+            self._unsaved_read = False
         self._copy = replace(copy, body=None if in_state else body, in_state=in_state)
 
     def _memoized(self, digest: str, window: _Window) -> ReadResult | None:
@@ -297,16 +308,35 @@ class IcsUrlReader:
         key, result = self._memo
         return result if key == (digest, window[0], window[1], window[2].key) else None
 
-    def _parse(self, body: bytes, digest: str, content_type: str, window: _Window) -> ReadResult:
-        """Parse the feed (and keep the result for the next read of the same body and window)."""
-        self.parses += 1
+    def _parse(
+        self, body: bytes, digest: str, content_type: str, window: _Window, store: SyncStore | None
+    ) -> ReadResult:
+        """Parse the feed (and keep the result for the next read of the same body and window);
+        the read a former process kept in ``store`` for them is taken instead when it is there."""
+        from calsync.adapters.ics_read import parse_ics  # noqa: PLC0415 - not when a kept read serves
+
         start, end, zone = window
+        key = "|".join((digest, _KEPT_FORMAT, __version__, start.isoformat(), end.isoformat(), zone.key))
+        kept = store.objects().get(READ_OBJECT) if store is not None else None
+        if kept is not None and kept[0] == key:
+            try:
+                result = read_from_json(kept[1])
+            except (ValueError, KeyError, TypeError):  # damaged: parse again
+                pass
+            else:
+                self._read = kept
+                self._memo = ((digest, start, end, zone.key), result)
+                return result
+        self.parses += 1
         try:
             result = parse_ics(body, name=self.name, zone=zone, window_start=start, window_end=end)
         except SourceError as err:
             got = f"{content_type}, " if content_type else ""
             raise SourceError(self._scrub(f"{err} (from {self.label}: {got}{len(body)} bytes)")) from None
         self._memo = ((digest, start, end, zone.key), result)
+        data = read_to_json(result)
+        self._read = (key, data) if data is not None else None
+        self._unsaved_read = self._read is not None and store is not None
         return result
 
     # -- HTTP ---------------------------------------------------------------------------------
@@ -380,6 +410,8 @@ class IcsUrlReader:
             if what is not None:
                 hint = " and the credentials (a login page?)" if "HTML" in what else ""
                 raise self._error(f"{_phrase(200)} but got {what}; check the URL{hint}")
+            from calsync.adapters.ics_read import truncation  # noqa: PLC0415 - see _parse
+
             cut = truncation(body)
             if cut is not None:
                 raise self._error(f"the download is cut off ({cut}); calsync tries again on the next pass")
