@@ -4,6 +4,7 @@ with its key path and what to give instead, in one error; the typed values it bu
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from datetime import date, time
 from pathlib import Path
@@ -65,10 +66,33 @@ BAD_FILES = [
         "",
         ["plan[0].horizon_weeks: 105 is too large: give at most 104"],
     ),
+    ('horizon_weeks = "twelve"', "", ["plan[0].horizon_weeks: expected a whole number, got 'twelve'"]),
+    ("horizon_weeks = 1e300", "", ["plan[0].horizon_weeks: expected a whole number, got 1e+300"]),
     (
-        'horizon_weeks = "12"',
         "",
-        ["plan[0].horizon_weeks: expected a whole number, got '12'"],
+        "[plan.rules]\nheavy_before_long_hours = nan",
+        ["plan[0].rules.heavy_before_long_hours: expected hours"],
+    ),
+    (
+        "",
+        "[plan.rules]\nheavy_before_long_hours = inf",
+        ["plan[0].rules.heavy_before_long_hours: expected hours"],
+    ),
+    (
+        "",
+        "[plan.rules]\nrun_first_gap_hours = nan",
+        ["plan[0].rules.run_first_gap_hours: expected a finite number"],
+    ),
+    (
+        "",
+        '[plan.rules]\nstrength_windows = [{start = "08:00", end = "06:00"}]',
+        ["plan[0].rules.strength_windows[0]: time window 08:00-06:00 ends before it starts"],
+    ),
+    (
+        "",
+        '[plan.target]\nkind = "homeassistant"\nurl = "http://ha:8123"\n'
+        'entity_id = "calendar.a\\n"\ntoken_env = "T"',
+        ["plan[0].target.entity_id: 'calendar.a\\n' is not a calendar entity id"],
     ),
     (
         "horizon_weeks = true",
@@ -275,6 +299,33 @@ def test_spellings_a_person_writes_are_read(tmp_path: Path) -> None:
     assert config.daemon.poll_seconds == 60.0
 
 
+def test_the_file_cannot_say_where_it_is(tmp_path: Path) -> None:
+    """``path`` is the loader's: a ``path`` key at the top of the file is unknown, not obeyed."""
+    with pytest.raises(ConfigError, match=r"calsync.toml: path: unknown key"):
+        parse_config('path = "elsewhere.toml"\n' + BASE.format(plan="", tables=""), tmp_path / "calsync.toml")
+
+
+def test_what_files_said_before_is_still_read(tmp_path: Path) -> None:
+    """Spellings the former reader took: numbers in quotes, yes/no, a midnight date-time for a
+    date, seconds in a time."""
+    text = BASE.format(
+        plan='horizon_weeks = "12"\na_race = 2027-04-17T00:00:00',
+        tables=(
+            '[plan.rules]\nheavy_below_peak = "0.7"\ndefault_run_time = "07:30:15"\n'
+            '[daemon]\nrebuild_at = "03:30:00"\n[daemon.feeds]\nport = "8080"\nall_plans = "yes"'
+        ),
+    )
+    config = parse_config(text, tmp_path / "calsync.toml")
+    assert config.plan[0].horizon_weeks == 12
+    assert config.plan[0].a_race == date(2027, 4, 17)
+    assert config.plan[0].rules.heavy_below_peak == 0.7
+    assert config.plan[0].rules.default_run_time == time(7, 30, 15)
+    assert config.daemon.rebuild_at == time(3, 30)
+    assert config.daemon.feeds.port == 8080
+    assert config.daemon.feeds.all_plans is True
+    assert config.path == tmp_path / "calsync.toml"
+
+
 def test_a_config_is_frozen_and_compares_by_value(tmp_path: Path) -> None:
     """The daemon compares a reloaded plan with the running one to know what changed."""
     text = BASE.format(plan="", tables="")
@@ -319,13 +370,18 @@ def test_the_rules_carry_their_bounds() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(field=st.sampled_from(BOUNDED), value=st.integers(-1000, 1000) | st.floats(-1000, 1000))
+@given(
+    field=st.sampled_from(BOUNDED),
+    value=st.integers(-1000, 1000)
+    | st.floats(-1000, 1000)
+    | st.sampled_from([math.nan, math.inf, -math.inf]),
+)
 def test_a_rule_value_is_taken_inside_its_bounds_and_refused_outside(
     field: tuple[str, Any, Bounds], value: Any
 ) -> None:
     name, kind, bounds = field
     number = float(value)
-    inside = (
+    inside = math.isfinite(number) and (
         (bounds.ge is None or number >= bounds.ge)
         and (bounds.gt is None or number > bounds.gt)
         and (bounds.le is None or number <= bounds.le)
@@ -366,3 +422,44 @@ def test_any_table_is_read_or_refused_with_a_key_path_never_a_crash(table: dict[
         return
     assert problems
     assert all(isinstance(message, str) and message for _loc, message in problems)
+
+
+def test_paths_are_the_same_whatever_folder_calsync_runs_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative ``--config`` made relative paths, so the same plan run from two folders had two
+    keys in the state (and a session a person deleted came back)."""
+    (tmp_path / "sub").mkdir()
+    text = BASE.format(plan="", tables='[plan.target]\nkind = "ics_file"\npath = "out/me.ics"')
+    (tmp_path / "sub" / "calsync.toml").write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    here = load_config(Path("sub/calsync.toml")).plan[0]
+    monkeypatch.chdir(tmp_path / "sub")
+    there = load_config(Path("calsync.toml")).plan[0]
+    assert here.target == there.target
+    assert here.target.path == tmp_path / "sub" / "out" / "me.ics"  # type: ignore[union-attr]
+    assert here.source[0].path == tmp_path / "sub" / "plan.ics"  # type: ignore[union-attr]
+
+
+def test_what_an_earlier_calsync_filed_under_a_relative_path_is_found_and_moved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from calsync.core.decide import Written
+    from calsync.pipeline import known_written
+    from calsync.registry import legacy_state_key, state_key
+    from calsync.state import State
+
+    text = BASE.format(plan="", tables='[plan.target]\nkind = "ics_file"\npath = "out/me.ics"')
+    (tmp_path / "calsync.toml").write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    plan = load_config(Path("calsync.toml")).plan[0]
+    assert legacy_state_key(plan) == "me@out/me.ics"
+    assert state_key(plan) == f"me@{tmp_path / 'out' / 'me.ics'}"
+    deleted = Written("calsync-me-2026W50-s2", "", "", "h", "2026-12-09T08:00:00+01:00", dismissed=True)
+    with State(tmp_path / "state.sqlite") as state:
+        state.record_written("me@out/me.ics", [deleted])
+        assert known_written(state, plan, may_write=False) == {deleted.uid: deleted}
+        assert state.written(state_key(plan)) == {}  # a command that writes nothing moved nothing
+        assert known_written(state, plan, may_write=True) == {deleted.uid: deleted}
+        assert state.written(state_key(plan)) == {deleted.uid: deleted}
+        assert state.written("me@out/me.ics") == {}

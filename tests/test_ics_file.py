@@ -13,10 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from calsync.adapters import ics_file
 from calsync.adapters.ics_file import IcsFileReader
-from calsync.adapters.ics_read import read_ics_file
-from calsync.adapters.kept import read_from_json, read_to_json
+from calsync.adapters.ics_read import parse_ics, read_ics_file
+from calsync.adapters.kept import KeptUnusableError, owned_from_json, read_from_json, read_to_json, reader_key
 from calsync.core.model import ReadResult, SourceEvent
 from calsync.state import MemoryStore
 from conftest import corpus_files
@@ -44,16 +43,16 @@ def plan_file(tmp_path: Path) -> Path:
     return path
 
 
-def _parses(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Count the parses of the file (the reader imports the parser only when it needs it)."""
-    calls: list[Path] = []
-    real = read_ics_file
+def _parses(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Count the parses (the reader imports the parser only when it needs it): the bytes parsed."""
+    calls: list[bytes] = []
+    real = parse_ics
 
-    def counted(path: Path, **kwargs: object) -> ReadResult:
-        calls.append(path)
-        return real(path, **kwargs)  # type: ignore[arg-type]
+    def counted(data: bytes, **kwargs: object) -> ReadResult:
+        calls.append(data)
+        return real(data, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("calsync.adapters.ics_read.read_ics_file", counted)
+    monkeypatch.setattr("calsync.adapters.ics_read.parse_ics", counted)
     return calls
 
 
@@ -92,9 +91,9 @@ def test_any_change_reads_the_file_again(
         zone = ZoneInfo("America/Denver")
     elif change == "rebuild":
         full = True
-    else:
+    else:  # replaced by another file (as editors save), with other bytes
         replacement = plan_file.with_suffix(".new")
-        replacement.write_bytes(plan_file.read_bytes())
+        replacement.write_bytes(plan_file.read_bytes() + b"\r\n")
         replacement.replace(plan_file)
     result = IcsFileReader(plan_file, "plan").read(*window, zone, store, full=full)
     assert len(parses) == 2
@@ -107,7 +106,7 @@ def test_a_damaged_kept_read_is_parsed_again(plan_file: Path, monkeypatch: pytes
     store = MemoryStore()
     first = IcsFileReader(plan_file, "plan").read(*WINDOW, ZONE, store, full=False)
     token = store.token()
-    store.save(token, {"read": (ics_file.FORMAT, b'{"events": [["half a row"]]')})
+    store.save(token, {"read": ("1", b'{"events": [["half a row"]], "problems": []}')})
     again = IcsFileReader(plan_file, "plan").read(*WINDOW, ZONE, store, full=False)
     assert len(parses) == 2
     _same(first, again)
@@ -122,13 +121,25 @@ def test_times_in_a_zone_that_cannot_be_restored_are_not_kept(
     odd = SourceEvent(
         "run-1", "Easy run", datetime(2026, 12, 1, 7, tzinfo=offset), datetime(2026, 12, 1, 8, tzinfo=offset)
     )
-    assert read_to_json(ReadResult([odd])) is None
-    monkeypatch.setattr("calsync.adapters.ics_read.read_ics_file", lambda *_a, **_k: ReadResult([odd]))
+    assert read_to_json(ReadResult([odd]), "plan") is None
+    parses: list[int] = []
+
+    def odd_read(*_args: object, **_kwargs: object) -> ReadResult:
+        parses.append(1)
+        return ReadResult([odd])
+
+    monkeypatch.setattr("calsync.adapters.ics_read.parse_ics", odd_read)
     store = MemoryStore()
-    store.save("an older read", {"read": (ics_file.FORMAT, b"{}")})
+    store.save("an older read", {"read": ("1", b"{}")})
     assert IcsFileReader(plan_file, "plan").read(*WINDOW, ZONE, store, full=False).events == [odd]
-    assert store.token() is None
-    assert store.objects() == {}
+    key = store.token()
+    assert key is not None
+    assert key != "an older read"
+    assert store.objects() == {}  # the key alone: this file's read is not kept
+    # the next process parses again, but does not write the state again
+    assert IcsFileReader(plan_file, "plan").read(*WINDOW, ZONE, store, full=False).events == [odd]
+    assert len(parses) == 2
+    assert store.saves == 2
 
 
 @pytest.mark.corpus
@@ -141,9 +152,9 @@ def test_every_corpus_read_comes_back_the_same_or_is_not_kept(corpus_dir: Path, 
         )
     except Exception:
         pytest.skip("not readable (see test_ics_corpus.py)")
-    data = read_to_json(result)
+    data = read_to_json(result, "the source")
     if data is not None:
-        _same(result, read_from_json(data))
+        _same(result, read_from_json(data, "the source"))
 
 
 def test_an_idle_sync_of_a_local_plan_parses_no_calendar(tmp_path: Path) -> None:
@@ -197,7 +208,7 @@ def test_the_target_listing_is_kept_for_the_next_process(
     parses: list[bytes | None] = []
     real = IcsFileTarget._read_owned
 
-    def counted(self: IcsFileTarget, data: bytes | None = None) -> list[object]:
+    def counted(self: IcsFileTarget, data: bytes) -> tuple[list[object], list[str]]:
         parses.append(data)
         return real(self, data)  # type: ignore[return-value]
 
@@ -218,3 +229,92 @@ def test_the_target_listing_is_kept_for_the_next_process(
     _OWNED_MEMO.clear()
     IcsFileTarget(path, plan_id, ZONE, store=store).list_owned()
     assert len(parses) == 2
+
+
+def test_what_is_hashed_is_what_is_parsed(plan_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key names the bytes the kept read was made from: one read of the file serves both."""
+    import hashlib
+
+    parses = _parses(monkeypatch)
+    store = MemoryStore()
+    IcsFileReader(plan_file, "plan").read(*WINDOW, ZONE, store, full=False)
+    key = store.token()
+    assert key is not None
+    assert hashlib.sha256(parses[0]).hexdigest() in key
+    assert key.startswith(reader_key())
+
+
+def test_two_plans_reading_one_file_each_keep_their_own_read(tmp_path: Path) -> None:
+    """Plans read one file with their own windows, zones and names: each keeps its read, and an
+    idle pass of either writes nothing and parses nothing."""
+    from calsync.config import parse_config
+    from calsync.pipeline import read_sources, window_for
+    from calsync.state import State
+
+    (tmp_path / "plan.ics").write_bytes(EXAMPLE.read_bytes() + b"")
+    text = "".join(
+        f'[[plan]]\nid = "{plan}"\ntimezone = "{zone}"\nhorizon_weeks = {weeks}\n'
+        f'[[plan.source]]\nkind = "ics_file"\npath = "plan.ics"\nname = "{plan}\'s plan"\n'
+        for plan, zone, weeks in (("alice", "Europe/Berlin", 16), ("bob", "America/New_York", 24))
+    )
+    config = parse_config(text, tmp_path / "calsync.toml")
+    now = datetime(2026, 11, 27, 7, 30, tzinfo=ZONE)
+    with State(tmp_path / "state.sqlite") as state:
+        first = {p.id: read_sources(p, window_for(p, now), state) for p in config.plan}
+        keys = {p.id: f"source:file:{tmp_path / 'plan.ics'}#{p.id}" for p in config.plan}
+        before = {plan_id: state.token(key) for plan_id, key in keys.items()}
+        again = {p.id: read_sources(p, window_for(p, now), state) for p in config.plan}
+        after = {plan_id: state.token(key) for plan_id, key in keys.items()}
+    assert before == after
+    assert all(before.values())
+    for plan_id in ("alice", "bob"):
+        assert again[plan_id].events == first[plan_id].events
+        assert {e.source for e in again[plan_id].events} == {f"{plan_id}'s plan"}
+
+
+WRONG_TYPES = (
+    b'{"events": [["u", "s", ["date", "2026-12-01"], ["date", "2026-12-02"], null, "", "abc", "",'
+    b' "false", null]], "problems": []}'
+)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [b"[" * 200_000, WRONG_TYPES, b'{"events": [], "problems": "xy"}', b"\xff"],
+    ids=["deep", "wrong types", "problems not a list", "not UTF-8"],
+)
+def test_a_kept_read_of_another_shape_is_refused(damage: bytes) -> None:
+    with pytest.raises(KeptUnusableError):
+        read_from_json(damage, "plan")
+    with pytest.raises(KeptUnusableError):
+        owned_from_json(damage)
+
+
+def test_the_reader_key_names_the_libraries_that_parse() -> None:
+    from calsync.adapters import kept
+
+    assert kept._library_version("icalendar").startswith("icalendar-")
+    assert kept._library_version("recurring_ical_events").lower().startswith("recurring_ical_events-")
+    assert kept._library_version("no_such_library_here") == "no_such_library_here:absent"
+
+
+def test_what_no_plan_uses_any_more_is_forgotten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sync of every plan forgets the kept reads and listings of files no plan uses: the state
+    does not grow with every renamed plan file."""
+    from calsync.cli import main
+    from calsync.state import State
+
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
+    config = tmp_path / "calsync.toml"
+    for name in ("first.ics", "second.ics"):
+        (tmp_path / name).write_bytes(EXAMPLE.read_bytes())
+        config.write_text(
+            f'[[plan]]\nid = "me"\ntimezone = "Europe/Berlin"\n[[plan.source]]\nkind = "ics_file"\n'
+            f'path = "{name}"\n[plan.target]\nkind = "ics_file"\npath = "out.ics"\n',
+            encoding="utf-8",
+        )
+        assert main(["--config", str(config), "sync", "--now", "2026-11-27T07:30"]) == 0
+    with State(tmp_path / "state" / "state.sqlite") as state:
+        assert state.token(f"source:file:{tmp_path / 'second.ics'}#me") is not None
+        assert state.token(f"source:file:{tmp_path / 'first.ics'}#me") is None
+        assert state.objects(f"source:file:{tmp_path / 'first.ics'}#me") == {}

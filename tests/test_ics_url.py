@@ -222,7 +222,7 @@ def test_a_new_process_sends_a_conditional_get_from_the_state(http_feed: HttpFee
     assert [r.status for r in http_feed.log] == [200, 304]
     assert adapter.requests == 1
     assert adapter.parses == 0
-    assert set(stored) == {STATE_OBJECT, READ_OBJECT}
+    assert set(stored) == {STATE_OBJECT, f"{READ_OBJECT} plan[me].source[0]"}
     assert stored[STATE_OBJECT][1] == PLAN
     assert source_key(adapter.source) == "source:" + url
 
@@ -245,8 +245,9 @@ def test_a_new_process_parses_the_kept_body_for_another_window_or_a_damaged_read
         kept = state.objects(f"source:{url}")
         state_store = store(again, state)
         assert state_store is not None
-        damaged_read = (kept[READ_OBJECT][0], b"[1, 2")
-        state_store.save(None, {STATE_OBJECT: kept[STATE_OBJECT], READ_OBJECT: damaged_read})
+        ours = f"{READ_OBJECT} plan[me].source[0]"
+        damaged_read = (kept[ours][0], b"[1, 2")
+        state_store.save(None, {STATE_OBJECT: kept[STATE_OBJECT], ours: damaged_read})
         damaged = reader(url)
         assert read(damaged, state) == ["Long Run 25 km", "Easy Run 40 min"]
         assert damaged.parses == 1

@@ -21,13 +21,14 @@ from calsync.core.reconcile import describe_action
 from calsync.errors import CalsyncError, ConfigError
 from calsync.output import dumps_plan_json, plan_table
 from calsync.pipeline import (
+    known_written,
     make_plan,
     pass_record,
     read_sources,
     run_pass,
     window_for,
 )
-from calsync.registry import state_key, target_for
+from calsync.registry import KEPT_FILE_PREFIXES, kept_file_keys, target_for
 from calsync.state import PassRecord, State, StateError, default_state_dir
 
 log = logging.getLogger("calsync")
@@ -87,7 +88,7 @@ def cmd_plan(args: argparse.Namespace, config: Config) -> int:
                     owned = target.list_owned()
                 finally:
                     target.close()
-            known = state.written(state_key(plan_config)) if state is not None else {}
+            known = known_written(state, plan_config, may_write=False) if state is not None else {}
             dismissed, _ = dismissed_sessions(known, owned, now=now)
             result, _ = make_plan(plan_config, now, owned, frozenset(dismissed))
             results.append(result)
@@ -137,6 +138,8 @@ def cmd_rebuild(args: argparse.Namespace, config: Config) -> int:
                 state.record_pass(
                     pass_record(plan_config, now, started, report.summary(), requests=report.requests)
                 )
+        if not args.dry_run and not args.plan:  # every plan ran: what no plan uses can go
+            state.forget_kept(KEPT_FILE_PREFIXES, kept_file_keys(config.plan))
     return status
 
 

@@ -26,13 +26,13 @@ from calsync.core.settings import (
 )
 from calsync.errors import ConfigError
 from calsync.logs import remember_secret, remember_url_secrets
-from calsync.schema import Check, SchemaError, load
+from calsync.schema import Check, Location, SchemaError, load
 
 
-def _rules_input(value: Any) -> Any:
+def _rules_input(value: Any, problems: list[tuple[Location, str]] | None = None, where: Location = ()) -> Any:
     """What a config file may say about the rules, in the shape :class:`Rules` takes: one window
     as a string for a list of them, and the retired ``heavy_before_long_hours`` (R8 in hours, now
-    full calendar days)."""
+    full calendar days; a value that is no such number goes to ``problems``)."""
     if not isinstance(value, Mapping):
         return value
     value = dict(value)
@@ -43,8 +43,14 @@ def _rules_input(value: Any) -> Any:
         value["strength_windows_by_day"] = {k: [v] if isinstance(v, str) else v for k, v in by_day.items()}
     if "heavy_before_long_hours" in value:
         hours = value.pop("heavy_before_long_hours")
-        if isinstance(hours, int | float) and "heavy_before_long_days" not in value:
-            value["heavy_before_long_days"] = math.ceil(hours / 24)
+        number = isinstance(hours, int | float) and not isinstance(hours, bool) and math.isfinite(hours)
+        if number and 0 <= hours <= 240:
+            value.setdefault("heavy_before_long_days", math.ceil(hours / 24))
+        elif problems is not None:
+            said = repr(hours)[:40]
+            problems.append(
+                ((*where, "heavy_before_long_hours"), f"expected hours from 0 to 240, got {said}")
+            )
     return value
 
 
@@ -60,14 +66,14 @@ def _matching(pattern: str, what: str) -> Check:
     compiled = re.compile(pattern)
 
     def check(value: str) -> None:
-        if not compiled.match(value):
+        if not compiled.fullmatch(value):
             raise ValueError(f"{value!r} is not {what}")
 
     return Check(check)
 
 
-_HTTP_URL = _matching(r"^https?://", "an http:// or https:// address")
-_ENTITY_ID = _matching(r"^calendar\.[a-z0-9_]+$", "a calendar entity id like calendar.training")
+_HTTP_URL = _matching(r"https?://\S+", "an http:// or https:// address")
+_ENTITY_ID = _matching(r"calendar\.[a-z0-9_]+", "a calendar entity id like calendar.training")
 _Seconds = Annotated[float, Bounds(gt=0, le=600)]
 
 
@@ -172,7 +178,7 @@ class IcsUrlSource:
     """
 
     kind: Literal["ics_url"]
-    url: Annotated[str, _matching(r"^(?i:https?|webcal)://", "an http://, https:// or webcal:// address")]
+    url: Annotated[str, _matching(r"(?i:https?|webcal)://\S+", "an http://, https:// or webcal:// address")]
     name: str | None = None
     username: str | None = None
     password_env: str | None = None
@@ -216,9 +222,7 @@ class _HomeAssistant:
 
     url: Annotated[str, _HTTP_URL]
     """The Home Assistant instance, e.g. ``http://homeassistant.local:8123``."""
-    entity_id: Annotated[
-        str, _matching(r"^calendar\.[a-z0-9_]+$", "a calendar entity id like calendar.training")
-    ]
+    entity_id: Annotated[str, _ENTITY_ID]
     token_env: str | None = None
     """Name of an environment variable holding a long-lived access token."""
     token_file: Path | None = None
@@ -345,7 +349,7 @@ class PlanConfig:
 
     id: Annotated[str, Check(_plain_id)]
     timezone: Annotated[str, Check(_known_zone)]
-    source: Annotated[list[SourceConfig], Bounds(min_length=1)]
+    source: Annotated[tuple[SourceConfig, ...], Bounds(min_length=1)]
     horizon_weeks: Annotated[int, Bounds(ge=1, le=104)] = 16
     a_race: date | None = None
     poll_seconds: _Interval | None = None
@@ -365,10 +369,10 @@ class PlanConfig:
 class Config:
     """The whole file."""
 
-    plan: Annotated[list[PlanConfig], Bounds(min_length=1)]
+    plan: Annotated[tuple[PlanConfig, ...], Bounds(min_length=1)]
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
-    path: Path = Path("calsync.toml")
-    """Where the file was read from (set by the loader)."""
+    path: Path = field(default=Path("calsync.toml"), metadata={"from_file": False})
+    """Where the file was read from (set by the loader, never by the file)."""
 
     def __post_init__(self) -> None:
         ids = [p.id for p in self.plan]
@@ -419,9 +423,11 @@ def find_config(explicit: str | None) -> Path:
 
 
 def _beside(base: Path, path: Path) -> Path:
-    """A path from the config, taken relative to the config file's folder (``~`` and environment
-    variables expanded: ``password_file = "${CREDENTIALS_DIRECTORY}/dav"`` under systemd)."""
-    return Path(os.path.normpath(base / Path(os.path.expandvars(str(path))).expanduser()))
+    """A path from the config, taken relative to the config file's folder, made absolute (the
+    state files sessions under it: the same config run from another folder is the same plan);
+    ``~`` and environment variables expanded (``password_file = "${CREDENTIALS_DIRECTORY}/dav"``
+    under systemd)."""
+    return Path(os.path.normpath(base.absolute() / Path(os.path.expandvars(str(path))).expanduser()))
 
 
 _Located = TypeVar("_Located", SourceConfig, TargetConfig, FeedServerConfig)
@@ -453,10 +459,14 @@ def parse_config(text: str, path: Path) -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from err
+    early: list[tuple[Location, str]] = []
+    given = _config_input(raw, early)
     try:
-        config = load(Config, _config_input(raw, path))
+        config = replace(load(Config, given), path=path)
     except SchemaError as err:
-        raise ConfigError(f"{path}: {err}") from err
+        raise ConfigError(f"{path}: {SchemaError(early + err.problems)}") from err
+    if early:
+        raise ConfigError(f"{path}: {SchemaError(early)}")
     base = path.parent
     plans = []
     for plan in config.plan:
@@ -464,24 +474,24 @@ def parse_config(text: str, path: Path) -> Config:
             _resolve_paths(s, base, f"{path}: plan[{plan.id}].source[{i}]") for i, s in enumerate(plan.source)
         ]
         target = _resolve_paths(plan.target, base, f"{path}: plan[{plan.id}].target") if plan.target else None
-        plans.append(replace(plan, source=sources, target=target))
+        plans.append(replace(plan, source=tuple(sources), target=target))
     feeds = _resolve_paths(config.daemon.feeds, base, f"{path}: daemon.feeds")
-    return replace(config, plan=plans, daemon=replace(config.daemon, feeds=feeds))
+    return replace(config, plan=tuple(plans), daemon=replace(config.daemon, feeds=feeds))
 
 
-def _config_input(raw: Mapping[str, Any], path: Path) -> dict[str, Any]:
-    """The file's tables with the loader's own key (``path``) and the spellings the schema does
-    not read itself (:func:`_rules_input`, :func:`_daemon_input`)."""
-    config: dict[str, Any] = {**raw, "path": path}
+def _config_input(raw: Mapping[str, Any], problems: list[tuple[Location, str]]) -> dict[str, Any]:
+    """The file's tables with the spellings the schema does not read itself
+    (:func:`_rules_input`, :func:`_daemon_input`)."""
+    config: dict[str, Any] = dict(raw)
     if "daemon" in config:
         config["daemon"] = _daemon_input(config["daemon"])
     plans = config.get("plan")
     if isinstance(plans, list):
         config["plan"] = [
-            {**plan, "rules": _rules_input(plan["rules"])}
+            {**plan, "rules": _rules_input(plan["rules"], problems, ("plan", index, "rules"))}
             if isinstance(plan, Mapping) and "rules" in plan
             else plan
-            for plan in plans
+            for index, plan in enumerate(plans)
         ]
     return config
 

@@ -37,7 +37,7 @@ from calsync.feeds import FeedServer, FileFeeds, all_plans_feed
 from calsync.logs import mask
 from calsync.pipeline import pass_record, run_pass
 from calsync.ports import SourceAdapter
-from calsync.registry import feed_path
+from calsync.registry import KEPT_FILE_PREFIXES, feed_path, kept_file_keys
 from calsync.state import PassRecord, State
 
 log = logging.getLogger("calsync.daemon")
@@ -417,6 +417,9 @@ class Daemon:
         except CalsyncError as err:
             log.error("SIGHUP: new config refused, the old one keeps running: %s", err)
             return False
+        except Exception:  # a bug reading a file must not stop the daemon: the old config runs on
+            log.exception("SIGHUP: new config refused (internal error), the old one keeps running")
+            return False
         schedule_changed = config.daemon != self.config.daemon
         self.config = config
         for plan_id in set(self.slots) - {p.id for p in config.plan}:
@@ -441,6 +444,10 @@ class Daemon:
             log.error("SIGHUP: %s (feeds are served as before)", err)
         if any(slot.result is not None for slot in self.slots.values()):
             self._refresh_all_plans_feed()  # turned on or changed: from the plans' last passes now
+        try:
+            self._state().forget_kept(KEPT_FILE_PREFIXES, kept_file_keys(config.plan))
+        except CalsyncError as err:
+            log.warning("SIGHUP: %s", err)
         log.info("SIGHUP: config reloaded: %d plan(s), %d changed", len(config.plan), changed)
         return True
 
@@ -454,7 +461,8 @@ class Daemon:
         if self.stopping.is_set():
             log.info("stop signal before the daemon started: exiting")
             return 0
-        self._state()  # fails here (exit 1) when the state folder is unusable
+        state = self._state()  # fails here (exit 1) when the state folder is unusable
+        state.forget_kept(KEPT_FILE_PREFIXES, kept_file_keys(self.config.plan))
         self._serve_feeds(self.config)
         self.scheduler.start()
         self.scheduler.add_job(_keep_awake, IntervalTrigger(seconds=WAKE_SECONDS), id="wake")

@@ -45,7 +45,14 @@ from calsync.core.window import Window, planning_window
 from calsync.errors import CalsyncError, TargetChangedError, TargetError
 from calsync.executor import execute
 from calsync.ports import CalendarTarget, SourceAdapter, Stop
-from calsync.registry import publisher_for, source_for, source_key, state_key, target_for
+from calsync.registry import (
+    legacy_state_key,
+    publisher_for,
+    source_for,
+    source_key,
+    state_key,
+    target_for,
+)
 from calsync.state import PassRecord, ScopedStore, State, now_iso
 
 log = logging.getLogger(__name__)
@@ -97,7 +104,7 @@ def read_sources(
                 adapters[memo_key] = adapter
         before = adapter.requests
         try:
-            key = source_key(config.source[index])
+            key = source_key(config.source[index], config.id)
             store = ScopedStore(state, key) if state is not None and key is not None else None
             result = adapter.read(window.read_start, window.read_end, config.zone, store, full=full)
         finally:
@@ -119,6 +126,19 @@ def read_sources(
         if len(mine) == len(result.events):  # nothing but calsync's own sessions: empty
             empty.append(adapter.name)
     return SourceRead(events, warnings, empty, requests)
+
+
+def known_written(state: State, config: PlanConfig, *, may_write: bool) -> dict[str, Written]:
+    """What the state holds for a plan's sessions, also when an earlier calsync filed it under
+    :func:`~calsync.registry.legacy_state_key` (moved to the current key when ``may_write``)."""
+    key = state_key(config)
+    known = state.written(key)
+    legacy = legacy_state_key(config) if not known else None
+    if legacy is not None:
+        known = state.written(legacy)
+        if known and may_write:
+            state.move_written(legacy, key)
+    return known
 
 
 def make_plan(
@@ -376,7 +396,7 @@ def _run_pass(
     while attempt < 2:
         del report.notes[kept_notes:]
         owned = target.list_owned()
-        known = state.written(key) if state is not None else {}
+        known = known_written(state, config, may_write=not dry_run) if state is not None else {}
         dismissed, notes = dismissed_sessions(known, owned, now=now)
         if force and dismissed:
             notes.append(f"--force: putting back {len(dismissed)} session(s) deleted in the target")

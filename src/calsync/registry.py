@@ -7,6 +7,7 @@ in the functions here; nothing else branches on kinds.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -19,6 +20,7 @@ from calsync.config import (
     HomeAssistantSource,
     HomeAssistantTarget,
     IcsFileSource,
+    IcsFileTarget,  # the config's; the adapter of the same name is imported where it is used
     IcsUrlSource,
     PlanConfig,
     SourceConfig,
@@ -76,16 +78,39 @@ def source_for(config: PlanConfig, index: int) -> SourceAdapter:
     return IcsFileReader(source.path, source.name or f"{config.id}: source {index + 1} ({source.path.name})")
 
 
-def source_key(source: SourceConfig) -> str | None:
+def source_key(source: SourceConfig, plan_id: str = "") -> str | None:
     """What the state files a source's sync token / ETag and objects under (None: it keeps
-    nothing there). One per calendar, shared by every plan that reads it."""
+    nothing there). One per calendar, shared by every plan that reads it; a local file's kept
+    read is the plan's own (plans read it with their own windows and zones)."""
     if isinstance(source, CaldavSource):
         return "source:" + collection_url(source.url)
     if isinstance(source, IcsUrlSource):
         return "source:" + without_credentials(source.http_url)
     if isinstance(source, IcsFileSource):
-        return f"source:file:{source.path}"
+        return f"source:file:{source.path}#{plan_id}"
     return None
+
+
+KEPT_FILE_PREFIXES = ("source:file:", "target:file:")
+"""The state keys of local files' kept reads and listings (see :func:`kept_file_keys`)."""
+
+
+def kept_file_keys(plans: tuple[PlanConfig, ...] | list[PlanConfig]) -> set[str]:
+    """The state keys the plans' local files keep their reads and listings under: any other key
+    with a :data:`KEPT_FILE_PREFIXES` prefix belongs to a file no plan uses any more."""
+    keys = {
+        key
+        for plan in plans
+        for source in plan.source
+        if (key := source_key(source, plan.id)) and key.startswith(KEPT_FILE_PREFIXES)
+    }
+    keys |= {_target_file_key(plan) for plan in plans if isinstance(plan.target, IcsFileTarget | FeedTarget)}
+    return keys
+
+
+def _target_file_key(config: PlanConfig) -> str:
+    path = feed_path(config) if isinstance(config.target, FeedTarget) else config.target.path  # type: ignore[union-attr]
+    return f"target:file:{path}#{config.id}"
 
 
 def feed_path(config: PlanConfig) -> Path:
@@ -123,12 +148,12 @@ def target_for(
             horizon_weeks=config.horizon_weeks,
             now=now,
         )
-    from calsync.adapters.ics_target import IcsFileTarget  # noqa: PLC0415 - it imports icalendar
+    from calsync.adapters.ics_target import IcsFileTarget as IcsFileAdapter  # noqa: PLC0415 - icalendar
 
     path = feed_path(config) if isinstance(target, FeedTarget) else target.path
-    store = ScopedStore(state, f"target:file:{path}") if state is not None else None
+    store = ScopedStore(state, _target_file_key(config)) if state is not None else None
     # a feed's file: only calsync reads it
-    return IcsFileTarget(path, config.id, config.zone, private=isinstance(target, FeedTarget), store=store)
+    return IcsFileAdapter(path, config.id, config.zone, private=isinstance(target, FeedTarget), store=store)
 
 
 class Publisher(Protocol):
@@ -155,6 +180,21 @@ def publisher_for(config: PlanConfig, state: State | None = None) -> Publisher |
     key = f"sensors:{target.url.rstrip('/')}#{config.id}"
     store = ScopedStore(state, key) if state is not None else None
     return HaSensorPublisher(target, config.id, where=f"plan[{config.id}].target", store=store)
+
+
+def legacy_state_key(config: PlanConfig) -> str | None:
+    """The key calsync before 0.2 filed a file target's sessions under: its path as the config
+    named it, relative to the folder calsync ran in when the config's path was relative (the
+    same config run from two folders had two keys); None when it cannot differ."""
+    target = config.target
+    if not isinstance(target, IcsFileTarget | FeedTarget) or not (path := target.path):
+        return None
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return None
+    key = f"{config.id}@{relative}"
+    return key if key != state_key(config) else None
 
 
 def state_key(config: PlanConfig) -> str:

@@ -6,8 +6,9 @@ collects every problem with its key path (``plan[0].rules.same_day_order``), so 
 all of them. It knows the few forms a config file uses and nothing more, which keeps a command's
 start-up free of a general validation library (issue 12: pydantic cost 0.15 s of every process):
 
-* ``str``, ``bool``, ``int`` (not a bool), ``float`` (an int is taken), ``Path`` (from a string),
-  ``date`` and ``time`` (TOML's own, or ``"2027-04-17"`` / ``"7:30"``);
+* ``str``, ``bool`` (also ``"yes"``, ``0``: what files said before), ``int`` (not a bool) and
+  ``float`` (an int is taken; a number in quotes too), ``Path`` (from a string), ``date`` and
+  ``time`` (TOML's own, or ``"2027-04-17"`` / ``"7:30"``, a midnight date-time for a date);
 * ``Literal[...]``, ``X | None`` (``None`` is only ever a default: TOML has no null), a union of
   dataclasses told apart by their ``kind`` field, ``list[X]``, ``tuple[X, ...]``, ``dict[K, V]``;
 * a dataclass from a table: unknown keys and missing required ones are problems; a ``ValueError``
@@ -130,11 +131,11 @@ def _within(bounds: Bounds, value: Any) -> None:
     if bounds.min_length is not None and len(value) < bounds.min_length:
         raise ValueError(f"give at least {bounds.min_length} (got {len(value)})")
     if bounds.ge is not None and value < bounds.ge:
-        raise ValueError(f"{value!r} is too small: give at least {_number(bounds.ge)}")
+        raise ValueError(f"{_shown(value)} is too small: give at least {_number(bounds.ge)}")
     if bounds.gt is not None and value <= bounds.gt:
-        raise ValueError(f"{value!r} is too small: give more than {_number(bounds.gt)}")
+        raise ValueError(f"{_shown(value)} is too small: give more than {_number(bounds.gt)}")
     if bounds.le is not None and value > bounds.le:
-        raise ValueError(f"{value!r} is too large: give at most {_number(bounds.le)}")
+        raise ValueError(f"{_shown(value)} is too large: give at most {_number(bounds.le)}")
 
 
 def _number(limit: float) -> str:
@@ -233,7 +234,7 @@ def _fields(cls: type) -> dict[str, tuple[Any, bool]]:
             field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING,
         )
         for field in dataclasses.fields(cls)
-        if field.init
+        if field.init and field.metadata.get("from_file", True)
     }
 
 
@@ -275,7 +276,8 @@ def _shown(value: Any) -> str:
         return "a table"
     if isinstance(value, list | tuple):
         return "a list"
-    return repr(value)
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _string(value: Any) -> str:
@@ -284,21 +286,42 @@ def _string(value: Any) -> str:
     return value
 
 
+_TRUE = frozenset({"true", "yes", "on", "1"})
+_FALSE = frozenset({"false", "no", "off", "0"})
+
+
 def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {_shown(value)}")
+    """``true`` / ``false``; also the spellings files carried from before (``"yes"``, ``0``)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(f"expected true or false, got {_shown(value)}")
+
+
+def _number_text(value: Any) -> Any:
+    """A number written in quotes (``"16"``) read as the number; other values as they are."""
+    if isinstance(value, str):
+        try:
+            return float(value.strip()) if any(c in value for c in ".eE") else int(value.strip())
+        except ValueError:
+            return value
     return value
 
 
 def _whole(value: Any) -> int:
+    value = _number_text(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
+        if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
             return int(value)
         raise ValueError(f"expected a whole number, got {_shown(value)}")
     return value
 
 
 def _real(value: Any) -> float:
+    value = _number_text(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"expected a number, got {_shown(value)}")
     if not math.isfinite(value):
@@ -318,6 +341,8 @@ def _path(value: Any) -> Path:
 
 def _day(value: Any) -> date:
     if isinstance(value, datetime):
+        if value.time() == time(0, 0):  # midnight: the day itself
+            return value.date()
         raise ValueError(f"expected a date like 2027-04-17, got a date and time {value.isoformat()!r}")
     if isinstance(value, date):
         return value
@@ -333,10 +358,11 @@ def _time_of_day(value: Any) -> time:
     if isinstance(value, time):
         return value
     if isinstance(value, str):
-        hour, colon, minute = value.strip().partition(":")
-        if colon and hour.isdigit() and minute.isdigit() and len(hour) <= 2 and len(minute) == 2:
+        parts = value.strip().split(":")
+        shaped = 2 <= len(parts) <= 3 and len(parts[0]) <= 2 and all(len(p) == 2 for p in parts[1:])
+        if shaped and all(p.isdigit() for p in parts):
             try:
-                return time(int(hour), int(minute))
+                return time(int(parts[0]), int(parts[1]), int(parts[2]) if len(parts) == 3 else 0)
             except ValueError:
                 pass
     raise ValueError(f"expected a time of day like '07:30', got {_shown(value)}")

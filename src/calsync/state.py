@@ -273,10 +273,38 @@ class State:
                 "DELETE FROM written WHERE plan_id = ? AND uid = ?", [(plan_id, u) for u in forget]
             )
 
+    def move_written(self, old: str, new: str) -> None:
+        """File the records kept under ``old`` under ``new`` (a plan's key changed its spelling),
+        unless ``new`` has records of its own."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE written SET plan_id = ? WHERE plan_id = ? "
+                "AND NOT EXISTS (SELECT 1 FROM written WHERE plan_id = ?)",
+                (new, old, new),
+            )
+
     def forget_plan(self, plan_id: str) -> None:
         """Forget everything written for a plan (``rebuild --force``)."""
         with self.transaction() as db:
             db.execute("DELETE FROM written WHERE plan_id = ?", (plan_id,))
+
+    def forget_kept(self, prefixes: tuple[str, ...], keep: set[str]) -> int:
+        """Forget what was kept under keys with these prefixes but not in ``keep`` (files no plan
+        reads or writes any more); how many keys. Writes nothing when there is nothing to forget."""
+        keys = {
+            str(row[0])
+            for prefix in prefixes
+            for table in ("tokens", "objects")
+            for row in self._db.execute(
+                f"SELECT DISTINCT key FROM {table} WHERE substr(key, 1, ?) = ?",
+                (len(prefix), prefix),
+            )
+        } - keep
+        if keys:
+            with self.transaction() as db:
+                db.executemany("DELETE FROM tokens WHERE key = ?", [(k,) for k in keys])
+                db.executemany("DELETE FROM objects WHERE key = ?", [(k,) for k in keys])
+        return len(keys)
 
     # -- sync tokens and cached objects -----------------------------------------------------
     def token(self, key: str) -> str | None:

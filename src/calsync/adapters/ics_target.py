@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from calsync import __version__
 from calsync.adapters.ics_file import FileIdentity, file_identity
-from calsync.adapters.kept import owned_from_json, owned_to_json
+from calsync.adapters.kept import KeptUnusableError, owned_from_json, owned_to_json, reader_key
 from calsync.core.model import NO_VERSION, Session, Version
 from calsync.core.reconcile import OwnedEvent
 from calsync.errors import TargetChangedError, TargetError
@@ -97,8 +96,8 @@ _OWNED_MEMO: dict[tuple[str, str, str], tuple[FileIdentity, tuple[OwnedEvent, ..
 """The owned events last read from a file, while the file stays the same (the daemon's idle
 passes would otherwise re-parse the whole target every poll, 80 % of their CPU)."""
 _OWNED_MEMO_SIZE = 256
-_KEPT_FORMAT = "calsync-owned-1"
-"""Part of the key of a listing kept in the state for the next process."""
+_LISTING = "owned"
+"""The object of the target's store that holds the listing kept for the next process."""
 
 
 class IcsFileTarget:
@@ -211,50 +210,57 @@ class IcsFileTarget:
 
     def _kept_or_read(self) -> list[OwnedEvent]:
         """The listing kept by the last process when the file's bytes are the same (a hash of
-        them is the key), else the file parsed (and its listing kept)."""
-        if self.store is None:
-            return self._read_owned()
+        them, with the plan, the zone and the reading code, is the key), else the file parsed
+        (and its listing kept). The events it skipped are warned about either way."""
         data = self._read_bytes()
         if data is None:
             return []
-        key = "|".join(
-            (_KEPT_FORMAT, __version__, self.plan_id, self.zone.key, hashlib.sha256(data).hexdigest())
-        )
-        kept = self.store.objects().get("owned") if self.store.token() == key else None
-        if kept is not None:
-            try:
-                return owned_from_json(kept[1])
-            except (ValueError, KeyError, TypeError) as err:  # damaged: parse again
-                log.debug("plan %s: the kept listing of %s is unusable (%s)", self.plan_id, self.path, err)
-        owned = self._read_owned(data)
-        listing = owned_to_json(owned)
-        if listing is None:
-            self.store.save(None, {})
-        else:
-            self.store.save(key, {"owned": (_KEPT_FORMAT, listing)})
+        key = f"{reader_key()}|{self.plan_id}|{self.zone.key}|{hashlib.sha256(data).hexdigest()}"
+        found = self._kept(key)
+        if found is None:
+            found = self._read_owned(data)
+            if self.store is not None:
+                listing = owned_to_json(*found)
+                if listing is not None:
+                    self.store.save(key, {_LISTING: ("1", listing)})
+                elif self.store.token() != key:
+                    self.store.save(key, {})  # not keepable: saved once, an idle pass writes nothing
+        owned, skipped = found
+        for message in skipped:
+            log.warning("plan %s: target %s: %s", self.plan_id, self.path, message)
         return owned
 
-    def _read_owned(self, data: bytes | None = None) -> list[OwnedEvent]:
+    def _kept(self, key: str) -> tuple[list[OwnedEvent], list[str]] | None:
+        """The listing kept under ``key``, if the store holds one that can be read back."""
+        if self.store is None or self.store.token() != key:
+            return None
+        kept = self.store.objects().get(_LISTING)
+        if kept is None:
+            return None
+        try:
+            return owned_from_json(kept[1])
+        except KeptUnusableError as err:
+            log.debug("plan %s: the kept listing of %s is unusable (%s)", self.plan_id, self.path, err)
+            return None
+
+    def _read_owned(self, data: bytes) -> tuple[list[OwnedEvent], list[str]]:
+        """The file's events of this plan, and a message for each one calsync cannot read."""
         from calsync.adapters import event_ics  # noqa: PLC0415 - see the TYPE_CHECKING import
 
         calendar = self._load(data)
         if calendar is None:
-            return []
+            return [], []
         owned = []
+        skipped = []
         for component in calendar.subcomponents:
             if not self._owns(component):
                 continue
             try:
                 owned.append(event_ics.owned_event(component, self.plan_id, self.zone))
             except Exception as err:  # a broken event must not lose the others
-                log.warning(
-                    "plan %s: target %s: skipping event %r that calsync cannot read (%s); left as it is",
-                    self.plan_id,
-                    self.path,
-                    event_ics.text(component, "UID"),
-                    err,
-                )
-        return owned
+                uid = event_ics.text(component, "UID")
+                skipped.append(f"skipping event {uid!r} that calsync cannot read ({err}); left as it is")
+        return owned, skipped
 
     # writing
 

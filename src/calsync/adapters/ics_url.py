@@ -35,7 +35,7 @@ from requests.auth import HTTPBasicAuth
 
 from calsync import __version__
 from calsync.adapters.http_deadline import Deadline
-from calsync.adapters.kept import read_from_json, read_to_json
+from calsync.adapters.kept import KeptUnusableError, read_from_json, read_to_json, reader_key
 from calsync.config import IcsUrlSource
 from calsync.core.model import ReadResult
 from calsync.errors import SourceError
@@ -50,9 +50,9 @@ TOTAL_TIME_FACTOR = 4
 """A whole download may take this many times ``timeout_seconds`` (a server that trickles)."""
 CHUNK_BYTES = 64 * 1024
 STATE_OBJECT = "feed"
-_KEPT_FORMAT = "calsync-read-1"
 READ_OBJECT = "read"
-"""The last read of the kept body, for a new process whose GET is answered 304 (issue 12)."""
+"""The last read of the kept body, one per plan (``read plan[me].source[0]``), for a new process
+whose GET is answered 304 (issue 12); empty when the read could not be kept."""
 """The href under which the state keeps the feed's body (its validators in the etag column)."""
 _ACCEPT = "text/calendar, text/plain;q=0.5, */*;q=0.1"
 _REDIRECTS = (301, 302, 303, 307, 308)
@@ -192,6 +192,7 @@ class IcsUrlReader:
         self._read: tuple[str, bytes] | None = None
         """The last read as JSON, under its key (the body's digest first): kept with the body."""
         self._unsaved_read = False
+        self._read_object = f"{READ_OBJECT} {where}"
         self._secrets: set[str] = set(url_secrets(source.url))
         """What messages must never show: the link's secrets, and each password or token used."""
 
@@ -295,8 +296,12 @@ class IcsUrlReader:
         if store is not None and (write or self._unsaved_read) and body is not None:
             validators = json.dumps(copy.validators, sort_keys=True)
             objects = {STATE_OBJECT: (validators, body)}
+            # the reads kept for this body: this plan's, and those of other plans reading the feed
+            for name, kept in store.objects().items():
+                if name.startswith(READ_OBJECT) and kept[0].startswith(copy.digest):
+                    objects[name] = kept
             if self._read is not None and self._read[0].startswith(copy.digest):
-                objects[READ_OBJECT] = self._read
+                objects[self._read_object] = self._read
             store.save(None, objects)
             in_state = True
             self._unsaved_read = False
@@ -316,13 +321,13 @@ class IcsUrlReader:
         from calsync.adapters.ics_read import parse_ics  # noqa: PLC0415 - not when a kept read serves
 
         start, end, zone = window
-        key = "|".join((digest, _KEPT_FORMAT, __version__, start.isoformat(), end.isoformat(), zone.key))
-        kept = store.objects().get(READ_OBJECT) if store is not None else None
-        if kept is not None and kept[0] == key:
+        key = "|".join((digest, reader_key(), start.isoformat(), end.isoformat(), zone.key))
+        kept = store.objects().get(self._read_object) if store is not None else None
+        if kept is not None and kept[0] == key and kept[1]:  # empty: this read could not be kept
             try:
-                result = read_from_json(kept[1])
-            except (ValueError, KeyError, TypeError):  # damaged: parse again
-                pass
+                result = read_from_json(kept[1], self.name)
+            except KeptUnusableError as err:
+                log.debug("%s: the kept read is unusable (%s): parsing the body", self.name, err)
             else:
                 self._read = kept
                 self._memo = ((digest, start, end, zone.key), result)
@@ -334,9 +339,8 @@ class IcsUrlReader:
             got = f"{content_type}, " if content_type else ""
             raise SourceError(self._scrub(f"{err} (from {self.label}: {got}{len(body)} bytes)")) from None
         self._memo = ((digest, start, end, zone.key), result)
-        data = read_to_json(result)
-        self._read = (key, data) if data is not None else None
-        self._unsaved_read = self._read is not None and store is not None
+        self._read = (key, read_to_json(result, self.name) or b"")
+        self._unsaved_read = store is not None and kept != self._read
         return result
 
     # -- HTTP ---------------------------------------------------------------------------------

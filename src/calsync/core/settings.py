@@ -51,9 +51,11 @@ class TimeWindow:
             end = time.max if (h2, m2) == (24, 0) else time(h2, m2)
         except ValueError as err:
             raise ValueError(f"time window {text!r}: {err}") from err
-        if end <= start:
-            raise ValueError(f"time window {text!r} ends before it starts")
         return cls(start=start, end=end)
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ValueError(f"time window {self} ends before it starts")
 
     def __str__(self) -> str:
         end = "24:00" if self.end == time.max else f"{self.end:%H:%M}"
