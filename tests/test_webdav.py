@@ -25,6 +25,7 @@ from calsync.adapters.caldav import CaldavClient, CaldavTarget
 from calsync.adapters.webdav import (
     CALDAV,
     DAV,
+    ConnectFailedError,
     DavXmlError,
     WebDav,
     challenges,
@@ -203,7 +204,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
         self.close_connection = close  # closed without saying so: the client meets it next time
 
-    do_REPORT = do_PROPFIND = do_PUT = do_GET = _any  # noqa: N815
+    do_REPORT = do_PROPFIND = do_PUT = do_GET = do_CONNECT = _any  # noqa: N815
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -421,3 +422,37 @@ def test_radicale_closing_every_connection_costs_a_connection_per_request(radica
         target.close()
     finally:
         proxy.close()
+
+
+# --- a proxy from the environment ------------------------------------------------------------------
+
+
+def test_plain_http_goes_through_the_environments_proxy(
+    scripted: Callable[[Answerer], Scripted], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = scripted(lambda _h: (207, {}, MULTISTATUS, False))
+    monkeypatch.setenv("HTTP_PROXY", proxy.base.replace("http://", "http://pu:pp@"))
+    monkeypatch.setenv("no_proxy", "localhost, .internal.example,127.0.0.1")
+    dav = WebDav("http://dav.example/cal/", username="me", password="pw")
+    assert dav.send("PROPFIND", "http://dav.example/cal/", b"<x/>").status == 207
+    ((method, target, headers),) = getattr(proxy.handler, "seen")  # noqa: B009
+    assert (method, target, headers["Host"]) == ("PROPFIND", "http://dav.example/cal/", "dav.example")
+    assert headers["Proxy-Authorization"] == "Basic " + base64.b64encode(b"pu:pp").decode()
+    assert headers["Authorization"] == "Basic " + base64.b64encode(b"me:pw").decode()
+    dav.close()
+    closed = f"http://127.0.0.1:{support.free_port()}/cal/"
+    with pytest.raises(ConnectFailedError, match="refused"):  # straight to the host, not the proxy
+        WebDav(closed, timeout=1.0).send("PROPFIND", closed, b"<x/>")
+    assert len(getattr(proxy.handler, "seen")) == 1  # noqa: B009
+
+
+def test_tls_goes_through_a_connect_tunnel(
+    scripted: Callable[[Answerer], Scripted], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = scripted(lambda _h: (407, {"Proxy-Authenticate": 'Basic realm="p"'}, b"", False))
+    monkeypatch.setenv("https_proxy", proxy.base)
+    client = CaldavClient("https://dav.example/cal/", backoff=0.0, name="plan me: source")
+    with pytest.raises(SourceError, match=r"cannot connect \(the proxy refused the tunnel \(HTTP 407"):
+        client.request("PROPFIND", client.url, "<x/>", accept=(207,))
+    seen: list[tuple[str, str, dict[str, str]]] = getattr(proxy.handler, "seen")  # noqa: B009
+    assert {(method, target) for method, target, _headers in seen} == {("CONNECT", "dav.example:443")}

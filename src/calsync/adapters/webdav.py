@@ -11,8 +11,10 @@ multistatus reader; this module is that, on :mod:`http.client`, :mod:`ssl` and
   more on a fresh one), TLS (``verify`` / ``ca_file``), authentication (``basic`` sent with every
   request; ``digest`` after the server's first challenge; ``None``: the scheme the server's first
   401 names), redirects (301/302/307/308, method and body kept, credentials only to the same
-  origin, never from https to http). Every request on the wire is counted in
-  :attr:`WebDav.requests` (an authentication round trip and a redirect hop too).
+  origin, never from https to http), an HTTP proxy from the environment as the HTTP libraries
+  take it (``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY``, ``NO_PROXY``; a CONNECT tunnel for
+  TLS). Every request on the wire is counted in :attr:`WebDav.requests` (an authentication
+  round trip and a redirect hop too).
 * Time: ``timeout`` bounds each read, and each request as a whole may take ``total`` seconds: the
   socket's timeout is set to what is left before every read, so a server trickling its answer a
   byte at a time is cut at the total (:class:`TooSlowError`) without a watchdog thread.
@@ -138,22 +140,77 @@ class _TlsSocket(ssl.SSLSocket):
         return _timed_recv(self, self.clock, super().recv_into, buffer, nbytes, flags)
 
 
-class _Connection(http.client.HTTPConnection):
-    """One keep-alive connection to an origin, over TLS when ``tls`` is given."""
+@dataclass(frozen=True)
+class _Proxy:
+    """An HTTP proxy from the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``; not
+    for the hosts of ``NO_PROXY``), as the HTTP libraries take it."""
 
-    def __init__(self, host: str, port: int, *, tls: ssl.SSLContext | None, clock: _Clock) -> None:
-        super().__init__(host, port, timeout=clock.read_timeout)
+    host: str
+    port: int
+    authorization: str | None
+
+    @classmethod
+    def for_url(cls, scheme: str, host: str) -> _Proxy | None:
+        proxies = {
+            name.lower().removesuffix("_proxy"): value
+            for name, value in sorted(os.environ.items(), key=lambda item: item[0].islower())
+            if name.lower().endswith("_proxy") and value  # the lower-case name wins, as in urllib
+        }
+        url = proxies.get(scheme) or proxies.get("all")
+        if not url or _bypassed(host, proxies.get("no", "")):
+            return None
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        if parts.scheme != "http" or not parts.hostname:
+            raise ConnectFailedError(
+                f"proxy {parts.scheme}://{parts.hostname}: only http:// proxies are supported"
+            )
+        authorization = None
+        if parts.username is not None:
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            authorization = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+        return cls(parts.hostname, parts.port or 8080, authorization)
+
+
+def _bypassed(host: str, no_proxy: str) -> bool:
+    """Whether ``NO_PROXY`` names the host (``*``, the host, or a domain it lies in)."""
+    host = host.lower().strip("[]")
+    for given in (e.strip().lower() for e in no_proxy.split(",")):
+        entry = given.rsplit(":", 1)[0] if given.count(":") == 1 else given  # without a port
+        domain = entry.lstrip(".").strip("[]")
+        if entry == "*" or (domain and (host == domain or host.endswith("." + domain))):
+            return True
+    return False
+
+
+class _Connection(http.client.HTTPConnection):
+    """One keep-alive connection to an origin, over TLS when ``tls`` is given, through a proxy
+    when one is set (a CONNECT tunnel for TLS, else requests in absolute form)."""
+
+    def __init__(
+        self, origin: _Origin, *, tls: ssl.SSLContext | None, clock: _Clock, proxy: _Proxy | None
+    ) -> None:
+        peer = (proxy.host, proxy.port) if proxy is not None else (origin.host, origin.port)
+        super().__init__(*peer, timeout=clock.read_timeout)
+        self.origin = origin
         self.tls = tls
         self.clock = clock
+        self.proxy = proxy
         self.opened = 0
         """TCP connections made so far."""
+
+    @property
+    def absolute_form(self) -> bool:
+        """Requests name the whole URL (plain HTTP through a proxy)."""
+        return self.proxy is not None and self.tls is None
 
     def connect(self) -> None:
         raw = socket.create_connection((self.host, self.port), self.clock.left())
         try:
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.tls is not None:
-                sock: socket.socket = self.tls.wrap_socket(raw, server_hostname=self.host)
+                if self.proxy is not None:
+                    self._tunnel_through(raw, self.proxy)
+                sock: socket.socket = self.tls.wrap_socket(raw, server_hostname=self.origin.host)
                 assert isinstance(sock, _TlsSocket)
             else:
                 sock = _PlainSocket(raw.family, raw.type, raw.proto, fileno=raw.detach())
@@ -164,6 +221,17 @@ class _Connection(http.client.HTTPConnection):
         sock.settimeout(self.clock.left())  # sending the request waits no longer than a read
         self.sock = sock
         self.opened += 1
+
+    def _tunnel_through(self, raw: socket.socket, proxy: _Proxy) -> None:
+        where = f"{self.origin.host}:{self.origin.port}"
+        lines = [f"CONNECT {where} HTTP/1.1", f"Host: {where}"]
+        if proxy.authorization:
+            lines.append(f"Proxy-Authorization: {proxy.authorization}")
+        raw.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("ascii"))
+        answer = http.client.HTTPResponse(raw, method="CONNECT")
+        answer.begin()
+        if answer.status != 200:
+            raise ConnectFailedError(f"the proxy refused the tunnel (HTTP {answer.status} {answer.reason})")
 
 
 def tls_context(*, verify: bool = True, ca_file: str | None = None) -> ssl.SSLContext:
@@ -342,12 +410,14 @@ class WebDav:
         return self._tls
 
     def _connect(self, origin: _Origin) -> _Connection:
-        tls = self._context() if origin.scheme == "https" else None
-        if origin.same(self._origin):
-            if self._connection is None:
-                self._connection = _Connection(origin.host, origin.port, tls=tls, clock=self._clock)
+        if origin.same(self._origin) and self._connection is not None:
             return self._connection
-        return _Connection(origin.host, origin.port, tls=tls, clock=self._clock)
+        tls = self._context() if origin.scheme == "https" else None
+        proxy = _Proxy.for_url(origin.scheme, origin.host)
+        connection = _Connection(origin, tls=tls, clock=self._clock, proxy=proxy)
+        if origin.same(self._origin):
+            self._connection = connection
+        return connection
 
     # -- one request ------------------------------------------------------------------------------
 
@@ -433,6 +503,10 @@ class WebDav:
         if authorization:
             sent["Authorization"] = authorization
         connection = self._connect(origin)
+        if connection.absolute_form:
+            path = url.split("#", 1)[0]
+            if connection.proxy is not None and connection.proxy.authorization:
+                sent["Proxy-Authorization"] = connection.proxy.authorization
         try:
             for attempt in (1, 2):
                 reused = connection.sock is not None
