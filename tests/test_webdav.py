@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -456,3 +457,30 @@ def test_tls_goes_through_a_connect_tunnel(
         client.request("PROPFIND", client.url, "<x/>", accept=(207,))
     seen: list[tuple[str, str, dict[str, str]]] = getattr(proxy.handler, "seen")  # noqa: B009
     assert {(method, target) for method, target, _headers in seen} == {("CONNECT", "dav.example:443")}
+
+
+@pytest.mark.parametrize("server_name", ["radicale", "xandikos"])
+@pytest.mark.parametrize("spelled", ["Training plan é", "Training%20plan%20%C3%A9"])
+def test_a_calendar_whose_name_needs_quoting(
+    request: pytest.FixtureRequest, server_name: str, spelled: str
+) -> None:
+    """A collection URL with a space and a non-ASCII letter, written plain or quoted: the
+    writes land in the calendar, and the listing after them knows them (nothing fetched)."""
+    server: DavServer = request.getfixturevalue(f"{server_name}_server")
+    name = f"Training plan é {server_name} {len(spelled)}"
+    with server.dav() as dav:
+        made = dav.mkcalendar(server.home + quote(name) + "/")
+        assert made.status in (200, 201), made.status
+    url = server.home + (name if "%" not in spelled else quote(name)) + "/"
+    client = CaldavClient(url, username=server.username, password=server.password, error=TargetError)
+    target = CaldavTarget(client, "me", ZoneInfo("Europe/Berlin"))
+    monday = datetime(2026, 11, 30).date()
+    planned = [support.session(monday, "s1", SessionKind.CORE, plan_id="me")]
+    now = datetime(2026, 11, 27, 7, tzinfo=ZoneInfo("Europe/Berlin"))
+    window = {"window_start": monday, "window_end": monday + timedelta(weeks=2)}
+    execute(reconcile(planned, target.list_owned(), now=now, **window), target, now=now)
+    before = client.requests
+    assert [o.uid for o in target.list_owned()] == [planned[0].uid]
+    assert client.requests == before + 1
+    assert all(href.startswith(f"/{server.home.split('/', 3)[3]}{name}/") for href in target.cache)
+    target.close()

@@ -185,7 +185,9 @@ class CaldavClient:
             if password is None and parts.password is not None:
                 password = unquote(parts.password)
         self.url = collection_url(url)
-        self.path = urlsplit(self.url).path
+        self.path = unquote(urlsplit(self.url).path)
+        """The collection's path, unquoted like the hrefs calsync keeps (a member's href is
+        ``path + name``; :meth:`absolute` quotes it for the wire)."""
         self._origin = urlunsplit((parts.scheme, urlsplit(self.url).netloc, "", "", ""))
         self.timeout = timeout
         self.error = error
@@ -379,6 +381,8 @@ class CaldavClient:
                 self._sync_refused(current, err.status, err.preconditions)
             if answer.status != 207:
                 self._sync_refused(current, answer.status, preconditions(answer.body))
+            if not answer.body.strip():
+                raise _NoSyncCollectionError  # an empty 207: treated as no sync-collection, as before
             result = self._multistatus(answer)
             for item in result.responses:
                 if item.status == 404:

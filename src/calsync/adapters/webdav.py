@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
@@ -491,8 +491,7 @@ class WebDav:
         authorization: str | None,
     ) -> Answer:
         """One request on the wire (sent once more when a kept-alive connection was closed)."""
-        parts = urlsplit(url)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        path = _request_target(url)
         sent = {
             "Host": origin.netloc,
             "User-Agent": _USER_AGENT,
@@ -504,7 +503,7 @@ class WebDav:
             sent["Authorization"] = authorization
         connection = self._connect(origin)
         if connection.absolute_form:
-            path = url.split("#", 1)[0]
+            path = f"{origin.scheme}://{origin.netloc}{path}"
             if connection.proxy is not None and connection.proxy.authorization:
                 sent["Proxy-Authorization"] = connection.proxy.authorization
         try:
@@ -553,6 +552,15 @@ class WebDav:
         if response.will_close:
             connection.close()
         return Answer(response.status, response.reason or "", response.headers, data, url)
+
+
+def _request_target(url: str) -> str:
+    """The path and query of a URL as sent: what is not allowed there quoted (a space, a
+    non-ASCII letter as UTF-8), what is quoted already left as it is."""
+    parts = urlsplit(url)
+    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
+    query = quote(parts.query, safe="/?%:@!$&'()*+,;=-._~")
+    return path + (f"?{query}" if query else "")
 
 
 def _short(err: BaseException) -> str:
