@@ -475,9 +475,7 @@ class WebDav:
         if self.auth_type == "basic":
             return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
         if self.auth_type == "digest" and self._digest is not None:
-            parts = urlsplit(url)
-            target = parts.path + (f"?{parts.query}" if parts.query else "")
-            return self._digest.header(method, target, username, password)
+            return self._digest.header(method, _request_target(url), username, password)
         return None
 
     def _exchange(
