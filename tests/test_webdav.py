@@ -12,9 +12,12 @@ import hashlib
 import http.server
 import re
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -37,6 +40,7 @@ from calsync.core.model import SessionKind
 from calsync.core.reconcile import reconcile
 from calsync.errors import SourceError, TargetError
 from calsync.executor import execute
+from http_feed import self_signed_certificate
 
 if TYPE_CHECKING:
     from caldav_servers import DavServer
@@ -342,9 +346,11 @@ def test_an_answer_with_a_doctype_is_unreadable(scripted: Callable[[Answerer], S
 
 
 class CountingProxy:
-    """A TCP proxy in front of a server that counts the connections it accepts."""
+    """A TCP proxy in front of a server that counts the connections it accepts (and ends TLS,
+    when given a server context)."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
         match = re.match(r"http://([^:/]+):(\d+)", upstream)
         assert match is not None
         self.upstream = (match.group(1), int(match.group(2)))
@@ -354,7 +360,8 @@ class CountingProxy:
         threading.Thread(target=self._serve, daemon=True).start()
 
     def url(self, url: str) -> str:
-        return re.sub(r"^http://[^/]+", f"http://127.0.0.1:{self.port}", url)
+        scheme = "https" if self.tls is not None else "http"
+        return re.sub(r"^http://[^/]+", f"{scheme}://127.0.0.1:{self.port}", url)
 
     def _serve(self) -> None:
         while True:
@@ -363,6 +370,12 @@ class CountingProxy:
             except OSError:
                 return
             self.accepted += 1
+            if self.tls is not None:
+                try:
+                    client = self.tls.wrap_socket(client, server_side=True)
+                except (OSError, ssl.SSLError):
+                    client.close()
+                    continue
             server = socket.create_connection(self.upstream)
             for a, b in ((client, server), (server, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
@@ -402,6 +415,34 @@ def test_a_pass_on_xandikos_uses_one_tcp_connection(xandikos_server: DavServer) 
         assert proxy.accepted == 1, "the listing, four PUTs and the listing after them on one connection"
         assert client.connections == 1
         target.close()
+    finally:
+        proxy.close()
+
+
+def test_tls_with_the_ca_file_on_one_connection(xandikos_server: DavServer, tmp_path: Path) -> None:
+    """TLS in front of Xandikos with a self-signed certificate: refused by the system's CAs,
+    trusted through ``ca_file`` (or with checks off), and a pass stays on one connection."""
+    try:
+        cert, key = self_signed_certificate(tmp_path)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("needs the openssl command")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    url = xandikos_server.make_calendar()
+    proxy = CountingProxy(url, tls=context)
+    try:
+        strict = CaldavClient(proxy.url(url), timeout=10.0, backoff=0.0, name="plan me: source")
+        with pytest.raises(SourceError, match=r"TLS failed \(certificate verify failed"):
+            strict.probe()
+        assert strict.requests == 1, "never retried"
+        for client in (
+            CaldavClient(proxy.url(url), timeout=10.0, ca_file=str(cert)),
+            CaldavClient(proxy.url(url), timeout=10.0, verify=False),
+        ):
+            client.probe()
+            assert CaldavTarget(client, "me", ZoneInfo("UTC")).list_owned() == []
+            assert (client.requests, client.connections) == (2, 1)
+            client.close()
     finally:
         proxy.close()
 

@@ -522,7 +522,7 @@ class WebDav:
         except _ExpiredError:
             raise TooSlowError(self.total) from None
         except ssl.SSLError as err:
-            raise TlsError(_short(err)) from None
+            raise TlsError(_tls_reason(err)) from None
         except TimeoutError as err:
             raise ReadTimeoutError(_short(err)) from None
         except (OSError, http.client.HTTPException) as err:
@@ -559,6 +559,14 @@ def _request_target(url: str) -> str:
     path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
     query = quote(parts.query, safe="/?%:@!$&'()*+,;=-._~")
     return path + (f"?{query}" if query else "")
+
+
+def _tls_reason(err: ssl.SSLError) -> str:
+    """``certificate verify failed: self-signed certificate``, without OpenSSL's decorations."""
+    if isinstance(err, ssl.SSLCertVerificationError) and err.verify_message:
+        return f"certificate verify failed: {err.verify_message}"
+    text = re.sub(r"^\[SSL(?::[^\]]*)?\]\s*|\s*\(_ssl\.c:\d+\)$", "", _short(err))
+    return text or "TLS error"
 
 
 def _short(err: BaseException) -> str:
