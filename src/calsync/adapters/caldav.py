@@ -201,7 +201,7 @@ class CaldavClient:
             auth_type=auth_type if username is not None else None,
             timeout=timeout,
             total=TOTAL_TIME_FACTOR * timeout,  # ``timeout`` bounds each read; this the whole exchange
-            verify=verify,
+            verify=verify or ca_file is not None,  # a CA file is trusted, and checked against
             ca_file=ca_file,
         )
 
