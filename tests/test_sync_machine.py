@@ -1,7 +1,7 @@
 """The calendar machine (``calendar_machine.py``) on CalDAV: real Radicale and Xandikos servers.
 
 The backend writes runs and foreign events with a plain CalDAV client as a calendar app would,
-and injects failures into calsync's HTTP session: connection dropped mid-pass, an answer lost
+and injects failures into calsync's HTTP client: connection dropped mid-pass, an answer lost
 after the server acted, HTTP 500, timeout, a 412 from a person editing the event right before
 calsync's write. ``MAX_EXAMPLES`` sequences per server of at most ``STEP_COUNT`` steps (about
 30-40 s per server; ``CALSYNC_PROPERTY_SCALE`` multiplies both).
@@ -16,12 +16,12 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
+from email.message import Message
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import icalendar
-import niquests
 import pytest
 from caldav.collection import Calendar as DavCollection
 
@@ -29,6 +29,7 @@ from calendar_machine import HORIZON_WEEKS, PLAN_ID, ZONE, Backend, CalendarMach
 from calsync import registry
 from calsync.adapters import caldav as caldav_adapter
 from calsync.adapters.caldav import CaldavClient, CaldavTarget
+from calsync.adapters.webdav import Answer, ConnectFailedError, ReadTimeoutError
 from calsync.config import CaldavTarget as CaldavTargetConfig
 from calsync.config import PlanConfig, parse_config
 from calsync.core.model import When
@@ -51,15 +52,11 @@ FAILURES = ("drop", "lost_answer", "500", "timeout", "412")
 # -- failure injection ----------------------------------------------------------------------------
 
 
-def _fake_response(url: str, status: int) -> niquests.Response:
+def _fake_response(url: str, status: int) -> Answer:
     """An HTTP answer the server never gave (an injected 5xx)."""
-    response = niquests.Response()
-    response.status_code = status
-    response.reason = "Internal Server Error (injected)"
-    response.headers = niquests.structures.CaseInsensitiveDict({"Content-Type": "text/plain"})
-    response._content = b"injected failure"
-    response.url = url
-    return response
+    headers = Message()
+    headers["Content-Type"] = "text/plain"
+    return Answer(status, "Internal Server Error (injected)", headers, b"injected failure", url)
 
 
 class Injector:
@@ -108,7 +105,8 @@ class Injector:
         self.person_edits = None
 
     def wrap(self, send: Callable[..., Any]) -> Callable[..., Any]:
-        """``send`` (a session's ``request``) with the failures injected."""
+        """``send`` (the client's :meth:`~calsync.adapters.webdav.WebDav.send`) with the failures
+        injected."""
 
         def request(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
             if self.methods is not None and method not in self.methods:
@@ -127,15 +125,15 @@ class Injector:
                 return send(method, url, *args, **kwargs)
             self.fired += 1
             if mode == "drop":
-                raise niquests.exceptions.ConnectionError("connection dropped (injected)")
+                raise ConnectFailedError("connection dropped (injected)")
             if mode == "timeout":
-                raise niquests.exceptions.ReadTimeout("read timed out (injected)")
+                raise ReadTimeoutError("read timed out (injected)")
             if mode == "500":
                 return _fake_response(url, 500)
             send(method, url, *args, **kwargs)
             if method == "PUT":
                 self.lost.add(url)
-            raise niquests.exceptions.ConnectionError("connection lost after the request (injected)")
+            raise ConnectFailedError("connection lost after the request (injected)")
 
         return request
 
@@ -144,13 +142,12 @@ INJECTOR = Injector()
 
 
 class InjectedClient(CaldavClient):
-    """calsync's CalDAV client with :data:`INJECTOR` in its HTTP session and no retry backoff."""
+    """calsync's CalDAV client with :data:`INJECTOR` in its HTTP client and no retry backoff."""
 
     def __init__(self, url: str, **kwargs: Any) -> None:
         kwargs["backoff"] = 0.0
         super().__init__(url, **kwargs)
-        session = self._dav.session
-        setattr(session, "request", INJECTOR.wrap(session.request))  # noqa: B010
+        setattr(self._dav, "send", INJECTOR.wrap(self._dav.send))  # noqa: B010
 
 
 # -- reading the servers as a person would ----------------------------------------------------------

@@ -457,7 +457,7 @@ def test_every_module_imports_in_the_sandbox(analyze: str, tmp_path: Path) -> No
         "for m in pkgutil.walk_packages(calsync.__path__, 'calsync.'):\n"
         "    if not m.name.endswith('__main__'):\n"
         "        importlib.import_module(m.name)\n"
-        "import caldav, requests\n"
+        "import requests\n"
         "ssl.create_default_context()\n"
         "t = threading.Thread(target=print, args=('threads ok',)); t.start(); t.join()\n"
     )

@@ -31,7 +31,7 @@ from calsync.ports import CalendarTarget, SourceAdapter
 from calsync.redact import collection_url, without_credentials
 from calsync.state import ScopedStore, State, default_state_dir
 
-if TYPE_CHECKING:  # the caldav library is imported only by plans that use CalDAV (start-up time)
+if TYPE_CHECKING:  # the CalDAV adapter is imported only by plans that use CalDAV
     from calsync.adapters.caldav import CaldavClient
 
 
@@ -54,7 +54,7 @@ def _client(
 
 
 def caldav_reader(source: CaldavSource, *, name: str, where: str) -> SourceAdapter:
-    """A ``caldav`` source's adapter (the caldav library is imported only now)."""
+    """A ``caldav`` source's adapter (its module is imported only now)."""
     from calsync.adapters.caldav import CaldavReader  # noqa: PLC0415
 
     return CaldavReader(name, client=lambda: _client(source, where=where, name=name, error=SourceError))

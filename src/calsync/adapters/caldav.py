@@ -1,8 +1,9 @@
 """CalDAV calendars: a source for the *read* step and a target for the *apply* step.
 
-PRODUCT.md sections 1, 4 and 6; issue 3. The protocol (HTTP, authentication, WebDAV XML) is the
-``caldav`` library's :class:`~caldav.davclient.DAVClient`; this module adds what a sync engine
-needs on top of it:
+PRODUCT.md sections 1, 4 and 6; issues 3 and 12. The protocol (HTTP over one kept-alive
+connection, authentication, TLS, WebDAV XML) is :mod:`calsync.adapters.webdav`, on the standard
+library (the ``caldav`` library cost 0.19 s of imports per process); this module adds what a sync
+engine needs on top of it:
 
 * **Incremental listing** (RFC 6578): with a sync token, one ``sync-collection`` REPORT says what
   changed; the changed objects are fetched with one ``calendar-multiget`` (never one GET each).
@@ -30,23 +31,34 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any, NamedTuple, NoReturn, TypeVar
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import NamedTuple, NoReturn
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import icalendar
-from caldav.davclient import DAVClient
-from caldav.elements import cdav, dav
-from caldav.elements.base import BaseElement
-from caldav.lib import error as dav_error
-from caldav.lib.http_sync import requests as http
-from caldav.response import DAVResponse
 from icalendar import Component
 
 from calsync.adapters import event_ics
-from calsync.adapters.http_deadline import Deadline
 from calsync.adapters.ics_read import parse_ics
+from calsync.adapters.webdav import (
+    CALDAV,
+    CALDAV_NAMESPACES,
+    DAV,
+    Answer,
+    ConnectFailedError,
+    DavXmlError,
+    Multistatus,
+    ReadTimeoutError,
+    TlsError,
+    TooSlowError,
+    WebDav,
+    parse_multistatus,
+    preconditions,
+    request_body,
+    text_element,
+)
 from calsync.core.model import ReadResult, Session, SourceEvent, Version, source_order
 from calsync.core.reconcile import OwnedEvent
 from calsync.errors import CalsyncError, SourceError
@@ -54,8 +66,6 @@ from calsync.ports import ConflictError, SyncStore
 from calsync.redact import collection_url, without_credentials
 
 log = logging.getLogger(__name__)
-
-_T = TypeVar("_T")
 
 Cache = dict[str, tuple[str, bytes]]
 """Objects of a calendar by href (the URL path, unquoted): ``(etag, iCalendar bytes)``."""
@@ -83,14 +93,20 @@ redact_url = without_credentials
 """The URL without user name and password (for messages and logs)."""
 
 
-def _href_key(href: str) -> str:
-    """The cache key of an href: its path, unquoted (servers differ in what they quote)."""
-    return unquote(urlsplit(href).path)
-
-
-def _tree(root: BaseElement, children: list[BaseElement]) -> BaseElement:
-    """A WebDAV XML element with its children."""
-    return root + children
+def _retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds: a number of seconds, or an HTTP date."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _quote_path(path: str) -> str:
@@ -142,7 +158,8 @@ class CaldavClient:
     for targets) and ``name`` starts every message (e.g. ``plan me: source training``).
     ``auth_type`` ``basic`` sends the credentials with every request (no 401 round-trip, so an
     idle pass stays one request); ``digest`` for servers that want it; None lets the server
-    choose on a first 401 (one more request per new client).
+    choose on a first 401 (one more request per new client). The HTTP and the XML are
+    :mod:`calsync.adapters.webdav`'s: one kept-alive connection per client.
     """
 
     def __init__(
@@ -168,47 +185,41 @@ class CaldavClient:
             if password is None and parts.password is not None:
                 password = unquote(parts.password)
         self.url = collection_url(url)
-        self.path = urlsplit(self.url).path
+        self.path = unquote(urlsplit(self.url).path)
+        """The collection's path, unquoted like the hrefs calsync keeps (a member's href is
+        ``path + name``; :meth:`absolute` quotes it for the wire)."""
         self._origin = urlunsplit((parts.scheme, urlsplit(self.url).netloc, "", "", ""))
         self.timeout = timeout
         self.error = error
         self.name = name
         self.retries = max(1, retries)
         self.backoff = backoff
-        self.requests = 0
-        """HTTP requests sent so far (each retry and each authentication round-trip counts)."""
-        self._dav = DAVClient(
-            url=self.url,
+        self._dav = WebDav(
+            self.url,
             username=username,
             password=(password or "") if username is not None else None,
             auth_type=auth_type if username is not None else None,
-            timeout=timeout,  # type: ignore[arg-type]  # niquests takes float seconds
-            ssl_verify_cert=ca_file if ca_file else verify,
-            enable_rfc6764=False,
+            timeout=timeout,
+            total=TOTAL_TIME_FACTOR * timeout,  # ``timeout`` bounds each read; this the whole exchange
+            verify=verify or ca_file is not None,  # a CA file is trusted, and checked against
+            ca_file=ca_file,
         )
-        session = self._dav.session
-        send = session.request
-        deadline = Deadline()
-        deadline.guard(session)
-        budget = TOTAL_TIME_FACTOR * timeout
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self.requests += 1
-            with deadline.within(budget):  # ``timeout`` bounds each read; this the whole exchange
-                try:
-                    return send(*args, **kwargs)
-                except Exception:
-                    if deadline.expired:
-                        raise _TooSlowError(budget) from None
-                    raise
-
-        setattr(session, "request", counted)  # noqa: B010  # count and time every HTTP request
 
     def __repr__(self) -> str:
         return f"CaldavClient({self.url!r})"
 
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent so far (each retry and each authentication round-trip counts)."""
+        return self._dav.requests
+
+    @property
+    def connections(self) -> int:
+        """TCP connections opened so far (one per pass while the server keeps it alive)."""
+        return self._dav.connections
+
     def close(self) -> None:
-        """Close the HTTP session."""
+        """Close the HTTP connection."""
         self._dav.close()
 
     # -- requests and errors ------------------------------------------------------------------
@@ -257,10 +268,11 @@ class CaldavClient:
         *,
         accept: Iterable[int] = (200, 201, 204, 207),
         passthrough: Iterable[int] = (),
-    ) -> DAVResponse:
-        """Send one request (retried on 5xx, timeouts and connection errors).
+    ) -> Answer:
+        """Send one request (retried on 5xx, timeouts and connection errors; a 429, or a 503
+        with ``Retry-After``, waits as the server asks, at most 10 s).
 
-        Returns the response when its status is in ``accept`` or ``passthrough`` (the caller
+        Returns the answer when its status is in ``accept`` or ``passthrough`` (the caller
         handles those; a 401/403 in ``passthrough`` comes as :class:`_RefusedError`), else raises
         the error for people.
         """
@@ -269,35 +281,19 @@ class CaldavClient:
         for attempt in range(1, self.retries + 1):
             last = attempt == self.retries
             try:
-                response = self._dav.request(url, method, body, dict(headers or {}))
-            except _TooSlowError as err:  # answering, too slowly: another try would stall as long
+                answer = self._dav.send(method, url, body.encode("utf-8"), headers=dict(headers or {}))
+            except TooSlowError as err:  # answering, too slowly: another try would stall as long
                 raise self.fail(
-                    f"no whole answer within {err.args[0]:g} s ({TOTAL_TIME_FACTOR} x the timeout)",
+                    f"no whole answer within {err.seconds:g} s ({TOTAL_TIME_FACTOR} x the timeout)",
                     "the server is too slow; calsync tries again later",
                 ) from None
-            except dav_error.AuthorizationError as err:
-                status = err.status or 401
-                if status in handled:
-                    raise _RefusedError(status, list(err.preconditions)) from None
-                raise self._status_error(status) from None
-            except dav_error.RateLimitError as err:
-                if last:
-                    raise self.fail(
-                        f"the server is busy (HTTP {err.status or 429}, {self.retries} tries)",
-                        "try again later",
-                    ) from None
-                wait = min(err.retry_after_seconds or delay, 10.0)
-                log.info("%s: %s is busy; retrying in %.1f s", self.name, self.url, wait)
-                time.sleep(wait)
-                delay *= 2
-                continue
-            except http.exceptions.SSLError as err:
+            except TlsError as err:
                 raise self.fail(
                     f"TLS failed ({self._reason(err)})",
                     "check the server's certificate, or set the CA file that signed it",
                 ) from None
-            except (http.exceptions.Timeout, http.exceptions.ConnectionError) as err:
-                if isinstance(err, http.exceptions.Timeout):
+            except (ReadTimeoutError, ConnectFailedError) as err:
+                if isinstance(err, ReadTimeoutError):
                     what, advice = (
                         f"no answer within {self.timeout:g} s ({self.retries} tries)",
                         "check that the server is up, or raise the timeout",
@@ -313,17 +309,29 @@ class CaldavClient:
                 time.sleep(delay)
                 delay *= 2
                 continue
-            except Exception as err:  # an answer that is not WebDAV, an unknown auth scheme...
-                raise self.unreadable(err) from None
-            status = int(response.status)
+            status = answer.status
+            if status in (401, 403):
+                if status in handled:
+                    raise _RefusedError(status, preconditions(answer.body))
+                raise self._status_error(status)
+            if status == 429 or (status == 503 and answer.headers.get("Retry-After") is not None):
+                if last:
+                    raise self.fail(
+                        f"the server is busy (HTTP {status}, {self.retries} tries)", "try again later"
+                    )
+                wait = min(_retry_after(answer.headers.get("Retry-After")) or delay, 10.0)
+                log.info("%s: %s is busy; retrying in %.1f s", self.name, self.url, wait)
+                time.sleep(wait)
+                delay *= 2
+                continue
             if status in handled:
-                return response
+                return answer
             if status in _RETRY_STATUS and not last:
                 log.info("%s: %s %s: HTTP %d; retrying", self.name, method, redact_url(url), status)
                 time.sleep(delay)
                 delay *= 2
                 continue
-            raise self._status_error(status, str(getattr(response, "reason", "") or ""))
+            raise self._status_error(status, answer.reason)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
@@ -338,12 +346,17 @@ class CaldavClient:
         first = text.splitlines()[0] if text else type(err).__name__
         return first[:120]
 
-    def _parse(self, parse: Callable[[], _T]) -> _T:
-        """Run one of caldav's multistatus parsers; a malformed answer is an error for people."""
+    def _multistatus(self, answer: Answer) -> Multistatus:
+        """A 207's body; a malformed one, or a member status calsync does not know, is an error
+        for people."""
         try:
-            return parse()
-        except Exception as err:
+            result = parse_multistatus(answer.body, answer.url or self.url)
+            for item in result.responses:
+                if item.status not in (None, 200, 201, 207, 404):
+                    raise DavXmlError(f"{item.href}: HTTP {item.status}")
+        except DavXmlError as err:
             raise self.unreadable(err) from None
+        return result
 
     # -- listing ------------------------------------------------------------------------------
 
@@ -353,31 +366,31 @@ class CaldavClient:
         deleted: set[str] = set()
         current = token
         for _page in range(100):
-            prop = _tree(dav.Prop(), [dav.GetEtag()])
-            token_element = dav.SyncToken(value=current or "")
-            root = _tree(dav.SyncCollection(), [token_element, dav.SyncLevel(value="1"), prop])
-            body = str(root)
+            body = request_body(
+                "D:sync-collection",
+                text_element("D:sync-token", current or ""),
+                "<D:sync-level>1</D:sync-level>",
+                "<D:prop><D:getetag/></D:prop>",
+            )
             refused = _TOKEN_REFUSED if current else _NO_SYNC
             try:
-                response = self.request(
+                answer = self.request(
                     "REPORT", self.url, body, {"Depth": "0"}, accept=(207,), passthrough=refused
                 )
             except _RefusedError as err:
                 self._sync_refused(current, err.status, err.preconditions)
-            status = int(response.status)
-            if status != 207:
-                raw = getattr(response, "_raw", b"")
-                self._sync_refused(current, status, dav_error.parse_preconditions(raw))
-            result = self._parse(response.parse_sync_collection)
-            for item in result.changed:
-                key = _href_key(item.href)
-                if self._is_member(key):
-                    etags[key] = item.etag
-                    deleted.discard(key)
-            for href in result.deleted:
-                key = _href_key(href)
-                etags.pop(key, None)
-                deleted.add(key)
+            if answer.status != 207:
+                self._sync_refused(current, answer.status, preconditions(answer.body))
+            if not answer.body.strip():
+                raise _NoSyncCollectionError  # an empty 207: treated as no sync-collection, as before
+            result = self._multistatus(answer)
+            for item in result.responses:
+                if item.status == 404:
+                    etags.pop(item.href, None)
+                    deleted.add(item.href)
+                elif self._is_member(item.href):
+                    etags[item.href] = item.text(f"{DAV}getetag")
+                    deleted.discard(item.href)
             if not result.sync_token:
                 raise _NoSyncCollectionError
             previous, current = current, result.sync_token
@@ -385,10 +398,10 @@ class CaldavClient:
                 break
         return Listing(token=current, full=token is None, etags=etags, deleted=frozenset(deleted))
 
-    def _sync_refused(self, token: str | None, status: int, preconditions: list[str]) -> NoReturn:
+    def _sync_refused(self, token: str | None, status: int, conditions: list[str]) -> NoReturn:
         """Why a sync-collection was refused: a bad token, or no sync-collection at all."""
-        log.debug("%s: %s: sync-collection answered %d %s", self.name, self.url, status, preconditions)
-        if token and (_VALID_SYNC_TOKEN in preconditions or _SUPPORTED_REPORT not in preconditions):
+        log.debug("%s: %s: sync-collection answered %d %s", self.name, self.url, status, conditions)
+        if token and (_VALID_SYNC_TOKEN in conditions or _SUPPORTED_REPORT not in conditions):
             raise _TokenRefusedError
         raise _NoSyncCollectionError
 
@@ -397,19 +410,12 @@ class CaldavClient:
 
     def _etag_listing(self) -> Listing:
         """Every member with its ETag (depth-1 PROPFIND), for servers without sync-collection."""
-        response = self.request(
-            "PROPFIND",
-            self.url,
-            self._dav._build_propfind_body(["getetag"]).decode(),
-            {"Depth": "1"},
-            accept=(207,),
-        )
+        body = request_body("D:propfind", "<D:prop><D:getetag/></D:prop>")
+        answer = self.request("PROPFIND", self.url, body, {"Depth": "1"}, accept=(207,))
         etags: dict[str, str | None] = {}
-        for item in self._parse(response.parse_propfind):
-            key = _href_key(item.href)
-            if item.status < 300 and self._is_member(key):
-                value = item.properties.get(dav.GetEtag.tag)
-                etags[key] = str(value) if value else None
+        for item in self._multistatus(answer).responses:
+            if (item.status is None or item.status < 300) and self._is_member(item.href):
+                etags[item.href] = item.text(f"{DAV}getetag")
         return Listing(token=ETAG_LISTING, full=True, etags=etags)
 
     def list_changes(self, token: str | None) -> Listing:
@@ -438,18 +444,20 @@ class CaldavClient:
         missing: set[str] = set()
         for offset in range(0, len(hrefs), MULTIGET_BATCH):
             batch = hrefs[offset : offset + MULTIGET_BATCH]
-            prop = _tree(dav.Prop(), [dav.GetEtag(), cdav.CalendarData()])
-            hrefs_xml: list[BaseElement] = [dav.Href(value=_quote_path(h)) for h in batch]
-            root = _tree(cdav.CalendarMultiGet(), [prop, *hrefs_xml])
-            body = str(root)
-            response = self.request("REPORT", self.url, body, accept=(207,))
-            for item in self._parse(response.parse_calendar_query):
-                key = _href_key(item.href)
-                if item.status == 404 or (item.calendar_data is None and item.status >= 300):
-                    missing.add(key)
-                elif item.calendar_data is not None:
-                    data = item.calendar_data
-                    found[key] = (item.etag or "", data.encode("utf-8") if isinstance(data, str) else data)
+            body = request_body(
+                "C:calendar-multiget",
+                "<D:prop><D:getetag/><C:calendar-data/></D:prop>",
+                *(text_element("D:href", _quote_path(h)) for h in batch),
+                namespaces=CALDAV_NAMESPACES,
+            )
+            answer = self.request("REPORT", self.url, body, accept=(207,))
+            for item in self._multistatus(answer).responses:
+                data = item.raw(f"{CALDAV}calendar-data")
+                status = item.status or 200
+                if status == 404 or (data is None and status >= 300):
+                    missing.add(item.href)
+                elif data is not None:
+                    found[item.href] = (item.text(f"{DAV}getetag") or "", data.encode("utf-8"))
         for key in set(hrefs) - set(found) - missing:
             log.warning(
                 "%s: %s did not return %s in a multiget; it is read next time", self.name, self.url, key
@@ -497,15 +505,15 @@ class CaldavClient:
 
     def probe(self) -> str:
         """Check that the URL is a calendar this user can read (one PROPFIND); its display name."""
-        body = self._dav._build_propfind_body(["resourcetype", "displayname"]).decode()
-        response = self.request("PROPFIND", self.url, body, {"Depth": "0"}, accept=(207,))
-        for item in self._parse(response.parse_propfind):
-            if self._is_member(_href_key(item.href)):
+        body = request_body("D:propfind", "<D:prop><D:resourcetype/><D:displayname/></D:prop>")
+        answer = self.request("PROPFIND", self.url, body, {"Depth": "0"}, accept=(207,))
+        for item in self._multistatus(answer).responses:
+            if self._is_member(item.href):
                 continue
-            kinds = item.properties.get(dav.ResourceType.tag) or []
-            if cdav.Calendar.tag not in kinds:
+            kinds = item.props.get(f"{DAV}resourcetype")
+            if kinds is None or kinds.find(f"{CALDAV}calendar") is None:
                 raise self.fail("this is not a calendar collection", "check the calendar URL")
-            return str(item.properties.get(dav.DisplayName.tag) or "")
+            return item.text(f"{DAV}displayname") or ""
         raise self.fail("the server did not describe the calendar", "check the calendar URL")
 
 

@@ -1,4 +1,6 @@
-"""A total deadline for HTTP requests (issue 14): used by the sources that read over the network.
+"""A total deadline for HTTP requests (issue 14): used by the sources that read over requests
+(``ics_url``, ``ha_client``; the CalDAV client's own sockets keep their deadline themselves,
+``webdav._Clock``).
 
 ``timeout=`` in requests / niquests bounds each socket read, not a request: a server that sends
 its headers (or its body) one byte a second never trips it. :class:`Deadline` is the missing
