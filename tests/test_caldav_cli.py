@@ -267,3 +267,78 @@ def test_a_kept_source_reads_no_cached_object_from_disk_when_idle(
     assert len(loads) == 1, "the idle pass took the objects it kept, not the state's"
     assert idle.requests == 1
     assert [e.uid for e in idle.events] == [e.uid for e in first.events]
+
+
+@pytest.mark.usefixtures("password")
+def test_a_new_process_lists_the_target_from_the_kept_events_and_updates_keep_a_persons_details(
+    caldav_calendar: DavCalendar, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: an idle ``calsync sync`` process with a local plan and a CalDAV target parses no
+    calendar object (the owned events kept with the objects serve) and imports no iCalendar
+    library; when a run moves, an update still carries over what a person added to the event."""
+    import os
+    import subprocess
+    import sys
+
+    import test_ics_file
+
+    target = caldav_calendar
+    (tmp_path / "plan.ics").write_bytes(test_ics_file.EXAMPLE.read_bytes())
+    user = (
+        f'username = "{target.server.username}"\npassword_env = "{PASSWORD_ENV}"\n'
+        if target.server.username
+        else ""
+    )
+    config = tmp_path / "calsync.toml"
+    config.write_text(
+        '[[plan]]\nid = "me"\ntimezone = "Europe/Berlin"\nhorizon_weeks = 8\n'
+        '[[plan.source]]\nkind = "ics_file"\npath = "plan.ics"\n'
+        f'[plan.target]\nkind = "caldav"\nurl = "{target.url}"\n{user}',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
+    argv = ["--config", str(config), "sync", "--now", LATER]
+    code = (
+        "import sys, io, contextlib\nfrom calsync.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    assert main({argv!r}) == 0\n"
+        "print(out.getvalue().strip())\n"
+        "print('icalendar' in sys.modules)"
+    )
+
+    def sync() -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=dict(os.environ)
+        )
+        return done.stdout.splitlines()
+
+    assert "created" in sync()[-2]
+    sync()  # the listing after the writes is kept
+    idle = sync()
+    assert "0 created, 0 updated, 0 deleted" in idle[-2]
+    assert idle[-1] == "False"
+
+    # a person adds a place to the sessions of three weeks; then long runs move a day earlier
+    sessions = events_in(target)
+    placed = {uid for uid in sessions if re.search(r"2026W5[0-2]", uid)}
+    assert placed
+    with target.server.dav() as client:
+        objects = DavCollection(client=client, url=target.url).events()
+        assert isinstance(objects, list), "the synchronous client answers with a list"
+        for obj in objects:
+            if any(uid in obj.data for uid in placed):
+                obj.data = obj.data.replace("END:VEVENT", "LOCATION:Gym on Main Street\r\nEND:VEVENT", 1)
+                obj.save()
+    assert "0 created, 0 updated, 0 deleted" in sync()[-2]  # a place added is no reason to rewrite
+    text = (tmp_path / "plan.ics").read_text(encoding="utf-8")
+    moved = re.sub(
+        r"(DTSTART;VALUE=DATE:202612)(1[0-9])", lambda m: f"{m[1]}{int(m[2]) - 1:02d}", text, count=3
+    )
+    assert moved != text
+    (tmp_path / "plan.ics").write_text(moved, encoding="utf-8")
+    assert "0 updated" not in sync()[-2]
+    now = events_in(target)
+    updated = {uid for uid in placed if now[uid].get("SEQUENCE") != sessions[uid].get("SEQUENCE")}
+    assert updated, "the moves rewrote sessions of the weeks with a place"
+    for uid in updated:
+        assert str(now[uid].get("LOCATION")) == "Gym on Main Street", uid

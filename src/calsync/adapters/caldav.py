@@ -33,15 +33,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import NamedTuple, NoReturn
+from typing import TYPE_CHECKING, NamedTuple, NoReturn
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-import icalendar
-from icalendar import Component
+from calsync.adapters.kept import KeptUnusableError, owned_from_json, owned_to_json, reader_key
 
-from calsync.adapters import event_ics
-from calsync.adapters.ics_read import parse_ics
+if TYPE_CHECKING:  # imported where an object is parsed or written, not on an idle pass (issue 12)
+    from icalendar import Component
+
 from calsync.adapters.webdav import (
     CALDAV,
     CALDAV_NAMESPACES,
@@ -529,6 +529,10 @@ def _calsync_object(data: bytes) -> bool:
     """Whether an object holds an event written by calsync (cheap test first)."""
     if b"X-CALSYNC-" not in data and b"calsync-" not in data:
         return False
+    import icalendar  # noqa: PLC0415 - see the TYPE_CHECKING import
+
+    from calsync.adapters import event_ics  # noqa: PLC0415
+
     try:
         calendars = icalendar.Calendar.from_ical(data, multiple=True)
     except Exception:
@@ -619,6 +623,8 @@ class CaldavSource:
         """One object's occurrences; None when calsync wrote it, the error line when unreadable."""
         if self.skip_calsync_events and _calsync_object(data):
             return None
+        from calsync.adapters.ics_read import parse_ics  # noqa: PLC0415 - see the TYPE_CHECKING import
+
         try:
             return parse_ics(
                 data, name=self.name, zone=zone, window_start=window_start, window_end=window_end
@@ -687,14 +693,19 @@ class _Seen:
     """It holds this plan's event (also when that event cannot be read)."""
     event: OwnedEvent | None
     """The owned event (None: not ours, or unreadable, with a warning logged once)."""
-    components: tuple[Component, ...] = ()
-    """This plan's VEVENTs in it, as parsed (an update carries their details over)."""
+    components: tuple[Component, ...] | None = ()
+    """This plan's VEVENTs in it, as parsed (an update carries their details over); None when
+    the event came from the listing a former process kept (parsed when an update needs them)."""
 
 
 _SEEN: OrderedDict[tuple[str, str, str, str, str], _Seen] = OrderedDict()
 """Objects already read, by (collection, plan, zone, href, ETag): each version of an object is
 parsed at most once per process (the daemon's passes, and the listing after a pass's writes)."""
 _SEEN_MAX = 20_000
+
+LISTING = "#listing"
+"""The store's object (never an href) holding the owned events of the target's objects, for the
+next process: ``(key, JSON)``, the key naming the plan, zone, collection and reading code."""
 
 
 _SEEN_LOCK = threading.Lock()
@@ -751,6 +762,10 @@ class CaldavTarget:
         self.token = store.token() if store is not None and resume else None
         self.cache: Cache = dict(store.objects()) if store is not None and resume else {}
         """This plan's objects by href; foreign objects are kept as ``(etag, b"")``."""
+        listing = self.cache.pop(LISTING, None)
+        self._stored_listing: tuple[str, bytes] | None = (listing[0], listing[1]) if listing else None
+        """The owned events kept with the objects (under the key they are valid for)."""
+        self._kept: dict[str, OwnedEvent] | None = None
         self._saved: tuple[str | None, Cache] = (self.token, dict(self.cache))
         """What the store holds already (nothing to save while the listing stays the same)."""
         self._where: dict[str, _Where] = {}
@@ -781,6 +796,10 @@ class CaldavTarget:
     def _owned_components(self, data: bytes) -> list[Component]:
         if not data:
             return []
+        import icalendar  # noqa: PLC0415 - see the TYPE_CHECKING import
+
+        from calsync.adapters import event_ics  # noqa: PLC0415
+
         calendars = icalendar.Calendar.from_ical(data, multiple=True)
         return [c for cal in calendars for c in cal.walk("VEVENT") if event_ics.owns(c, self.plan_id)]
 
@@ -794,9 +813,14 @@ class CaldavTarget:
         seen = _seen_get(key) if etag else None
         if seen is not None:
             return seen
-        if b"X-CALSYNC-" not in data and b"calsync-" not in data:
+        kept = self._kept_listing().get(href) if etag else None
+        if kept is not None and kept.etag == etag:
+            seen = _Seen(ours=True, event=replace(kept, href="", etag=""), components=None)
+        elif b"X-CALSYNC-" not in data and b"calsync-" not in data:
             seen = _Seen(ours=False, event=None)
         else:
+            from calsync.adapters import event_ics  # noqa: PLC0415 - see the TYPE_CHECKING import
+
             try:
                 components = self._owned_components(data)
             except Exception as err:  # not readable as iCalendar: not ours to touch
@@ -828,16 +852,37 @@ class CaldavTarget:
             if seen.event is not None:
                 owned.append(replace(seen.event, href=href, etag=etag or ""))
                 self._where[seen.event.uid] = _Where(href, etag)
-        self._keep()
+        self._keep(owned)
         return owned
 
-    def _keep(self) -> None:
-        """Save the token and listing for the next pass, when they changed (an idle pass writes
-        nothing to disk: SD cards on a Raspberry Pi last longer)."""
-        if self.store is None or (self.token, self.cache) == self._saved:
+    def _listing_key(self) -> str:
+        return f"{reader_key()}|{self.plan_id}|{self.zone.key}|{self.url}"
+
+    def _kept_listing(self) -> dict[str, OwnedEvent]:
+        """The owned events a former process kept with the objects, by href (each valid for its
+        ETag): a new process parses only the objects that changed since."""
+        if self._kept is None:
+            self._kept = {}
+            stored = self._stored_listing
+            if stored is not None and stored[0] == self._listing_key():
+                try:
+                    self._kept = {event.href: event for event in owned_from_json(stored[1])[0]}
+                except KeptUnusableError as err:
+                    log.debug("%s: the kept listing is unusable (%s)", self, err)
+        return self._kept
+
+    def _keep(self, owned: list[OwnedEvent]) -> None:
+        """Save the token, the objects and their owned events for the next pass, when they
+        changed (an idle pass writes nothing to disk: SD cards on a Raspberry Pi last longer)."""
+        if self.store is None:
+            return
+        listing = owned_to_json(owned, [])
+        kept = (self._listing_key(), listing) if listing is not None else None
+        if (self.token, self.cache) == self._saved and kept == self._stored_listing:
             return
         self._saved = (self.token, dict(self.cache))
-        self.store.save(self.token, self.cache)
+        self._stored_listing = kept
+        self.store.save(self.token, {**self.cache, LISTING: kept} if kept is not None else self.cache)
 
     def href_for(self, uid: str) -> str:
         """Where a new event goes: ``<collection>/<uid>.ics``."""
@@ -866,6 +911,8 @@ class CaldavTarget:
         return int(response.status), etag
 
     def _remember(self, uid: str, href: str, etag: str | None, data: bytes, vevent: Component) -> Version:
+        from calsync.adapters import event_ics  # noqa: PLC0415 - see the TYPE_CHECKING import
+
         self._wrote = True
         if etag:
             self.cache[href] = (etag, data)
@@ -881,6 +928,8 @@ class CaldavTarget:
 
     def create(self, session: Session, *, now: datetime) -> Version:
         """PUT with ``If-None-Match: *``; a 409 / 412 (the UID is there) is a conflict."""
+        from calsync.adapters import event_ics  # noqa: PLC0415 - see the TYPE_CHECKING import
+
         href = self.href_for(session.uid)
         vevent = event_ics.session_vevent(session, self.plan_id, 0, now)
         data = event_ics.object_calendar(vevent).to_ical()
@@ -894,7 +943,12 @@ class CaldavTarget:
         where = self._where.get(previous.uid)
         if where is None or where.href not in self.cache:
             raise ConflictError("it was not in the last listing")
-        current = self._read(where.href, where.etag or "", self.cache[where.href][1]).components
+        from calsync.adapters import event_ics  # noqa: PLC0415 - see the TYPE_CHECKING import
+
+        data = self.cache[where.href][1]
+        current = self._read(where.href, where.etag or "", data).components
+        if current is None:  # from a kept listing: parse now, the update carries their details over
+            current = tuple(self._owned_components(data))
         old = current[0] if current else None  # none readable: rewrite from the session alone
         vevent = event_ics.updated_vevent(old, session, self.plan_id, sequence, now)
         data = event_ics.object_calendar(vevent).to_ical()
