@@ -26,6 +26,8 @@ LIGHT_ONLY_KINDS = frozenset({LIGHT, CORE, BODYWEIGHT})
 """What R16 allows in the second half of a race recovery: light or bodyweight work."""
 STEP = timedelta(minutes=15)
 """Granularity of start times inside a window."""
+ONE_DAY = timedelta(days=1)
+JUST_BEFORE = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,22 @@ class Fit(NamedTuple):
     order: Why | None
     against_order: bool = False
     """The session could not go where R13 asks (after the run instead of before)."""
+
+
+_LIFT_FIRST = Why("R13", "lift first, then run")
+_LIFT_AFTER = Why("R13", "after the run: there is no time to lift first that day")
+_SHORT_GAP = Why("R13", "less than the usual gap after the run: there is no later time that day")
+
+
+class _DayTimes(NamedTuple):
+    """What :meth:`Days.fit` needs of one day, gathered once per day."""
+
+    windows: list[tuple[datetime, datetime]]
+    blocked: list[tuple[datetime, datetime]] | tuple[()]
+    first_run: datetime | None
+    """The start of the day's first run (R13 with ``lift_first``)."""
+    kept_after: datetime | None
+    """The earliest start ``run_first_gap_hours`` after the day's last run (R13 otherwise)."""
 
 
 def in_zone(moment: datetime, zone: ZoneInfo) -> datetime:
@@ -96,6 +114,8 @@ class Days:
         self.zone = zone
         self.words = words
         self.first, self.last = first, last
+        # the tables reach one day past the planned weeks: R12 and R10 look at the next day
+        self._lo, self._hi = first - ONE_DAY, last + ONE_DAY
         self.no_strength: dict[date, Why] = {}
         self.no_heavy: dict[date, Why] = {}
         self.no_lower: dict[date, Why] = {}
@@ -110,11 +130,12 @@ class Days:
         self._longs_by_end = sorted(self.longs, key=lambda r: (r.last_day, r.first_day, r.uid))
         self._long_lasts = [r.last_day for r in self._longs_by_end]
         self._fits: dict[tuple[date, int], Fit | None] = {}
-        self._day_windows: dict[date, list[tuple[datetime, datetime]]] = {}
+        self._times: dict[date, _DayTimes] = {}
         self.windows_by_weekday = [rules.windows_for(weekday) for weekday in range(7)]
         self.lift_first = rules.same_day_order == "lift_first"
+        self._kept_why = Why("R13", f"at least {rules.run_first_gap_hours:g} hours after the run")
         for run in runs:
-            if run.last_day >= first - timedelta(days=1) and run.first_day <= last + timedelta(days=1):
+            if run.last_day >= self._lo and run.first_day <= self._hi:
                 self._add_run(run)
         for block in busy:
             if block.training:
@@ -127,41 +148,46 @@ class Days:
 
     # -- building ---------------------------------------------------------------------------
     def _mark(self, table: dict[date, Why], first: date, last: date, why: Why) -> None:
-        day = max(first, self.first - timedelta(days=1))
-        while day <= min(last, self.last + timedelta(days=1)):
+        day = max(first, self._lo)
+        last = min(last, self._hi)
+        while day <= last:
             table.setdefault(day, why)
-            day += timedelta(days=1)
+            day += ONE_DAY
 
     def _add_run(self, run: Run) -> None:
-        minutes = run_minutes(run, self.rules.default_pace_min_per_km)
         if isinstance(run.start, datetime) and isinstance(run.end, datetime):
             start, end = run.start, run.end  # already in the plan's zone (see _Planner)
-            if not_after(end, start):
-                end = start + timedelta(minutes=minutes)
-            self._add_run_time(start, end)
-            days = {start.date(), (end - timedelta(microseconds=1)).date()}
+            if not not_after(end, start):
+                self._add_run_time(start, end)
+            else:
+                end = start + timedelta(minutes=run_minutes(run, self.rules.default_pace_min_per_km))
+                if not not_after(end, start):  # wall-clock minutes may end earlier across a DST change
+                    self._add_run_time(start, end)
+            days = {start.date(), (end - JUST_BEFORE).date()}
         else:
             days = set()
             day = run.first_day
+            length = timedelta(minutes=run_minutes(run, self.rules.default_pace_min_per_km))
+            run_time = self.rules.default_run_time
             while day <= run.last_day:
                 days.add(day)
-                start = datetime.combine(day, self.rules.default_run_time, self.zone)
-                end = min(start + timedelta(minutes=minutes), datetime.combine(day, time(23, 59), self.zone))
-                self._add_run_time(start, end)
-                day += timedelta(days=1)
+                start = datetime.combine(day, run_time, self.zone)
+                end = min(start + length, datetime.combine(day, time(23, 59), self.zone))
+                if not not_after(end, start):
+                    self._add_run_time(start, end)
+                day += ONE_DAY
         for day in days:
             self.runs_on.setdefault(day, []).append(run)
 
     def _add_run_time(self, start: datetime, end: datetime) -> None:
-        """A run's time: it blocks sessions (R19) and orders them on its days (R13)."""
-        if not_after(end, start):
-            return
-        day = max(start.date(), self.first - timedelta(days=1))
-        last = min((end - timedelta(microseconds=1)).date(), self.last + timedelta(days=1))
+        """A run's time (``end`` after ``start``): it blocks sessions (R19) and orders them on its
+        days (R13)."""
+        day = max(start.date(), self._lo)
+        last = min((end - JUST_BEFORE).date(), self._hi)
         while day <= last:
             self.run_times.setdefault(day, []).append((start, end))
             self.blocked.setdefault(day, []).append((start, end))
-            day += timedelta(days=1)
+            day += ONE_DAY
 
     def _add_interval(
         self,
@@ -172,11 +198,11 @@ class Days:
     ) -> None:
         if not_after(end, start):
             return
-        day = max(start.date(), self.first - timedelta(days=1))
-        last = min((end - timedelta(microseconds=1)).date(), self.last + timedelta(days=1))
+        day = max(start.date(), self._lo)
+        last = min((end - JUST_BEFORE).date(), self._hi)
         while day <= last:
             table.setdefault(day, []).append(item if item is not None else (start, end))  # type: ignore[arg-type]
-            day += timedelta(days=1)
+            day += ONE_DAY
 
     def _add_rules(self, races: Sequence[Race]) -> None:
         rules, words = self.rules, self.words
@@ -307,62 +333,57 @@ class Days:
         interval instead of stepping through it.
         """
         key = (day, minutes)
-        if key in self._fits:
-            return self._fits[key]
+        if key not in self._fits:
+            self._fits[key] = self._fit(self._day_times(day), minutes, now)
+        return self._fits[key]
+
+    def _fit(self, times: _DayTimes, minutes: int, now: datetime) -> Fit | None:
         best: Fit | None = None
-        blocked = self.blocked.get(day, ())
-        runs = self.run_times.get(day, ())
-        first_run = min((s for s, _ in runs), default=None)
+        blocked, first_run, kept_after = times.blocked, times.first_run, times.kept_after
         lift_first = self.lift_first
-        kept_after = None
-        if runs and not lift_first:
-            kept_after = max(e for _, e in runs) + timedelta(hours=self.rules.run_first_gap_hours)
         length = timedelta(minutes=minutes)
-        for origin, stop in self._windows(day):
+        for origin, stop in times.windows:
             start = origin if origin > now else on_grid(origin, now)
             while start + length <= stop:
                 end = start + length
                 clash = max((e for s, e in blocked if s < end and start < e), default=None)
                 if clash is not None:
-                    start = on_grid(origin, clash - timedelta(microseconds=1))
+                    start = on_grid(origin, clash - JUST_BEFORE)
                     continue
                 if first_run is None:
-                    self._fits[key] = Fit(start, end, None)
-                    return self._fits[key]
+                    return Fit(start, end, None)
                 if lift_first and end <= first_run:
-                    self._fits[key] = Fit(start, end, Why("R13", "lift first, then run"))
-                    return self._fits[key]
+                    return Fit(start, end, _LIFT_FIRST)
                 if kept_after is not None and start >= kept_after:
-                    gap = f"{self.rules.run_first_gap_hours:g}"
-                    self._fits[key] = Fit(start, end, Why("R13", f"at least {gap} hours after the run"))
-                    return self._fits[key]
+                    return Fit(start, end, self._kept_why)
                 if best is None:
-                    note = (
-                        "after the run: there is no time to lift first that day"
-                        if lift_first
-                        else "less than the usual gap after the run: there is no later time that day"
-                    )
-                    best = Fit(start, end, Why("R13", note), against_order=True)
+                    best = Fit(start, end, _LIFT_AFTER if lift_first else _SHORT_GAP, against_order=True)
                 if lift_first:
                     break  # every later start is after the run too
                 assert kept_after is not None
-                start = on_grid(origin, max(start, kept_after - timedelta(microseconds=1)))
-        self._fits[key] = best
+                start = on_grid(origin, max(start, kept_after - JUST_BEFORE))
         return best
 
-    def _windows(self, day: date) -> list[tuple[datetime, datetime]]:
-        """The day's strength windows as times (R19), computed once per day."""
-        found = self._day_windows.get(day)
+    def _day_times(self, day: date) -> _DayTimes:
+        """The day's strength windows as times (R19), its blocked intervals and its runs' times
+        (R13), gathered once per day."""
+        found = self._times.get(day)
         if found is None:
-            found = []
+            windows = []
             for window in self.windows_by_weekday[day.weekday()]:
                 origin = datetime.combine(day, window.start, self.zone)
                 if window.end == time.max:  # a window "until 24:00" ends at midnight
-                    stop = datetime.combine(day + timedelta(days=1), time(0), self.zone)
+                    stop = datetime.combine(day + ONE_DAY, time(0), self.zone)
                 else:
                     stop = datetime.combine(day, window.end, self.zone)
-                found.append((origin, stop))
-            self._day_windows[day] = found
+                windows.append((origin, stop))
+            runs = self.run_times.get(day, ())
+            first_run = min((s for s, _ in runs), default=None)
+            kept_after = None
+            if runs and not self.lift_first:
+                kept_after = max(e for _, e in runs) + timedelta(hours=self.rules.run_first_gap_hours)
+            found = _DayTimes(windows, self.blocked.get(day, ()), first_run, kept_after)
+            self._times[day] = found
         return found
 
     def next_long(self, day: date) -> Run | None:
