@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from calsync.core.day_rules import Days
 from calsync.core.model import RunKind, SessionKind
@@ -80,39 +81,94 @@ def spacing(a: date, a_lower: bool, b: date, b_lower: bool, weight: float) -> fl
     return 0.0
 
 
-def soft_cost(kind: SessionKind, day: date, days: Days, rules: Rules) -> float:
-    """Soft-rule cost of a kind on a day: R8/R9 distance to the long run, R10's quality-day
-    penalty, run days, preferred days; a tiny weekday term keeps ties deterministic."""
-    w = WEIGHTS
-    cost = day.weekday() * w.weekday_tiebreak
-    nxt = days.next_long(day)
-    gap = (nxt.first_day - day).days if nxt is not None else None
-    if kind is HEAVY:
-        if gap is not None:
-            cost += max(0, 5 - gap) * w.r8_heavy_per_day_short
-        if day in days.heavy_soft:
-            cost += w.r10_heavy_before_quality
-        prev = days.previous_long(day)
-        if prev is not None and (day - prev.last_day).days == 2:
-            cost += w.r12_heavy_two_days_after_long
-    elif kind is LIGHT:
-        target = max(1, round(rules.light_before_long_hours / 24))
-        cost += abs(gap - target) * w.r9_light_per_day_off if gap is not None else w.r9_light_without_long
-        prev = days.previous_long(day)
-        if prev is not None and (day - prev.last_day).days == 1:
-            cost += w.light_after_long
-    if kind.is_lower and day.weekday() == 6:
-        cost += w.lower_on_sunday
-    if kind is LIGHT and day in days.heavy_soft:
-        cost += w.r10_light_before_quality
-    runs = days.runs_on.get(day, [])
-    if any(r.is_long for r in runs):
-        cost += w.r13_long_run_day
-    elif any(r.kind is RunKind.QUALITY for r in runs):
-        cost += w.r13_quality_run_day
-    elif runs:
-        cost += w.r13_run_day
-    preferred = rules.preferred_strength_days
-    if preferred and WEEKDAYS[day.weekday()] not in preferred:
-        cost += w.preferred_days
-    return cost
+class _DayFacts(NamedTuple):
+    """What the soft rules ask of a day, whatever the kind of session."""
+
+    tiebreak: float
+    gap: int | None
+    """Days to the next long run or race, within a week."""
+    after_long: int | None
+    """Days since the last long run or race ended, within a week."""
+    before_quality: bool
+    """The next day holds a quality run (R10)."""
+    run_day: float
+    """R13's cost of the day's runs (the long run's weighs most)."""
+    not_preferred: bool
+    """The runner listed ``preferred_strength_days`` and this weekday is not among them."""
+
+
+class SoftCosts:
+    """The soft-rule cost of each kind on each day of one plan (:meth:`cost`), computed once.
+
+    What does not depend on the kind (the long runs around the day, its runs) is gathered once
+    per day.
+    """
+
+    def __init__(self, days: Days, rules: Rules) -> None:
+        self.days = days
+        self.rules = rules
+        self.light_target = max(1, round(rules.light_before_long_hours / 24))
+        self._facts: dict[date, _DayFacts] = {}
+        self._costs: dict[tuple[SessionKind, date], float] = {}
+
+    def cost(self, kind: SessionKind, day: date) -> float:
+        """Soft-rule cost of a kind on a day: R8/R9 distance to the long run, R10's quality-day
+        penalty, run days, preferred days; a tiny weekday term keeps ties deterministic."""
+        key = (kind, day)
+        found = self._costs.get(key)
+        if found is None:
+            found = self._costs[key] = self._cost(kind, day, self._day(day))
+        return found
+
+    def _day(self, day: date) -> _DayFacts:
+        found = self._facts.get(day)
+        if found is None:
+            days, w = self.days, WEIGHTS
+            nxt = days.next_long(day)
+            prev = days.previous_long(day)
+            runs = days.runs_on.get(day, ())
+            if any(r.is_long for r in runs):
+                run_day = w.r13_long_run_day
+            elif any(r.kind is RunKind.QUALITY for r in runs):
+                run_day = w.r13_quality_run_day
+            else:
+                run_day = w.r13_run_day if runs else 0.0
+            preferred = self.rules.preferred_strength_days
+            found = self._facts[day] = _DayFacts(
+                tiebreak=day.weekday() * w.weekday_tiebreak,
+                gap=(nxt.first_day - day).days if nxt is not None else None,
+                after_long=(day - prev.last_day).days if prev is not None else None,
+                before_quality=day in days.heavy_soft,
+                run_day=run_day,
+                not_preferred=bool(preferred) and WEEKDAYS[day.weekday()] not in preferred,
+            )
+        return found
+
+    def _cost(self, kind: SessionKind, day: date, facts: _DayFacts) -> float:
+        # the terms are added in a fixed order: the same floats give the same ties
+        w = WEIGHTS
+        cost = facts.tiebreak
+        gap = facts.gap
+        if kind is HEAVY:
+            if gap is not None:
+                cost += max(0, 5 - gap) * w.r8_heavy_per_day_short
+            if facts.before_quality:
+                cost += w.r10_heavy_before_quality
+            if facts.after_long == 2:
+                cost += w.r12_heavy_two_days_after_long
+        elif kind is LIGHT:
+            cost += (
+                abs(gap - self.light_target) * w.r9_light_per_day_off
+                if gap is not None
+                else w.r9_light_without_long
+            )
+            if facts.after_long == 1:
+                cost += w.light_after_long
+        if kind.is_lower and day.weekday() == 6:
+            cost += w.lower_on_sunday
+        if kind is LIGHT and facts.before_quality:
+            cost += w.r10_light_before_quality
+        cost += facts.run_day
+        if facts.not_preferred:
+            cost += w.preferred_days
+        return cost

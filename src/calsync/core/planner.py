@@ -33,7 +33,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from calsync.core.catalogue import Catalogue
-from calsync.core.costs import WEIGHTS, soft_cost, spacing
+from calsync.core.costs import WEIGHTS, SoftCosts, spacing
 from calsync.core.day_rules import Days, Fit, Why, in_zone
 from calsync.core.identity import session_uid, week_prefix
 from calsync.core.model import (
@@ -216,7 +216,7 @@ class _Planner:
         self.warnings: list[PlanWarning] = []
         self.sessions: list[Session] = []
         self.week_plans: list[WeekPlan] = []
-        self._soft_costs: dict[tuple[SessionKind, date], float] = {}
+        self.soft = SoftCosts(self.days, self.rules)
         self._lengths: dict[tuple[SessionKind, str | None, float, Phase], int] = {}
         self._race_day_counts: dict[date, int] = {}
 
@@ -404,7 +404,7 @@ class _Planner:
         )
         # Only kept sessions carry into the next week's spacing: carrying planned ones would let
         # one moved run ripple week after week through the whole plan (sessions must change only
-        # in the weeks around a change). Lower body on Sundays costs a little instead (see _soft).
+        # in the weeks around a change). Lower body on Sundays costs a little instead (see SoftCosts).
         return kept
 
     @staticmethod
@@ -573,7 +573,7 @@ class _Planner:
             (level, kind, self._length(kind, self._kind_load(kind, week), per_slot, week.phase))
             for level, kind in enumerate(slot.chain)
         ]
-        forbids, fit_in, soft, now = self.days.forbids, self.days.fit, self._soft, self.now
+        forbids, fit_in, soft, now = self.days.forbids, self.days.fit, self.soft.cost, self.now
         for day in free:
             best: _Option | None = None
             for level, kind, minutes in chain:
@@ -616,15 +616,6 @@ class _Planner:
         if not free:
             why.setdefault("no free day left this week", None)
         return options, "; ".join(list(why)[:3])
-
-    def _soft(self, kind: SessionKind, day: date) -> float:
-        key = (kind, day)
-        if key not in self._soft_costs:
-            self._soft_costs[key] = self._soft_cost(kind, day)
-        return self._soft_costs[key]
-
-    def _soft_cost(self, kind: SessionKind, day: date) -> float:
-        return soft_cost(kind, day, self.days, self.rules)
 
     def _assign(
         self,
