@@ -29,7 +29,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 from calsync.core.catalogue import Catalogue
@@ -123,18 +123,23 @@ def _round5(minutes: float) -> int:
     return int(5 * round(minutes / 5))
 
 
-def _run_in_zone(run: Run, zone: ZoneInfo) -> Run:
-    """The run with its times in the plan's zone, so its days are the plan's days."""
-    if isinstance(run.start, datetime) and isinstance(run.end, datetime):
-        return replace(run, start=in_zone(run.start, zone), end=in_zone(run.end, zone))
-    return run
+def _as_written(moment: datetime, written: datetime) -> bool:
+    """``moment`` is ``written`` to the letter: the same wall time, fold and zone object."""
+    return moment.tzinfo is written.tzinfo and moment.fold == written.fold and moment == written
 
 
-def _session_in_zone(session: Session, zone: ZoneInfo) -> Session:
-    """The session with its times in the plan's zone."""
-    if isinstance(session.start, datetime) and isinstance(session.end, datetime):
-        return replace(session, start=in_zone(session.start, zone), end=in_zone(session.end, zone))
-    return session
+_Timed = TypeVar("_Timed", Run, Session, Busy)
+
+
+def _timed_in_zone(item: _Timed, zone: ZoneInfo) -> _Timed:
+    """The run, session or busy time with its times in the plan's zone, so its days are the
+    plan's days (the item itself when its times are written so already: most are)."""
+    start, end = item.start, item.end
+    if isinstance(start, datetime) and isinstance(end, datetime):
+        start_in, end_in = in_zone(start, zone), in_zone(end, zone)
+        if not (_as_written(start_in, start) and _as_written(end_in, end)):
+            return replace(item, start=start_in, end=end_in)
+    return item
 
 
 _ALL_DAY = datetime.min.replace(tzinfo=UTC)
@@ -174,10 +179,9 @@ class _Planner:
         self.first_week = week_start(self.today)
         self.horizon_end = self.first_week + timedelta(weeks=inp.horizon_weeks)
         zone = inp.zone
-        self.runs = sorted((_run_in_zone(r, zone) for r in inp.runs), key=_run_order)
+        self.runs = sorted((_timed_in_zone(r, zone) for r in inp.runs), key=_run_order)
         self.busy = sorted(
-            (replace(b, start=in_zone(b.start, zone), end=in_zone(b.end, zone)) for b in inp.busy),
-            key=lambda b: (b.start, b.end, b.title),
+            (_timed_in_zone(b, zone) for b in inp.busy), key=lambda b: (b.start, b.end, b.title)
         )
         self.unit = plan_unit(self.runs)
         self.words = Words(self.unit)
@@ -202,12 +206,12 @@ class _Planner:
         self.fixed_in_week: dict[date, list[Session]] = {}
         self.fixed_slots: dict[str, set[str]] = {}
         for session in sorted(
-            (_session_in_zone(s, zone) for s in inp.fixed), key=lambda s: (s.week, s.slot, s.uid)
+            (_timed_in_zone(s, zone) for s in inp.fixed), key=lambda s: (s.week, s.slot, s.uid)
         ):
             self.fixed_in_week.setdefault(week_start(session.day), []).append(session)
             self.fixed_slots.setdefault(session.week, set()).add(session.slot)
         self.previous: dict[tuple[str, str], Session] = {
-            (s.week, s.slot): _session_in_zone(s, zone) for s in inp.previous if s.kind.is_strength
+            (s.week, s.slot): _timed_in_zone(s, zone) for s in inp.previous if s.kind.is_strength
         }
         self.previous_rest: dict[tuple[str, str], Session] = {
             (s.week, s.slot): s for s in inp.previous if s.kind is SessionKind.REST
