@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from calsync.core.model import Busy, Run, RunKind, SessionKind
+from calsync.core.model import JUST_BEFORE, ONE_DAY, Busy, Run, RunKind, SessionKind
 from calsync.core.phases import Race, run_minutes
 from calsync.core.settings import Rules
 from calsync.core.words import Words
@@ -26,8 +26,10 @@ LIGHT_ONLY_KINDS = frozenset({LIGHT, CORE, BODYWEIGHT})
 """What R16 allows in the second half of a race recovery: light or bodyweight work."""
 STEP = timedelta(minutes=15)
 """Granularity of start times inside a window."""
-ONE_DAY = timedelta(days=1)
-JUST_BEFORE = timedelta(microseconds=1)
+_LAST_MINUTE = time(23, 59)
+"""An all-day run ends by then."""
+WITHIN_A_WEEK = timedelta(days=7)
+"""How far :meth:`Days.next_long` and :meth:`Days.previous_long` look."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ def midnight(day: date, zone: ZoneInfo) -> datetime:
 
 def next_midnight(day: date, zone: ZoneInfo) -> datetime:
     """The next day's start in ``zone``."""
-    return datetime.combine(day + timedelta(days=1), time(0), zone)
+    return datetime.combine(day + ONE_DAY, time(0), zone)
 
 
 class Days:
@@ -133,6 +135,8 @@ class Days:
         self._times: dict[date, _DayTimes] = {}
         self.windows_by_weekday = [rules.windows_for(weekday) for weekday in range(7)]
         self.lift_first = rules.same_day_order == "lift_first"
+        self._run_first_gap = timedelta(hours=rules.run_first_gap_hours)
+        self._lengths: dict[int, timedelta] = {}
         self._kept_why = Why("R13", f"at least {rules.run_first_gap_hours:g} hours after the run")
         for run in runs:
             if run.last_day >= self._lo and run.first_day <= self._hi:
@@ -160,24 +164,31 @@ class Days:
             if not not_after(end, start):
                 self._add_run_time(start, end)
             else:
-                end = start + timedelta(minutes=run_minutes(run, self.rules.default_pace_min_per_km))
+                end = start + self._length(run_minutes(run, self.rules.default_pace_min_per_km))
                 if not not_after(end, start):  # wall-clock minutes may end earlier across a DST change
                     self._add_run_time(start, end)
             days = {start.date(), (end - JUST_BEFORE).date()}
         else:
             days = set()
             day = run.first_day
-            length = timedelta(minutes=run_minutes(run, self.rules.default_pace_min_per_km))
+            length = self._length(run_minutes(run, self.rules.default_pace_min_per_km))
             run_time = self.rules.default_run_time
             while day <= run.last_day:
                 days.add(day)
                 start = datetime.combine(day, run_time, self.zone)
-                end = min(start + length, datetime.combine(day, time(23, 59), self.zone))
+                end = min(start + length, datetime.combine(day, _LAST_MINUTE, self.zone))
                 if not not_after(end, start):
                     self._add_run_time(start, end)
                 day += ONE_DAY
         for day in days:
             self.runs_on.setdefault(day, []).append(run)
+
+    def _length(self, minutes: int) -> timedelta:
+        """``minutes`` as a timedelta, made once per length."""
+        found = self._lengths.get(minutes)
+        if found is None:
+            found = self._lengths[minutes] = timedelta(minutes=minutes)
+        return found
 
     def _add_run_time(self, start: datetime, end: datetime) -> None:
         """A run's time (``end`` after ``start``): it blocks sessions (R19) and orders them on its
@@ -266,26 +277,28 @@ class Days:
                 Why("R16", f"still recovering from {name}: light work only until {2 * rd} days after it"),
             )
         before = rules.heavy_before_long_days
+        days_before = timedelta(days=before)
+        days_after = timedelta(days=rules.heavy_after_long_days)
         for run in self.longs:
             name = words.run(run)
             if before:
                 self._mark(
                     self.no_heavy,
-                    run.first_day - timedelta(days=before),
+                    run.first_day - days_before,
                     run.first_day,
                     Why("R8", f"heavy legs need {before} full days before {name}"),
                 )
             self._mark(
                 self.no_lower,
-                run.first_day - timedelta(days=1),
+                run.first_day - ONE_DAY,
                 run.last_day,
                 Why("R10", f"no leg work the day before or the day of {name}"),
             )
             if rules.heavy_after_long_days:
                 self._mark(
                     self.no_heavy,
-                    run.last_day + timedelta(days=1),
-                    run.last_day + timedelta(days=rules.heavy_after_long_days),
+                    run.last_day + ONE_DAY,
+                    run.last_day + days_after,
                     Why("R12", f"no heavy legs the day after {name}"),
                 )
         for day, runs in self.runs_on.items():
@@ -293,9 +306,7 @@ class Days:
                 if run.kind is RunKind.QUALITY:
                     name = words.run(run)
                     self.no_heavy.setdefault(day, Why("R11", f"no heavy legs on the day of {name}"))
-                    self.heavy_soft.setdefault(
-                        day - timedelta(days=1), Why("R10", f"heavy legs the day before {name}")
-                    )
+                    self.heavy_soft.setdefault(day - ONE_DAY, Why("R10", f"heavy legs the day before {name}"))
 
     # -- queries ----------------------------------------------------------------------------
     def forbids(self, kind: SessionKind, day: date) -> Why | None:
@@ -341,7 +352,7 @@ class Days:
         best: Fit | None = None
         blocked, first_run, kept_after = times.blocked, times.first_run, times.kept_after
         lift_first = self.lift_first
-        length = timedelta(minutes=minutes)
+        length = self._length(minutes)
         for origin, stop in times.windows:
             start = origin if origin > now else on_grid(origin, now)
             while start + length <= stop:
@@ -381,7 +392,7 @@ class Days:
             first_run = min((s for s, _ in runs), default=None)
             kept_after = None
             if runs and not self.lift_first:
-                kept_after = max(e for _, e in runs) + timedelta(hours=self.rules.run_first_gap_hours)
+                kept_after = max(e for _, e in runs) + self._run_first_gap
             found = _DayTimes(windows, self.blocked.get(day, ()), first_run, kept_after)
             self._times[day] = found
         return found
@@ -389,13 +400,13 @@ class Days:
     def next_long(self, day: date) -> Run | None:
         """The first long run or race on or after the day, within a week."""
         i = bisect_left(self._long_firsts, day)
-        if i < len(self.longs) and self._long_firsts[i] <= day + timedelta(days=7):
+        if i < len(self.longs) and self._long_firsts[i] <= day + WITHIN_A_WEEK:
             return self.longs[i]
         return None
 
     def previous_long(self, day: date) -> Run | None:
         """The long run or race that ended last before the day, within a week."""
         i = bisect_left(self._long_lasts, day)
-        if i and self._long_lasts[i - 1] >= day - timedelta(days=7):
+        if i and self._long_lasts[i - 1] >= day - WITHIN_A_WEEK:
             return self._longs_by_end[i - 1]
         return None

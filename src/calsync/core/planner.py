@@ -37,6 +37,8 @@ from calsync.core.costs import WEIGHTS, SoftCosts, spacing
 from calsync.core.day_rules import Days, Fit, Why, in_zone
 from calsync.core.identity import session_uid, week_prefix
 from calsync.core.model import (
+    ONE_DAY,
+    WEEKDAY_OFFSETS,
     Busy,
     Phase,
     PlanResult,
@@ -325,7 +327,7 @@ class _Planner:
         phase = week.phase
         ramp = min(max((week.load_fraction - 0.6) / 0.4, 0.0), 1.0)
         target_minutes = _round5(rules.strength_base_minutes * (1 - 0.5 * ramp))
-        days = [monday + timedelta(days=i) for i in range(7)]
+        days = [monday + offset for offset in WEEKDAY_OFFSETS]
         fixed = self.fixed_in_week.get(monday, [])
         prefix = week_prefix(self.inp.plan_id, label)
         dismissed = {uid.removeprefix(prefix) for uid in self.inp.dismissed if uid.startswith(prefix)}
@@ -434,7 +436,7 @@ class _Planner:
         return found
 
     def _count_race_days(self, monday: date) -> int:
-        days = [monday + timedelta(days=i) for i in range(7)]
+        days = [monday + offset for offset in WEEKDAY_OFFSETS]
         return sum(
             1
             for d in days
@@ -516,7 +518,7 @@ class _Planner:
             kind=SessionKind.REST,
             title=self.inp.catalogue.title(SessionKind.REST),
             start=day,
-            end=day + timedelta(days=1),
+            end=day + ONE_DAY,
             week=label,
             slot=slot,
             reasons=(sentence(self._rest_reason(day)),),
@@ -529,10 +531,10 @@ class _Planner:
         if self.rules.rest_day and WEEKDAYS[day.weekday()] == self.rules.rest_day:
             value += 100
         prev = self.days.previous_long(day)
-        if prev is not None and prev.last_day == day - timedelta(days=1):
+        if prev is not None and prev.last_day == day - ONE_DAY:
             value += 20
         nxt = self.days.next_long(day)
-        if nxt is not None and nxt.first_day == day + timedelta(days=1):
+        if nxt is not None and nxt.first_day == day + ONE_DAY:
             value += 10
         return (-value, day.toordinal())
 
@@ -540,10 +542,10 @@ class _Planner:
         if self.rules.rest_day and WEEKDAYS[day.weekday()] == self.rules.rest_day:
             return "a full rest day on the day you chose to rest"
         prev = self.days.previous_long(day)
-        if prev is not None and prev.last_day == day - timedelta(days=1):
-            return f"a full rest day after {self.words.run(prev, day - timedelta(days=1))}, to absorb it"
+        if prev is not None and prev.last_day == day - ONE_DAY:
+            return f"a full rest day after {self.words.run(prev, day - ONE_DAY)}, to absorb it"
         nxt = self.days.next_long(day)
-        if nxt is not None and nxt.first_day == day + timedelta(days=1):
+        if nxt is not None and nxt.first_day == day + ONE_DAY:
             return f"a full rest day before {self.words.run(nxt, day)}, so you start it fresh"
         return "a full rest day on a day without training"
 
