@@ -172,7 +172,8 @@ def _is_final(race: Race, runs: Sequence[Run]) -> bool:
 
     Judged past the period, not from the race day, so a recovery jog moved by a day or two does
     not change which weeks are planned (a moved run changes only the weeks near it)."""
-    return not any(r.kind is not RunKind.RACE and r.first_day > race.recovered for r in runs)
+    recovered = race.recovered
+    return not any(r.first_day > recovered and r.kind is not RunKind.RACE for r in runs)
 
 
 def _recovery_races(races: Sequence[Race], runs: Sequence[Run]) -> list[Race]:
