@@ -114,6 +114,8 @@ class _Option(NamedTuple):
     kind: SessionKind
     level: int
     fit: Fit
+    lower: bool
+    """The kind loads the lower body (the assignment's spacing asks it for every pair)."""
 
     @property
     def minutes(self) -> int:
@@ -225,6 +227,7 @@ class _Planner:
         self.soft = SoftCosts(self.days, self.rules)
         self._lengths: dict[tuple[SessionKind, str | None, float, Phase], int] = {}
         self._race_day_counts: dict[date, int] = {}
+        self._templates: dict[tuple[Phase, str], tuple[_Slot, ...]] = {}
 
     # -- the whole plan ---------------------------------------------------------------------
     def plan(self) -> PlanResult:
@@ -365,8 +368,11 @@ class _Planner:
         placed, unplaced = self._assign(
             label=label, slots=slots, free=free, per_slot=per_slot, week=week, others=previous + kept
         )
+        placed_minutes = 0
         for slot, option in placed:
-            self.sessions.append(self._session(label, slot, option, week, per_slot=per_slot))
+            minutes = option.minutes
+            self.sessions.append(self._session(label, slot, option, minutes, week, per_slot=per_slot))
+            placed_minutes += minutes
         # a week that a race and its recovery take mostly is not short of strength (R3, R16)
         normal = phase in (*NORMAL_PHASES, Phase.UNSTRUCTURED) and self._race_days(monday) < 3
         for slot, why in unplaced:
@@ -400,8 +406,7 @@ class _Planner:
                 phase=phase,
                 run_minutes=week.minutes,
                 rest_day=rest_day,
-                strength_minutes=sum(o.minutes for _, o in placed)
-                + sum(f.minutes for f in fixed if f.kind.is_strength),
+                strength_minutes=placed_minutes + sum(f.minutes for f in fixed if f.kind.is_strength),
                 peak_fraction=round(week.fraction, 3),
                 strength_target_minutes=target_minutes if phase not in (Phase.RACE, Phase.RECOVERY) else 0,
                 cutback=week.cutback,
@@ -444,7 +449,14 @@ class _Planner:
             or d in self.days.light_only
         )
 
-    def _template(self, phase: Phase, load: str) -> list[_Slot]:
+    def _template(self, phase: Phase, load: str) -> tuple[_Slot, ...]:
+        """The week's slots (R2), made once per phase and load."""
+        found = self._templates.get((phase, load))
+        if found is None:
+            found = self._templates[(phase, load)] = tuple(self._new_template(phase, load))
+        return found
+
+    def _new_template(self, phase: Phase, load: str) -> list[_Slot]:
         """The week's slots (R2): outside taper and race weeks every session works upper body
         and core besides its lower-body focus."""
         n = self.rules.strength_sessions_per_week
@@ -614,7 +626,7 @@ class _Planner:
                     + extra
                 )
                 if best is None or cost < best.cost:
-                    best = _Option(cost, day, kind, level, fit)
+                    best = _Option(cost, day, kind, level, fit, kind.is_lower)
             if best is not None:
                 options.append(best)
         if no_time is not None:
@@ -644,10 +656,7 @@ class _Planner:
             scored = [
                 (
                     o.cost
-                    + sum(
-                        spacing(o.day, o.kind.is_lower, b, lower, WEIGHTS.spacing_placed)
-                        for b, lower in others
-                    ),
+                    + sum(spacing(o.day, o.lower, b, lower, WEIGHTS.spacing_placed) for b, lower in others),
                     o,
                 )
                 for o in options
@@ -676,9 +685,7 @@ class _Planner:
                         if option.day == other.day:
                             clash = True
                             break
-                        extra += spacing(
-                            option.day, option.kind.is_lower, other.day, other.kind.is_lower, 1.0
-                        )
+                        extra += spacing(option.day, option.lower, other.day, other.lower, 1.0)
                     if clash:
                         continue
                 chosen.append(option)
@@ -700,20 +707,22 @@ class _Planner:
         label: str,
         slot: _Slot,
         option: _Option,
+        minutes: int,
         week: WeekModel,
         *,
         per_slot: float,
     ) -> Session:
+        """The session of a placed option (``minutes``: its length, :attr:`_Option.minutes`)."""
         kind = option.kind
         load = self._kind_load(kind, week)
         with_upper = slot.with_upper and kind is not BODYWEIGHT
-        content = self.inp.catalogue.content(kind, load, option.minutes, with_upper=with_upper)
+        content = self.inp.catalogue.content(kind, load, minutes, with_upper=with_upper)
         whys = [self._anchor(kind, load, option.day)]
         if option.level > 0:
             whys.append(self._step_down(slot, option, per_slot))
         if option.day in self.days.light_only and kind is not BODYWEIGHT:
             whys.append(self.days.light_only[option.day])
-        whys.append(self._load_why(kind, load, week, option.minutes))
+        whys.append(self._load_why(kind, load, week, minutes))
         if option.fit.order is not None:
             whys.append(option.fit.order)
         rules = [w.rule for w in whys]
