@@ -135,12 +135,12 @@ class SoftCosts:
                 run_day = w.r13_run_day if runs else 0.0
             preferred = self.rules.preferred_strength_days
             found = self._facts[day] = _DayFacts(
-                tiebreak=day.weekday() * w.weekday_tiebreak,
-                gap=(nxt.first_day - day).days if nxt is not None else None,
-                after_long=(day - prev.last_day).days if prev is not None else None,
-                before_quality=day in days.heavy_soft,
-                run_day=run_day,
-                not_preferred=bool(preferred) and WEEKDAYS[day.weekday()] not in preferred,
+                day.weekday() * w.weekday_tiebreak,
+                (nxt.first_day - day).days if nxt is not None else None,
+                (day - prev.last_day).days if prev is not None else None,
+                day in days.heavy_soft,
+                run_day,
+                bool(preferred) and WEEKDAYS[day.weekday()] not in preferred,
             )
         return found
 

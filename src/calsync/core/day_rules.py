@@ -389,7 +389,7 @@ class Days:
                     stop = datetime.combine(day, window.end, self.zone)
                 windows.append((origin, stop))
             runs = self.run_times.get(day, ())
-            first_run = min((s for s, _ in runs), default=None)
+            first_run = min(runs)[0] if runs else None  # (start, end) pairs: the earliest start
             kept_after = None
             if runs and not self.lift_first:
                 kept_after = max(e for _, e in runs) + self._run_first_gap

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -592,14 +593,15 @@ class _Planner:
             for level, kind in enumerate(slot.chain)
         ]
         forbids, fit_in, soft, now = self.days.forbids, self.days.fit, self.soft.cost, self.now
+        step_down, stability, against_order = WEIGHTS.step_down, WEIGHTS.stability, WEIGHTS.r13_against_order
         for day in free:
             best: _Option | None = None
             for level, kind, minutes in chain:
                 # Stability: in a week calsync planned before, every session that is not exactly
                 # as it was (same slot, day and kind) is a change to write: it costs WEIGHTS.stability
                 kept = before is not None and before.day == day and before.kind is kind
-                moved = WEIGHTS.stability if replanned and not kept else 0.0
-                if best is not None and WEIGHTS.step_down * level >= best.cost:
+                moved = stability if replanned and not kept else 0.0
+                if best is not None and step_down * level >= best.cost:
                     break
                 blocked = forbids(kind, day)
                 if blocked:
@@ -619,9 +621,9 @@ class _Planner:
                     no_time = day
                     continue
                 cost = (
-                    WEIGHTS.step_down * level
+                    step_down * level
                     + soft(kind, day)
-                    + (WEIGHTS.r13_against_order if fit.against_order else 0.0)
+                    + (against_order if fit.against_order else 0.0)
                     + moved
                     + extra
                 )
@@ -872,7 +874,7 @@ class _Planner:
             if any(self._race_days(w) for w in block):
                 continue  # a race and its recovery (R16) are not a gap in strength training
             start, stop = block[0], block[-1] + timedelta(days=7)
-            inside = [d for d in strength_days if start <= d < stop]
+            inside = strength_days[bisect_left(strength_days, start) : bisect_left(strength_days, stop)]
             average = len(inside) / window_weeks
             label = iso_week(block[-1])
             if average < minimum and ("low", label) not in warned:
