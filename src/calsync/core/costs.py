@@ -6,9 +6,8 @@ rules (:mod:`calsync.core.day_rules`) decide what is allowed, these weights deci
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from calsync.core.day_rules import Days
 from calsync.core.model import RunKind, SessionKind
@@ -17,51 +16,53 @@ from calsync.core.settings import WEEKDAYS, Rules
 HEAVY, LIGHT = SessionKind.HEAVY_LOWER, SessionKind.LIGHT_LOWER
 
 
-@dataclass(frozen=True)
 class Weights:
-    """The soft rules' weights (a cost unit is about one "notch" of coaching preference)."""
+    """The soft rules' weights (a cost unit is about one "notch" of coaching preference).
 
-    step_down: float = 10.0
+    Constants of the class (no dataclass: nothing builds another set of weights).
+    """
+
+    step_down: Final = 10.0
     """Each step down a slot's chain of kinds (the template's best kind first)."""
-    stability: float = 15.0
+    stability: Final = 15.0
     """Moving a session calsync placed before away from its day (PRODUCT.md "Stability")."""
-    short_session: float = 2.0
+    short_session: Final = 2.0
     """Shortening a session to fit the window (R19): less than a step down the chain."""
-    unplaced: float = 60.0
+    unplaced: Final = 60.0
     """Leaving a slot empty: worse than any placement."""
-    r13_against_order: float = 3.0
+    r13_against_order: Final = 3.0
     """A session on the wrong side of the day's run (R13)."""
-    r8_heavy_per_day_short: float = 1.0
+    r8_heavy_per_day_short: Final = 1.0
     """R8: heavy legs, per day closer than five days before the long run."""
-    r10_heavy_before_quality: float = 5.0
+    r10_heavy_before_quality: Final = 5.0
     """R10: heavy legs the day before a quality run."""
-    r12_heavy_two_days_after_long: float = 1.0
+    r12_heavy_two_days_after_long: Final = 1.0
     """R12: heavy legs two days after a long run (allowed, not liked)."""
-    r9_light_per_day_off: float = 1.5
+    r9_light_per_day_off: Final = 1.5
     """R9: light legs, per day away from ``light_before_long_hours`` before the long run."""
-    r9_light_without_long: float = 2.0
+    r9_light_without_long: Final = 2.0
     """R9: light legs with no long run in the next week to prepare for."""
-    light_after_long: float = 3.0
+    light_after_long: Final = 3.0
     """Light legs the morning after a long run: the legs are tired."""
-    lower_on_sunday: float = 2.0
+    lower_on_sunday: Final = 2.0
     """Leg work on Sunday: next Monday often holds the week's main lower-body session."""
-    r10_light_before_quality: float = 3.0
+    r10_light_before_quality: Final = 3.0
     """R10: light legs the day before a quality run blunt it a little."""
-    r13_long_run_day: float = 9.0
+    r13_long_run_day: Final = 9.0
     """A session on the long run's day: worse than one next to another session."""
-    r13_quality_run_day: float = 2.0
+    r13_quality_run_day: Final = 2.0
     """A session on a quality run's day."""
-    r13_run_day: float = 1.0
+    r13_run_day: Final = 1.0
     """A session on an easy run's day."""
-    preferred_days: float = 3.0
+    preferred_days: Final = 3.0
     """A day the runner did not list in ``preferred_strength_days``."""
-    weekday_tiebreak: float = 0.01
+    weekday_tiebreak: Final = 0.01
     """Per weekday: keeps ties deterministic (earlier days first)."""
-    r2_next_day: float = 8.0
+    r2_next_day: Final = 8.0
     """Two sessions on consecutive days (doubled when both load the legs: 48 h between them)."""
-    r2_two_days: float = 2.0
+    r2_two_days: Final = 2.0
     """Two sessions two days apart (doubled when both load the legs)."""
-    spacing_placed: float = 0.5
+    spacing_placed: Final = 0.5
     """The share of the spacing costs paid against sessions placed already (the days before the
     week, kept sessions); two sessions of the week being placed pay it whole."""
 
