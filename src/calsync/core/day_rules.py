@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -32,8 +31,7 @@ WITHIN_A_WEEK = timedelta(days=7)
 """How far :meth:`Days.next_long` and :meth:`Days.previous_long` look."""
 
 
-@dataclass(frozen=True)
-class Why:
+class Why(NamedTuple):
     """A rule id and the plain sentence a runner reads."""
 
     rule: str

@@ -100,8 +100,7 @@ class PlanInput:
     valid (Stability), so a moved run changes only what it made invalid."""
 
 
-@dataclass(frozen=True)
-class _Slot:
+class _Slot(NamedTuple):
     slot: str
     chain: tuple[SessionKind, ...]
     with_upper: bool = False
@@ -429,9 +428,9 @@ class _Planner:
             if session.kind is HEAVY:
                 same = [i for i, slot in enumerate(out) if slot.chain[0] is HEAVY]
                 if same:
-                    out[same[0]] = replace(out[same[0]], chain=(UPPER, BODYWEIGHT))
+                    out[same[0]] = out[same[0]]._replace(chain=(UPPER, BODYWEIGHT))
             elif session.kind is LIGHT:
-                out = [replace(slot, chain=tuple(k for k in slot.chain if k is not LIGHT)) for slot in out]
+                out = [slot._replace(chain=tuple(k for k in slot.chain if k is not LIGHT)) for slot in out]
         return out
 
     def _race_days(self, monday: date) -> int:
