@@ -355,7 +355,10 @@ class Days:
             start = origin if origin > now else on_grid(origin, now)
             while start + length <= stop:
                 end = start + length
-                clash = max((e for s, e in blocked if s < end and start < e), default=None)
+                clash = None  # the latest end of the intervals the candidate overlaps
+                for s, e in blocked:
+                    if s < end and start < e and (clash is None or e > clash):
+                        clash = e
                 if clash is not None:
                     start = on_grid(origin, clash - JUST_BEFORE)
                     continue
