@@ -114,7 +114,7 @@ class Days:
         self.zone = zone
         self.words = words
         self.first, self.last = first, last
-        # the tables reach one day past the planned weeks: R12 and R10 look at the next day
+        # the tables cover the planned weeks and one day either side
         self._lo, self._hi = first - ONE_DAY, last + ONE_DAY
         self.no_strength: dict[date, Why] = {}
         self.no_heavy: dict[date, Why] = {}
