@@ -689,6 +689,8 @@ class _Planner:
                         extra += spacing(option.day, option.lower, other.day, other.lower, 1.0)
                     if clash:
                         continue
+                if cost + extra >= best_cost:
+                    continue  # cut here rather than one call deeper
                 chosen.append(option)
                 search(index + 1, cost + extra)
                 chosen.pop()
