@@ -20,6 +20,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from calsync.core.model import Exercise, SessionKind
 from calsync.core.settings import CatalogueEntry, CatalogueKey
@@ -64,8 +65,7 @@ class Recipe:
     max_minutes: int
 
 
-@dataclass(frozen=True)
-class _Move:
+class _Move(NamedTuple):
     """One exercise of a priority list, with what fitting it into minutes needs."""
 
     name: str
@@ -90,8 +90,7 @@ class _Move:
         return f"{sets} x {self.reps}"
 
 
-@dataclass(frozen=True)
-class _Style:
+class _Style(NamedTuple):
     """The words of one catalogue key: title, effort cue, warm-up and no-gym sentence."""
 
     title: str
@@ -108,8 +107,7 @@ class _Style:
     """The muscle groups a user's exercise of this key is taken to work."""
 
 
-@dataclass(frozen=True)
-class _Dose:
+class _Dose(NamedTuple):
     """Sets, reps and time per set of a move."""
 
     sets: int
@@ -365,8 +363,7 @@ def _groups(moves: Sequence[_Move], sets: Sequence[int]) -> tuple[str, ...]:
     return tuple(group for group in GROUP_ORDER if group in worked)
 
 
-@dataclass(frozen=True)
-class _Plan:
+class _Plan(NamedTuple):
     """One key with or without the upper-body moves: its moves and cuts, computed once."""
 
     moves: tuple[_Move, ...]

@@ -76,6 +76,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from itertools import groupby
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from calsync.core.model import Busy, Run, RunKind, SourceEvent, instant
@@ -352,8 +353,7 @@ def _user_decision(
 # One event
 
 
-@dataclass(frozen=True)
-class _Reading:
+class _Reading(NamedTuple):
     """What the text of an event says (cached per distinct text)."""
 
     kind: RunKind | None

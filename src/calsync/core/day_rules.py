@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from calsync.core.model import Busy, Run, RunKind, SessionKind
+from calsync.core.model import JUST_BEFORE, ONE_DAY, Busy, Run, RunKind, SessionKind
 from calsync.core.phases import Race, run_minutes
 from calsync.core.settings import Rules
 from calsync.core.words import Words
@@ -26,10 +25,13 @@ LIGHT_ONLY_KINDS = frozenset({LIGHT, CORE, BODYWEIGHT})
 """What R16 allows in the second half of a race recovery: light or bodyweight work."""
 STEP = timedelta(minutes=15)
 """Granularity of start times inside a window."""
+_LAST_MINUTE = time(23, 59)
+"""An all-day run ends by then."""
+WITHIN_A_WEEK = timedelta(days=7)
+"""How far :meth:`Days.next_long` and :meth:`Days.previous_long` look."""
 
 
-@dataclass(frozen=True)
-class Why:
+class Why(NamedTuple):
     """A rule id and the plain sentence a runner reads."""
 
     rule: str
@@ -44,6 +46,22 @@ class Fit(NamedTuple):
     order: Why | None
     against_order: bool = False
     """The session could not go where R13 asks (after the run instead of before)."""
+
+
+_LIFT_FIRST = Why("R13", "lift first, then run")
+_LIFT_AFTER = Why("R13", "after the run: there is no time to lift first that day")
+_SHORT_GAP = Why("R13", "less than the usual gap after the run: there is no later time that day")
+
+
+class _DayTimes(NamedTuple):
+    """What :meth:`Days.fit` needs of one day, gathered once per day."""
+
+    windows: list[tuple[datetime, datetime]]
+    blocked: list[tuple[datetime, datetime]] | tuple[()]
+    first_run: datetime | None
+    """The start of the day's first run (R13 with ``lift_first``)."""
+    kept_after: datetime | None
+    """The earliest start ``run_first_gap_hours`` after the day's last run (R13 otherwise)."""
 
 
 def in_zone(moment: datetime, zone: ZoneInfo) -> datetime:
@@ -74,7 +92,7 @@ def midnight(day: date, zone: ZoneInfo) -> datetime:
 
 def next_midnight(day: date, zone: ZoneInfo) -> datetime:
     """The next day's start in ``zone``."""
-    return datetime.combine(day + timedelta(days=1), time(0), zone)
+    return datetime.combine(day + ONE_DAY, time(0), zone)
 
 
 class Days:
@@ -96,6 +114,8 @@ class Days:
         self.zone = zone
         self.words = words
         self.first, self.last = first, last
+        # the tables cover the planned weeks and one day either side
+        self._lo, self._hi = first - ONE_DAY, last + ONE_DAY
         self.no_strength: dict[date, Why] = {}
         self.no_heavy: dict[date, Why] = {}
         self.no_lower: dict[date, Why] = {}
@@ -110,11 +130,14 @@ class Days:
         self._longs_by_end = sorted(self.longs, key=lambda r: (r.last_day, r.first_day, r.uid))
         self._long_lasts = [r.last_day for r in self._longs_by_end]
         self._fits: dict[tuple[date, int], Fit | None] = {}
-        self._day_windows: dict[date, list[tuple[datetime, datetime]]] = {}
+        self._times: dict[date, _DayTimes] = {}
         self.windows_by_weekday = [rules.windows_for(weekday) for weekday in range(7)]
         self.lift_first = rules.same_day_order == "lift_first"
+        self._run_first_gap = timedelta(hours=rules.run_first_gap_hours)
+        self._lengths: dict[int, timedelta] = {}
+        self._kept_why = Why("R13", f"at least {rules.run_first_gap_hours:g} hours after the run")
         for run in runs:
-            if run.last_day >= first - timedelta(days=1) and run.first_day <= last + timedelta(days=1):
+            if run.last_day >= self._lo and run.first_day <= self._hi:
                 self._add_run(run)
         for block in busy:
             if block.training:
@@ -127,41 +150,53 @@ class Days:
 
     # -- building ---------------------------------------------------------------------------
     def _mark(self, table: dict[date, Why], first: date, last: date, why: Why) -> None:
-        day = max(first, self.first - timedelta(days=1))
-        while day <= min(last, self.last + timedelta(days=1)):
+        day = max(first, self._lo)
+        last = min(last, self._hi)
+        while day <= last:
             table.setdefault(day, why)
-            day += timedelta(days=1)
+            day += ONE_DAY
 
     def _add_run(self, run: Run) -> None:
-        minutes = run_minutes(run, self.rules.default_pace_min_per_km)
         if isinstance(run.start, datetime) and isinstance(run.end, datetime):
             start, end = run.start, run.end  # already in the plan's zone (see _Planner)
-            if not_after(end, start):
-                end = start + timedelta(minutes=minutes)
-            self._add_run_time(start, end)
-            days = {start.date(), (end - timedelta(microseconds=1)).date()}
+            if not not_after(end, start):
+                self._add_run_time(start, end)
+            else:
+                end = start + self._length(run_minutes(run, self.rules.default_pace_min_per_km))
+                if not not_after(end, start):  # wall-clock minutes may end earlier across a DST change
+                    self._add_run_time(start, end)
+            days = {start.date(), (end - JUST_BEFORE).date()}
         else:
             days = set()
             day = run.first_day
+            length = self._length(run_minutes(run, self.rules.default_pace_min_per_km))
+            run_time = self.rules.default_run_time
             while day <= run.last_day:
                 days.add(day)
-                start = datetime.combine(day, self.rules.default_run_time, self.zone)
-                end = min(start + timedelta(minutes=minutes), datetime.combine(day, time(23, 59), self.zone))
-                self._add_run_time(start, end)
-                day += timedelta(days=1)
+                start = datetime.combine(day, run_time, self.zone)
+                end = min(start + length, datetime.combine(day, _LAST_MINUTE, self.zone))
+                if not not_after(end, start):
+                    self._add_run_time(start, end)
+                day += ONE_DAY
         for day in days:
             self.runs_on.setdefault(day, []).append(run)
 
+    def _length(self, minutes: int) -> timedelta:
+        """``minutes`` as a timedelta, made once per length."""
+        found = self._lengths.get(minutes)
+        if found is None:
+            found = self._lengths[minutes] = timedelta(minutes=minutes)
+        return found
+
     def _add_run_time(self, start: datetime, end: datetime) -> None:
-        """A run's time: it blocks sessions (R19) and orders them on its days (R13)."""
-        if not_after(end, start):
-            return
-        day = max(start.date(), self.first - timedelta(days=1))
-        last = min((end - timedelta(microseconds=1)).date(), self.last + timedelta(days=1))
+        """A run's time (``end`` after ``start``): it blocks sessions (R19) and orders them on its
+        days (R13)."""
+        day = max(start.date(), self._lo)
+        last = min((end - JUST_BEFORE).date(), self._hi)
         while day <= last:
             self.run_times.setdefault(day, []).append((start, end))
             self.blocked.setdefault(day, []).append((start, end))
-            day += timedelta(days=1)
+            day += ONE_DAY
 
     def _add_interval(
         self,
@@ -172,11 +207,11 @@ class Days:
     ) -> None:
         if not_after(end, start):
             return
-        day = max(start.date(), self.first - timedelta(days=1))
-        last = min((end - timedelta(microseconds=1)).date(), self.last + timedelta(days=1))
+        day = max(start.date(), self._lo)
+        last = min((end - JUST_BEFORE).date(), self._hi)
         while day <= last:
             table.setdefault(day, []).append(item if item is not None else (start, end))  # type: ignore[arg-type]
-            day += timedelta(days=1)
+            day += ONE_DAY
 
     def _add_rules(self, races: Sequence[Race]) -> None:
         rules, words = self.rules, self.words
@@ -240,26 +275,28 @@ class Days:
                 Why("R16", f"still recovering from {name}: light work only until {2 * rd} days after it"),
             )
         before = rules.heavy_before_long_days
+        days_before = timedelta(days=before)
+        days_after = timedelta(days=rules.heavy_after_long_days)
         for run in self.longs:
             name = words.run(run)
             if before:
                 self._mark(
                     self.no_heavy,
-                    run.first_day - timedelta(days=before),
+                    run.first_day - days_before,
                     run.first_day,
                     Why("R8", f"heavy legs need {before} full days before {name}"),
                 )
             self._mark(
                 self.no_lower,
-                run.first_day - timedelta(days=1),
+                run.first_day - ONE_DAY,
                 run.last_day,
                 Why("R10", f"no leg work the day before or the day of {name}"),
             )
             if rules.heavy_after_long_days:
                 self._mark(
                     self.no_heavy,
-                    run.last_day + timedelta(days=1),
-                    run.last_day + timedelta(days=rules.heavy_after_long_days),
+                    run.last_day + ONE_DAY,
+                    run.last_day + days_after,
                     Why("R12", f"no heavy legs the day after {name}"),
                 )
         for day, runs in self.runs_on.items():
@@ -267,9 +304,7 @@ class Days:
                 if run.kind is RunKind.QUALITY:
                     name = words.run(run)
                     self.no_heavy.setdefault(day, Why("R11", f"no heavy legs on the day of {name}"))
-                    self.heavy_soft.setdefault(
-                        day - timedelta(days=1), Why("R10", f"heavy legs the day before {name}")
-                    )
+                    self.heavy_soft.setdefault(day - ONE_DAY, Why("R10", f"heavy legs the day before {name}"))
 
     # -- queries ----------------------------------------------------------------------------
     def forbids(self, kind: SessionKind, day: date) -> Why | None:
@@ -307,74 +342,72 @@ class Days:
         interval instead of stepping through it.
         """
         key = (day, minutes)
-        if key in self._fits:
-            return self._fits[key]
+        if key not in self._fits:
+            self._fits[key] = self._fit(self._day_times(day), minutes, now)
+        return self._fits[key]
+
+    def _fit(self, times: _DayTimes, minutes: int, now: datetime) -> Fit | None:
         best: Fit | None = None
-        blocked = self.blocked.get(day, ())
-        runs = self.run_times.get(day, ())
-        first_run = min((s for s, _ in runs), default=None)
+        blocked, first_run, kept_after = times.blocked, times.first_run, times.kept_after
         lift_first = self.lift_first
-        kept_after = None
-        if runs and not lift_first:
-            kept_after = max(e for _, e in runs) + timedelta(hours=self.rules.run_first_gap_hours)
-        length = timedelta(minutes=minutes)
-        for origin, stop in self._windows(day):
+        length = self._length(minutes)
+        for origin, stop in times.windows:
             start = origin if origin > now else on_grid(origin, now)
             while start + length <= stop:
                 end = start + length
-                clash = max((e for s, e in blocked if s < end and start < e), default=None)
+                clash = None  # the latest end of the intervals the candidate overlaps
+                for s, e in blocked:
+                    if s < end and start < e and (clash is None or e > clash):
+                        clash = e
                 if clash is not None:
-                    start = on_grid(origin, clash - timedelta(microseconds=1))
+                    start = on_grid(origin, clash - JUST_BEFORE)
                     continue
                 if first_run is None:
-                    self._fits[key] = Fit(start, end, None)
-                    return self._fits[key]
+                    return Fit(start, end, None)
                 if lift_first and end <= first_run:
-                    self._fits[key] = Fit(start, end, Why("R13", "lift first, then run"))
-                    return self._fits[key]
+                    return Fit(start, end, _LIFT_FIRST)
                 if kept_after is not None and start >= kept_after:
-                    gap = f"{self.rules.run_first_gap_hours:g}"
-                    self._fits[key] = Fit(start, end, Why("R13", f"at least {gap} hours after the run"))
-                    return self._fits[key]
+                    return Fit(start, end, self._kept_why)
                 if best is None:
-                    note = (
-                        "after the run: there is no time to lift first that day"
-                        if lift_first
-                        else "less than the usual gap after the run: there is no later time that day"
-                    )
-                    best = Fit(start, end, Why("R13", note), against_order=True)
+                    best = Fit(start, end, _LIFT_AFTER if lift_first else _SHORT_GAP, against_order=True)
                 if lift_first:
                     break  # every later start is after the run too
                 assert kept_after is not None
-                start = on_grid(origin, max(start, kept_after - timedelta(microseconds=1)))
-        self._fits[key] = best
+                start = on_grid(origin, max(start, kept_after - JUST_BEFORE))
         return best
 
-    def _windows(self, day: date) -> list[tuple[datetime, datetime]]:
-        """The day's strength windows as times (R19), computed once per day."""
-        found = self._day_windows.get(day)
+    def _day_times(self, day: date) -> _DayTimes:
+        """The day's strength windows as times (R19), its blocked intervals and its runs' times
+        (R13), gathered once per day."""
+        found = self._times.get(day)
         if found is None:
-            found = []
+            windows = []
             for window in self.windows_by_weekday[day.weekday()]:
                 origin = datetime.combine(day, window.start, self.zone)
                 if window.end == time.max:  # a window "until 24:00" ends at midnight
-                    stop = datetime.combine(day + timedelta(days=1), time(0), self.zone)
+                    stop = datetime.combine(day + ONE_DAY, time(0), self.zone)
                 else:
                     stop = datetime.combine(day, window.end, self.zone)
-                found.append((origin, stop))
-            self._day_windows[day] = found
+                windows.append((origin, stop))
+            runs = self.run_times.get(day, ())
+            first_run = min(runs)[0] if runs else None  # (start, end) pairs: the earliest start
+            kept_after = None
+            if runs and not self.lift_first:
+                kept_after = max(e for _, e in runs) + self._run_first_gap
+            found = _DayTimes(windows, self.blocked.get(day, ()), first_run, kept_after)
+            self._times[day] = found
         return found
 
     def next_long(self, day: date) -> Run | None:
         """The first long run or race on or after the day, within a week."""
         i = bisect_left(self._long_firsts, day)
-        if i < len(self.longs) and self._long_firsts[i] <= day + timedelta(days=7):
+        if i < len(self.longs) and self._long_firsts[i] <= day + WITHIN_A_WEEK:
             return self.longs[i]
         return None
 
     def previous_long(self, day: date) -> Run | None:
         """The long run or race that ended last before the day, within a week."""
         i = bisect_left(self._long_lasts, day)
-        if i and self._long_lasts[i - 1] >= day - timedelta(days=7):
+        if i and self._long_lasts[i - 1] >= day - WITHIN_A_WEEK:
             return self._longs_by_end[i - 1]
         return None

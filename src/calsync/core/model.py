@@ -16,6 +16,14 @@ When = datetime | date
 LONG_RACE_KM = 21.0
 """R17: a race this long or longer (a half marathon) counts as a long run."""
 
+# Made once: building a timedelta costs ten times more than adding one, and the planner adds
+# them in its inner loops.
+ONE_DAY = timedelta(days=1)
+JUST_BEFORE = timedelta(microseconds=1)
+"""From an exclusive end to the last moment it covers."""
+WEEKDAY_OFFSETS = tuple(timedelta(days=i) for i in range(7))
+"""From a Monday to each day of its week (and from a day back to its Monday)."""
+
 
 class RunKind(StrEnum):
     """What kind of run a source event is."""
@@ -85,7 +93,7 @@ def first_day(start: When) -> date:
 
 def last_day(start: When, end: When) -> date:
     """The last calendar day an item occupies (all-day ``end`` is exclusive)."""
-    last = (end - timedelta(microseconds=1)).date() if isinstance(end, datetime) else end - timedelta(days=1)
+    last = (end - JUST_BEFORE).date() if isinstance(end, datetime) else end - ONE_DAY
     return max(first_day(start), last)
 
 
@@ -95,7 +103,7 @@ def days_of(start: When, end: When) -> list[date]:
     out = []
     while day <= stop:
         out.append(day)
-        day += timedelta(days=1)
+        day += ONE_DAY
     return out
 
 
@@ -350,4 +358,4 @@ def iso_week(day: date) -> str:
 
 def week_start(day: date) -> date:
     """Monday of the day's ISO week."""
-    return day - timedelta(days=day.weekday())
+    return day - WEEKDAY_OFFSETS[day.weekday()]

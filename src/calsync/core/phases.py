@@ -28,8 +28,8 @@ fraction of each week (PRODUCT.md section 2, "Volume" and "Phases").
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 from calsync.core.model import Phase, Run, RunKind, run_key, week_start
 from calsync.core.settings import Rules
@@ -82,8 +82,7 @@ def weekly_minutes(runs: Iterable[Run], pace_min_per_km: float) -> dict[date, in
     return volumes
 
 
-@dataclass(frozen=True)
-class Race:
+class Race(NamedTuple):
     """A race with what the rules need: its priority and its recovery period (R16)."""
 
     run: Run
@@ -126,8 +125,7 @@ def fallback_taper_weeks(race: Race, rules: Rules) -> int:
     return rules.taper_weeks_marathon
 
 
-@dataclass(frozen=True)
-class WeekModel:
+class WeekModel(NamedTuple):
     """What the phase model says of one week."""
 
     monday: date
@@ -146,8 +144,7 @@ class WeekModel:
     """The load was eased from heavy to moderate: the first heavy week after weeks without."""
 
 
-@dataclass(frozen=True)
-class PhaseModel:
+class PhaseModel(NamedTuple):
     """Phases, loads and volumes of every week the plan knows, and the weeks to plan."""
 
     peak_minutes: int | None
@@ -172,7 +169,8 @@ def _is_final(race: Race, runs: Sequence[Run]) -> bool:
 
     Judged past the period, not from the race day, so a recovery jog moved by a day or two does
     not change which weeks are planned (a moved run changes only the weeks near it)."""
-    return not any(r.kind is not RunKind.RACE and r.first_day > race.recovered for r in runs)
+    recovered = race.recovered
+    return not any(r.first_day > recovered and r.kind is not RunKind.RACE for r in runs)
 
 
 def _recovery_races(races: Sequence[Race], runs: Sequence[Run]) -> list[Race]:
@@ -230,8 +228,7 @@ def _build_ups(
     return out, breaks
 
 
-@dataclass
-class _Phases:
+class _Phases(NamedTuple):
     """Phases of one build-up, before loads."""
 
     phases: dict[date, Phase]
@@ -427,7 +424,7 @@ def _ease_in(models: dict[date, WeekModel]) -> None:
         before = models.get(monday - WEEK)
         ready = before is not None and (before.load == "heavy" or before.eased)
         if model.load == "heavy" and not ready:
-            models[monday] = replace(model, load="moderate", eased=True)
+            models[monday] = model._replace(load="moderate", eased=True)
 
 
 def _planned(

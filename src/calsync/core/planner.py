@@ -26,17 +26,20 @@ from __future__ import annotations
 
 import itertools
 import math
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 from calsync.core.catalogue import Catalogue
-from calsync.core.costs import WEIGHTS, soft_cost, spacing
+from calsync.core.costs import WEIGHTS, SoftCosts, spacing
 from calsync.core.day_rules import Days, Fit, Why, in_zone
 from calsync.core.identity import session_uid, week_prefix
 from calsync.core.model import (
+    ONE_DAY,
+    WEEKDAY_OFFSETS,
     Busy,
     Phase,
     PlanResult,
@@ -97,8 +100,7 @@ class PlanInput:
     valid (Stability), so a moved run changes only what it made invalid."""
 
 
-@dataclass(frozen=True)
-class _Slot:
+class _Slot(NamedTuple):
     slot: str
     chain: tuple[SessionKind, ...]
     with_upper: bool = False
@@ -112,6 +114,8 @@ class _Option(NamedTuple):
     kind: SessionKind
     level: int
     fit: Fit
+    lower: bool
+    """The kind loads the lower body (the assignment's spacing asks it for every pair)."""
 
     @property
     def minutes(self) -> int:
@@ -123,18 +127,23 @@ def _round5(minutes: float) -> int:
     return int(5 * round(minutes / 5))
 
 
-def _run_in_zone(run: Run, zone: ZoneInfo) -> Run:
-    """The run with its times in the plan's zone, so its days are the plan's days."""
-    if isinstance(run.start, datetime) and isinstance(run.end, datetime):
-        return replace(run, start=in_zone(run.start, zone), end=in_zone(run.end, zone))
-    return run
+def _as_written(moment: datetime, written: datetime) -> bool:
+    """``moment`` is ``written`` to the letter: the same wall time, fold and zone object."""
+    return moment.tzinfo is written.tzinfo and moment.fold == written.fold and moment == written
 
 
-def _session_in_zone(session: Session, zone: ZoneInfo) -> Session:
-    """The session with its times in the plan's zone."""
-    if isinstance(session.start, datetime) and isinstance(session.end, datetime):
-        return replace(session, start=in_zone(session.start, zone), end=in_zone(session.end, zone))
-    return session
+_Timed = TypeVar("_Timed", Run, Session, Busy)
+
+
+def _timed_in_zone(item: _Timed, zone: ZoneInfo) -> _Timed:
+    """The run, session or busy time with its times in the plan's zone, so its days are the
+    plan's days (the item itself when its times are written so already: most are)."""
+    start, end = item.start, item.end
+    if isinstance(start, datetime) and isinstance(end, datetime):
+        start_in, end_in = in_zone(start, zone), in_zone(end, zone)
+        if not (_as_written(start_in, start) and _as_written(end_in, end)):
+            return replace(item, start=start_in, end=end_in)
+    return item
 
 
 _ALL_DAY = datetime.min.replace(tzinfo=UTC)
@@ -174,10 +183,9 @@ class _Planner:
         self.first_week = week_start(self.today)
         self.horizon_end = self.first_week + timedelta(weeks=inp.horizon_weeks)
         zone = inp.zone
-        self.runs = sorted((_run_in_zone(r, zone) for r in inp.runs), key=_run_order)
+        self.runs = sorted((_timed_in_zone(r, zone) for r in inp.runs), key=_run_order)
         self.busy = sorted(
-            (replace(b, start=in_zone(b.start, zone), end=in_zone(b.end, zone)) for b in inp.busy),
-            key=lambda b: (b.start, b.end, b.title),
+            (_timed_in_zone(b, zone) for b in inp.busy), key=lambda b: (b.start, b.end, b.title)
         )
         self.unit = plan_unit(self.runs)
         self.words = Words(self.unit)
@@ -202,12 +210,12 @@ class _Planner:
         self.fixed_in_week: dict[date, list[Session]] = {}
         self.fixed_slots: dict[str, set[str]] = {}
         for session in sorted(
-            (_session_in_zone(s, zone) for s in inp.fixed), key=lambda s: (s.week, s.slot, s.uid)
+            (_timed_in_zone(s, zone) for s in inp.fixed), key=lambda s: (s.week, s.slot, s.uid)
         ):
             self.fixed_in_week.setdefault(week_start(session.day), []).append(session)
             self.fixed_slots.setdefault(session.week, set()).add(session.slot)
         self.previous: dict[tuple[str, str], Session] = {
-            (s.week, s.slot): _session_in_zone(s, zone) for s in inp.previous if s.kind.is_strength
+            (s.week, s.slot): _timed_in_zone(s, zone) for s in inp.previous if s.kind.is_strength
         }
         self.previous_rest: dict[tuple[str, str], Session] = {
             (s.week, s.slot): s for s in inp.previous if s.kind is SessionKind.REST
@@ -216,9 +224,10 @@ class _Planner:
         self.warnings: list[PlanWarning] = []
         self.sessions: list[Session] = []
         self.week_plans: list[WeekPlan] = []
-        self._soft_costs: dict[tuple[SessionKind, date], float] = {}
+        self.soft = SoftCosts(self.days, self.rules)
         self._lengths: dict[tuple[SessionKind, str | None, float, Phase], int] = {}
         self._race_day_counts: dict[date, int] = {}
+        self._templates: dict[tuple[Phase, str], tuple[_Slot, ...]] = {}
 
     # -- the whole plan ---------------------------------------------------------------------
     def plan(self) -> PlanResult:
@@ -321,7 +330,7 @@ class _Planner:
         phase = week.phase
         ramp = min(max((week.load_fraction - 0.6) / 0.4, 0.0), 1.0)
         target_minutes = _round5(rules.strength_base_minutes * (1 - 0.5 * ramp))
-        days = [monday + timedelta(days=i) for i in range(7)]
+        days = [monday + offset for offset in WEEKDAY_OFFSETS]
         fixed = self.fixed_in_week.get(monday, [])
         prefix = week_prefix(self.inp.plan_id, label)
         dismissed = {uid.removeprefix(prefix) for uid in self.inp.dismissed if uid.startswith(prefix)}
@@ -359,8 +368,11 @@ class _Planner:
         placed, unplaced = self._assign(
             label=label, slots=slots, free=free, per_slot=per_slot, week=week, others=previous + kept
         )
+        placed_minutes = 0
         for slot, option in placed:
-            self.sessions.append(self._session(label, slot, option, week, per_slot=per_slot))
+            minutes = option.minutes
+            self.sessions.append(self._session(label, slot, option, minutes, week, per_slot=per_slot))
+            placed_minutes += minutes
         # a week that a race and its recovery take mostly is not short of strength (R3, R16)
         normal = phase in (*NORMAL_PHASES, Phase.UNSTRUCTURED) and self._race_days(monday) < 3
         for slot, why in unplaced:
@@ -394,8 +406,7 @@ class _Planner:
                 phase=phase,
                 run_minutes=week.minutes,
                 rest_day=rest_day,
-                strength_minutes=sum(o.minutes for _, o in placed)
-                + sum(f.minutes for f in fixed if f.kind.is_strength),
+                strength_minutes=placed_minutes + sum(f.minutes for f in fixed if f.kind.is_strength),
                 peak_fraction=round(week.fraction, 3),
                 strength_target_minutes=target_minutes if phase not in (Phase.RACE, Phase.RECOVERY) else 0,
                 cutback=week.cutback,
@@ -404,7 +415,7 @@ class _Planner:
         )
         # Only kept sessions carry into the next week's spacing: carrying planned ones would let
         # one moved run ripple week after week through the whole plan (sessions must change only
-        # in the weeks around a change). Lower body on Sundays costs a little instead (see _soft).
+        # in the weeks around a change). Lower body on Sundays costs a little instead (see SoftCosts).
         return kept
 
     @staticmethod
@@ -417,9 +428,9 @@ class _Planner:
             if session.kind is HEAVY:
                 same = [i for i, slot in enumerate(out) if slot.chain[0] is HEAVY]
                 if same:
-                    out[same[0]] = replace(out[same[0]], chain=(UPPER, BODYWEIGHT))
+                    out[same[0]] = out[same[0]]._replace(chain=(UPPER, BODYWEIGHT))
             elif session.kind is LIGHT:
-                out = [replace(slot, chain=tuple(k for k in slot.chain if k is not LIGHT)) for slot in out]
+                out = [slot._replace(chain=tuple(k for k in slot.chain if k is not LIGHT)) for slot in out]
         return out
 
     def _race_days(self, monday: date) -> int:
@@ -430,7 +441,7 @@ class _Planner:
         return found
 
     def _count_race_days(self, monday: date) -> int:
-        days = [monday + timedelta(days=i) for i in range(7)]
+        days = [monday + offset for offset in WEEKDAY_OFFSETS]
         return sum(
             1
             for d in days
@@ -438,7 +449,14 @@ class _Planner:
             or d in self.days.light_only
         )
 
-    def _template(self, phase: Phase, load: str) -> list[_Slot]:
+    def _template(self, phase: Phase, load: str) -> tuple[_Slot, ...]:
+        """The week's slots (R2), made once per phase and load."""
+        found = self._templates.get((phase, load))
+        if found is None:
+            found = self._templates[(phase, load)] = tuple(self._new_template(phase, load))
+        return found
+
+    def _new_template(self, phase: Phase, load: str) -> list[_Slot]:
         """The week's slots (R2): outside taper and race weeks every session works upper body
         and core besides its lower-body focus."""
         n = self.rules.strength_sessions_per_week
@@ -512,7 +530,7 @@ class _Planner:
             kind=SessionKind.REST,
             title=self.inp.catalogue.title(SessionKind.REST),
             start=day,
-            end=day + timedelta(days=1),
+            end=day + ONE_DAY,
             week=label,
             slot=slot,
             reasons=(sentence(self._rest_reason(day)),),
@@ -525,10 +543,10 @@ class _Planner:
         if self.rules.rest_day and WEEKDAYS[day.weekday()] == self.rules.rest_day:
             value += 100
         prev = self.days.previous_long(day)
-        if prev is not None and prev.last_day == day - timedelta(days=1):
+        if prev is not None and prev.last_day == day - ONE_DAY:
             value += 20
         nxt = self.days.next_long(day)
-        if nxt is not None and nxt.first_day == day + timedelta(days=1):
+        if nxt is not None and nxt.first_day == day + ONE_DAY:
             value += 10
         return (-value, day.toordinal())
 
@@ -536,10 +554,10 @@ class _Planner:
         if self.rules.rest_day and WEEKDAYS[day.weekday()] == self.rules.rest_day:
             return "a full rest day on the day you chose to rest"
         prev = self.days.previous_long(day)
-        if prev is not None and prev.last_day == day - timedelta(days=1):
-            return f"a full rest day after {self.words.run(prev, day - timedelta(days=1))}, to absorb it"
+        if prev is not None and prev.last_day == day - ONE_DAY:
+            return f"a full rest day after {self.words.run(prev, day - ONE_DAY)}, to absorb it"
         nxt = self.days.next_long(day)
-        if nxt is not None and nxt.first_day == day + timedelta(days=1):
+        if nxt is not None and nxt.first_day == day + ONE_DAY:
             return f"a full rest day before {self.words.run(nxt, day)}, so you start it fresh"
         return "a full rest day on a day without training"
 
@@ -573,15 +591,16 @@ class _Planner:
             (level, kind, self._length(kind, self._kind_load(kind, week), per_slot, week.phase))
             for level, kind in enumerate(slot.chain)
         ]
-        forbids, fit_in, soft, now = self.days.forbids, self.days.fit, self._soft, self.now
+        forbids, fit_in, soft, now = self.days.forbids, self.days.fit, self.soft.cost, self.now
+        step_down, stability, against_order = WEIGHTS.step_down, WEIGHTS.stability, WEIGHTS.r13_against_order
         for day in free:
             best: _Option | None = None
             for level, kind, minutes in chain:
                 # Stability: in a week calsync planned before, every session that is not exactly
                 # as it was (same slot, day and kind) is a change to write: it costs WEIGHTS.stability
                 kept = before is not None and before.day == day and before.kind is kind
-                moved = WEIGHTS.stability if replanned and not kept else 0.0
-                if best is not None and WEIGHTS.step_down * level >= best.cost:
+                moved = stability if replanned and not kept else 0.0
+                if best is not None and step_down * level >= best.cost:
                     break
                 blocked = forbids(kind, day)
                 if blocked:
@@ -601,14 +620,14 @@ class _Planner:
                     no_time = day
                     continue
                 cost = (
-                    WEIGHTS.step_down * level
+                    step_down * level
                     + soft(kind, day)
-                    + (WEIGHTS.r13_against_order if fit.against_order else 0.0)
+                    + (against_order if fit.against_order else 0.0)
                     + moved
                     + extra
                 )
                 if best is None or cost < best.cost:
-                    best = _Option(cost, day, kind, level, fit)
+                    best = _Option(cost, day, kind, level, fit, kind.is_lower)
             if best is not None:
                 options.append(best)
         if no_time is not None:
@@ -616,15 +635,6 @@ class _Planner:
         if not free:
             why.setdefault("no free day left this week", None)
         return options, "; ".join(list(why)[:3])
-
-    def _soft(self, kind: SessionKind, day: date) -> float:
-        key = (kind, day)
-        if key not in self._soft_costs:
-            self._soft_costs[key] = self._soft_cost(kind, day)
-        return self._soft_costs[key]
-
-    def _soft_cost(self, kind: SessionKind, day: date) -> float:
-        return soft_cost(kind, day, self.days, self.rules)
 
     def _assign(
         self,
@@ -647,10 +657,7 @@ class _Planner:
             scored = [
                 (
                     o.cost
-                    + sum(
-                        spacing(o.day, o.kind.is_lower, b, lower, WEIGHTS.spacing_placed)
-                        for b, lower in others
-                    ),
+                    + sum(spacing(o.day, o.lower, b, lower, WEIGHTS.spacing_placed) for b, lower in others),
                     o,
                 )
                 for o in options
@@ -679,11 +686,11 @@ class _Planner:
                         if option.day == other.day:
                             clash = True
                             break
-                        extra += spacing(
-                            option.day, option.kind.is_lower, other.day, other.kind.is_lower, 1.0
-                        )
+                        extra += spacing(option.day, option.lower, other.day, other.lower, 1.0)
                     if clash:
                         continue
+                if cost + extra >= best_cost:
+                    continue  # cut here rather than one call deeper
                 chosen.append(option)
                 search(index + 1, cost + extra)
                 chosen.pop()
@@ -703,20 +710,22 @@ class _Planner:
         label: str,
         slot: _Slot,
         option: _Option,
+        minutes: int,
         week: WeekModel,
         *,
         per_slot: float,
     ) -> Session:
+        """The session of a placed option (``minutes``: its length, :attr:`_Option.minutes`)."""
         kind = option.kind
         load = self._kind_load(kind, week)
         with_upper = slot.with_upper and kind is not BODYWEIGHT
-        content = self.inp.catalogue.content(kind, load, option.minutes, with_upper=with_upper)
+        content = self.inp.catalogue.content(kind, load, minutes, with_upper=with_upper)
         whys = [self._anchor(kind, load, option.day)]
         if option.level > 0:
             whys.append(self._step_down(slot, option, per_slot))
         if option.day in self.days.light_only and kind is not BODYWEIGHT:
             whys.append(self.days.light_only[option.day])
-        whys.append(self._load_why(kind, load, week, option.minutes))
+        whys.append(self._load_why(kind, load, week, minutes))
         if option.fit.order is not None:
             whys.append(option.fit.order)
         rules = [w.rule for w in whys]
@@ -866,7 +875,7 @@ class _Planner:
             if any(self._race_days(w) for w in block):
                 continue  # a race and its recovery (R16) are not a gap in strength training
             start, stop = block[0], block[-1] + timedelta(days=7)
-            inside = [d for d in strength_days if start <= d < stop]
+            inside = strength_days[bisect_left(strength_days, start) : bisect_left(strength_days, stop)]
             average = len(inside) / window_weeks
             label = iso_week(block[-1])
             if average < minimum and ("low", label) not in warned:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import NamedTuple
 
 KM_PER_MILE = 1.609344
 MARATHON_KM = 42.195
@@ -123,8 +123,7 @@ KM, MI = "km", "mi"
 """The units a run's distance is given in (:attr:`calsync.core.model.Run.unit`)."""
 
 
-@dataclass(frozen=True)
-class _Mention:
+class _Mention(NamedTuple):
     """One distance found in a text."""
 
     start: int
@@ -152,8 +151,8 @@ def _mark_pace_chains(text: str, mentions: list[_Mention]) -> list[_Mention]:
         for i in range(len(out) - 1):
             left, right = out[i], out[i + 1]
             if left.pace != right.pace and _PACE_CHAIN.match(text[left.end : right.start]):
-                out[i] = replace(left, pace=True)
-                out[i + 1] = replace(right, pace=True)
+                out[i] = left._replace(pace=True)
+                out[i + 1] = right._replace(pace=True)
                 changed = True
     return out
 
