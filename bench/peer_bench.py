@@ -2,12 +2,15 @@
 
 Run it from the repository root with the project's interpreter::
 
-    .venv/bin/python bench/peer_bench.py [--rounds 5] [--foreign 3000]
+    .venv/bin/python bench/peer_bench.py [--rounds 5] [--foreign 3000] [--in-place]
 
 It installs vdirsyncer into its own virtual environment (``$TMPDIR/calsync-peer-bench-venv``,
-kept between runs), starts one Radicale (no authentication, a temporary folder) behind a small
-counting proxy (every request by method, for both tools alike), and measures, interleaved (one
-calsync run, one vdirsyncer run, and again), medians of ``--rounds`` (at least 5):
+kept between runs) and this checkout into another (``$TMPDIR/calsync-peer-bench-calsync-venv``,
+with its runtime dependencies only, as ``pip install calsync`` gives it; ``--in-place`` measures
+the calsync beside the Python that runs the bench instead), starts one Radicale (no
+authentication, a temporary folder) behind a small counting proxy (every request by method, for
+both tools alike), and measures, interleaved (one calsync run, one vdirsyncer run, and again),
+medians of ``--rounds`` (at least 5):
 
 * **idle sync, 62 sessions**: calsync ``sync`` of the bundled example (its run plan from a
   local file, its 62 sessions in a Radicale calendar) when nothing changed, and ``vdirsyncer
@@ -50,6 +53,10 @@ ROOT = Path(__file__).resolve().parents[1]
 NOW = "2026-11-27T07:30"
 VENV = Path(tempfile.gettempdir()) / "calsync-peer-bench-venv"
 VDIRSYNCER = "vdirsyncer==0.21.*"
+CALSYNC_VENV = Path(tempfile.gettempdir()) / "calsync-peer-bench-calsync-venv"
+"""calsync as ``pip install calsync`` gives it: this checkout, its runtime dependencies only (no
+test extras: the caldav library's niquests brings urllib3-future, whose ``.pth`` file runs in
+every process of an environment that has it)."""
 USER, PASSWORD = "bench", "bench-password"
 
 
@@ -167,6 +174,19 @@ def vdirsyncer_bin() -> Path:
     return exe
 
 
+def calsync_bin(in_place: bool) -> Path:
+    """The ``calsync`` to measure: this checkout installed (not editable) into its own virtual
+    environment with its runtime dependencies, or with ``in_place`` the one beside this Python."""
+    if in_place:
+        return Path(sys.executable).parent / "calsync"
+    if not (CALSYNC_VENV / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(CALSYNC_VENV)], check=True)
+    pip = [str(CALSYNC_VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check"]
+    subprocess.run([*pip, str(ROOT)], check=True)  # the runtime dependencies, once
+    subprocess.run([*pip, "--force-reinstall", "--no-deps", str(ROOT)], check=True)  # this checkout
+    return CALSYNC_VENV / "bin" / "calsync"
+
+
 def measured(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     """Wall seconds, CPU seconds (user + system, with children) and stdout of one process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -224,24 +244,32 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--foreign", type=int, default=3000)
+    parser.add_argument(
+        "--in-place",
+        action="store_true",
+        help="measure the calsync beside this Python (default: this checkout in its own venv)",
+    )
     args = parser.parse_args()
     rounds = max(5, args.rounds)
     vds = vdirsyncer_bin()
+    calsync = calsync_bin(args.in_place)
     # an installed package has its bytecode (pip compiles it; vdirsyncer's venv has it): so must
     # calsync's, also from an editable install on a machine with PYTHONDONTWRITEBYTECODE set
     spec = importlib.util.find_spec("calsync")
-    if spec is not None and spec.submodule_search_locations:
+    if args.in_place and spec is not None and spec.submodule_search_locations:
         for location in spec.submodule_search_locations:
             compileall.compile_dir(location, quiet=1)
     folder = Path(tempfile.mkdtemp(prefix="calsync-peer-bench-"))
     try:
         with radicale(folder) as proxy:
-            return run(folder, proxy, vds, rounds, args.foreign)
+            return run(folder, proxy, vds, calsync, rounds=rounds, foreign=args.foreign)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def run(folder: Path, proxy: CountingProxy, vds: Path, rounds: int, foreign: int) -> int:
+def run(
+    folder: Path, proxy: CountingProxy, vds: Path, calsync_exe: Path, *, rounds: int, foreign: int
+) -> int:
     base = proxy.url
     for name in ("calsync", "vds"):
         assert dav(base, "MKCALENDAR", f"/bench/{name}/") in (200, 201)
@@ -258,7 +286,7 @@ def run(folder: Path, proxy: CountingProxy, vds: Path, rounds: int, foreign: int
     )
     toml.write_text(text)
     env = {**os.environ, "STATE_DIRECTORY": str(folder / "state"), "PEER_BENCH_PASSWORD": PASSWORD}
-    calsync = [str(Path(sys.executable).parent / "calsync"), "--config", str(toml)]
+    calsync = [str(calsync_exe), "--config", str(toml)]
     measured([*calsync, "rebuild", "--now", NOW], env)
     # vdirsyncer: a vdir with the same 62 objects, synced once
     vdir = folder / "vdir"
