@@ -23,7 +23,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 import recurring_ical_events
-import x_wr_timezone
 from icalendar.cal.component import Component
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
@@ -492,6 +491,8 @@ class _Reader:
 
     def _standardise(self, events: list[Component], zone: tzinfo) -> list[Component]:
         """Apply Google's X-WR-TIMEZONE semantics (floating times are in that zone)."""
+        import x_wr_timezone  # noqa: PLC0415 - only for calendars that say X-WR-TIMEZONE (it loads click)
+
         calendar = icalendar.Calendar()
         calendar.subcomponents = events
         try:
