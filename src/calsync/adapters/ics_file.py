@@ -42,6 +42,22 @@ def file_identity(path: Path) -> FileIdentity | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
+def read_source_file(path: Path, label: str) -> tuple[FileIdentity, bytes]:
+    """A source file's identity and bytes, from one open file; a :class:`SourceError` naming it
+    when it cannot be read (the same words as ``ics_read.read_ics_file``, which the Home
+    Assistant component vendors alone and so cannot call this)."""
+    try:
+        with path.open("rb") as file:
+            st = os.fstat(file.fileno())
+            data = file.read()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise SourceError(
+            f"{label}: cannot read {path}: {reason}; check the path in [[plan.source]]"
+        ) from exc
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns), data
+
+
 class IcsFileReader:
     """An ``ics_file`` source; the last read is kept (in memory and in the store) while the file,
     the window and the zone stay the same."""
@@ -85,16 +101,7 @@ class IcsFileReader:
 
     def _bytes(self) -> tuple[FileIdentity, bytes]:
         """The file's identity and bytes, from one open file (what is hashed is what is parsed)."""
-        try:
-            with self.path.open("rb") as file:
-                st = os.fstat(file.fileno())
-                data = file.read()
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            raise SourceError(
-                f"{self.name}: cannot read {self.path}: {reason}; check the path in [[plan.source]]"
-            ) from exc
-        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns), data
+        return read_source_file(self.path, self.name)
 
     def _kept(self, store: SyncStore | None, key: str) -> ReadResult | None:
         """The read kept under ``key``, if the store holds one that can be read back."""
