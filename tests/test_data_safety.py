@@ -359,3 +359,32 @@ def test_a_state_file_damaged_inside_says_so_instead_of_an_internal_error(
     assert "damaged" in err
     assert "internal error" not in err
     assert target.read_bytes() == written
+
+
+def test_two_passes_over_one_plan_take_turns(tmp_path: Path) -> None:
+    """Interleaved, one pass could record an event as there after the other deleted it (then read
+    as a person's deletion: tests/test_crash.py's races found it once). A second process waits
+    while a pass holds the plan's lock, and goes on when it is released."""
+    import fcntl
+    import os
+    import subprocess
+    import sys
+    import time
+
+    config, _target = setup_plan(tmp_path)
+    (tmp_path / "plan.ics").write_text(weekly_long_runs(4, first_saturday="20261206"), encoding="utf-8")
+    state_dir = tmp_path / "state"
+    env = {**os.environ, "STATE_DIRECTORY": str(state_dir)}
+    argv = [sys.executable, "-m", "calsync", "--config", str(config), "sync", "--now", NOW]
+    assert subprocess.run(argv, env=env, capture_output=True, check=False).returncode == 0
+    lock = os.open(state_dir / "locks" / "me.lock", os.O_RDWR)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as another pass would
+        waiting = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(1.5)
+        assert waiting.poll() is None, "the second pass went on while the first held the lock"
+    finally:
+        os.close(lock)
+    out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0, err
+    assert b"unchanged" in out

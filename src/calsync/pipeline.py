@@ -8,11 +8,15 @@ between reconcile and apply.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from calsync.config import (
@@ -345,6 +349,43 @@ def run_pass(
     writes (the daemon shutting down): the pass then ends with InterruptedPassError, its
     confirmed writes recorded.
     """
+    with _one_pass_at_a_time(state, config.id):
+        return _locked_pass(
+            config, now, dry_run=dry_run, force=force, state=state, full=full, adapters=adapters, stop=stop
+        )
+
+
+@contextlib.contextmanager
+def _one_pass_at_a_time(state: State | None, plan_id: str) -> Iterator[None]:
+    """Hold the plan's lock (a file beside the state) for a pass that writes: two calsync
+    processes passing over one plan together (a timer's sync and a person's rebuild, or the
+    daemon) take turns. Interleaved, one could record an event as there after the other deleted
+    it, and the next pass would read that as a person's deletion. The kernel drops the lock of a
+    process that dies."""
+    if state is None:  # nothing recorded: nothing to keep apart
+        yield
+        return
+    folder = Path(state.path).parent / "locks"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(folder / f"{plan_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _locked_pass(
+    config: PlanConfig,
+    now: datetime,
+    *,
+    dry_run: bool,
+    force: bool,
+    state: State | None,
+    full: bool,
+    adapters: dict[str, SourceAdapter] | None,
+    stop: Stop | None,
+) -> PassReport:
     target = target_for(config, state, full=full, now=now)
     if target is None:
         raise TargetError(f"plan {config.id}: no [plan.target] configured, nothing to write to")
