@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -87,8 +88,11 @@ def test_losing_the_state_costs_a_pass_not_a_duplicate(planned: tuple[Path, Path
     before = target.read_bytes()
     state_file = default_state_dir() / "state.sqlite"
     assert state_file.exists()
-    for leftover in state_file.parent.iterdir():
-        leftover.unlink()
+    for leftover in state_file.parent.iterdir():  # the state folder as a lost disk leaves it
+        if leftover.is_dir():
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink()
     assert run_cli("--config", str(config), "rebuild", "--now", LATER) == 0
     assert target.read_bytes() == before
     uids = owned_uids(target)
