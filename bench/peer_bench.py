@@ -200,6 +200,15 @@ def measured(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     return wall, cpu, done.stdout
 
 
+def _count_range(counts: list[int]) -> str:
+    """A method's requests per run: one number when every run sent as many, else the range and mean
+    (a moved run and its move back need not cost the same)."""
+    low, high = min(counts), max(counts)
+    if low == high:
+        return str(low)
+    return f"{low}-{high} (mean {statistics.mean(counts):.1f})"
+
+
 class Row:
     """One row of the table: each tool's runs."""
 
@@ -214,10 +223,8 @@ class Row:
         runs = self.runs[tool]
         wall = statistics.median(r[0] for r in runs)
         cpu = statistics.median(r[1] for r in runs)
-        methods = Counter[str]()
-        for r in runs:
-            methods.update(r[2])
-        per_run = ", ".join(f"{m} {n / len(runs):g}" for m, n in sorted(methods.items()))
+        methods = sorted({m for r in runs for m in r[2]})
+        per_run = ", ".join(f"{m} {_count_range([r[2][m] for r in runs])}" for m in methods)
         return f"{wall:.2f} s wall, {cpu:.2f} s CPU ({per_run or 'no request'})"
 
     def ratio(self) -> str:
