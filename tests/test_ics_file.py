@@ -7,16 +7,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+import support
 from calsync.adapters.ics_file import IcsFileReader
 from calsync.adapters.ics_read import parse_ics, read_ics_file
 from calsync.adapters.kept import KeptUnusableError, owned_from_json, read_from_json, read_to_json, reader_key
-from calsync.core.model import ReadResult, SourceEvent
+from calsync.core.model import Exercise, ReadResult, SessionKind, SourceEvent
 from calsync.state import MemoryStore
 from conftest import corpus_files
 
@@ -158,8 +161,9 @@ def test_every_corpus_read_comes_back_the_same_or_is_not_kept(corpus_dir: Path, 
 
 
 def test_an_idle_sync_of_a_local_plan_parses_no_calendar(tmp_path: Path) -> None:
-    """A second ``calsync sync`` process with nothing changed imports no iCalendar library: the
-    source's read and the target's listing are the ones the first process kept."""
+    """A ``calsync sync`` process with nothing changed imports no iCalendar library, also right
+    after a process that wrote: the source's read and the target's listing are the ones the last
+    process kept (a write keeps the listing of what it wrote)."""
     (tmp_path / "plan.ics").write_bytes(EXAMPLE.read_bytes())
     config = (ROOT / "config" / "example.toml").read_text(encoding="utf-8")
     config = config.replace('path = "example-plan.ics"', 'path = "plan.ics"').replace(
@@ -179,9 +183,22 @@ def test_an_idle_sync_of_a_local_plan_parses_no_calendar(tmp_path: Path) -> None
     first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert "62 created" in first.stdout
     assert first.stdout.splitlines()[-1] == "True True True"
-    # the next process lists the file the first one wrote (parsed once), the one after it nothing
+    # the next process lists the file the first one wrote from the listing that write kept
     listed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-    assert listed.stdout.splitlines()[-1] == "False False True"
+    assert "62 unchanged" in listed.stdout
+    assert listed.stdout.splitlines()[-1] == "False False False"
+    # a moved run: the source is parsed, the target is parsed once to be changed (by the batch)
+    plan = tmp_path / "plan.ics"
+    plan.write_bytes(
+        plan.read_bytes()
+        .replace(b"DTSTART;VALUE=DATE:20261205", b"DTSTART;VALUE=DATE:20261206", 1)
+        .replace(b"DTEND;VALUE=DATE:20261206", b"DTEND;VALUE=DATE:20261207", 1)
+    )
+    moved = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert "updated" in moved.stdout
+    assert " 0 updated" not in moved.stdout
+    assert moved.stdout.splitlines()[-1] == "True True True"
+    # and the process after the write parses nothing
     idle = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert "62 unchanged" in idle.stdout
     assert idle.stdout.splitlines()[-1] == "False False False"
@@ -318,3 +335,56 @@ def test_what_no_plan_uses_any_more_is_forgotten(tmp_path: Path, monkeypatch: py
         assert state.token(f"source:file:{tmp_path / 'second.ics'}#me") is not None
         assert state.token(f"source:file:{tmp_path / 'first.ics'}#me") is None
         assert state.objects(f"source:file:{tmp_path / 'first.ics'}#me") == {}
+
+
+_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=80)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    title=_TEXT,
+    reason=_TEXT,
+    exercise=_TEXT,
+    zone=st.sampled_from(["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "UTC", "Asia/Kolkata"]),
+    day=st.dates(min_value=date(2026, 1, 1), max_value=date(2030, 12, 31)),
+    kind=st.sampled_from(list(SessionKind)),
+)
+def test_the_listing_kept_after_a_write_is_what_parsing_the_written_file_gives(  # noqa: PLR0917
+    tmp_path: Path, title: str, reason: str, exercise: str, zone: str, day: date, kind: SessionKind
+) -> None:
+    """The listing a write keeps for the next process is made from the calendar in memory, not by
+    parsing what was written: it must be exactly what a parse gives, whatever the text (commas,
+    backslashes, line breaks, long lines, any script), zone or day. Otherwise the next pass would
+    take calsync's own session for a person's edit and stop updating it."""
+    from calsync.adapters.ics_target import _OWNED_MEMO, IcsFileTarget
+
+    path = tmp_path / f"out-{zone.replace('/', '-')}.ics"
+    path.unlink(missing_ok=True)
+    store = MemoryStore()
+    tz = ZoneInfo(zone)
+    written = [
+        support.session(
+            day,
+            "s1",
+            kind,
+            zone=tz,
+            plan_id="p",
+            title=title or "Strength",
+            reasons=(reason,),
+            exercises=(Exercise(exercise or "Squat", "3 x 5"),),
+        ),
+        support.session(day + timedelta(days=1), "rest", SessionKind.REST, plan_id="p", zone=tz),
+    ]
+    target = IcsFileTarget(path, "p", tz, store=store)
+    with target.batch():
+        for one in written:
+            target.create(one, now=datetime(2026, 1, 1, tzinfo=UTC))
+    _OWNED_MEMO.clear()
+    kept = target._kept(target._listing_key(path.read_bytes()))
+    parsed = IcsFileTarget(path, "p", tz)._read_owned(path.read_bytes())
+    assert kept is not None, "a write keeps its listing"
+    assert kept == parsed
+    assert [(e.href, e.etag, e.start, e.end) for e in kept[0]] == [
+        (e.href, e.etag, e.start, e.end) for e in parsed[0]
+    ]
+    assert len(parsed[0]) == 2

@@ -418,3 +418,53 @@ def test_nothing_to_do_on_a_missing_file_creates_nothing(target: IcsFileTarget) 
     target.path.unlink()
     execute([Delete(gone)], target, now=NOW)
     assert not target.path.exists()
+
+
+def test_a_pass_that_writes_parses_the_file_once(
+    target: IcsFileTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The calendar the pass's listing parsed is the one its batch changes, while the file holds
+    the same bytes; bytes saved by someone else in between are parsed again (theirs are kept)."""
+    from calsync.adapters import ics_target
+
+    sync(target, [session()])
+    parses: list[bytes] = []
+    monkeypatch.setattr(ics_target.IcsFileTarget, "_load", _counting_load(parses))
+    moved = session(day=date(2026, 12, 1))
+    ics_target._OWNED_MEMO.clear()
+    sync(target, [moved])
+    assert len(parses) == 1, "listed and changed from one parse"
+    assert [e.start for e in target.list_owned()] == [moved.start]
+    # someone saves the file between the listing and the batch: the batch parses their bytes
+    ics_target._OWNED_MEMO.clear()
+    owned = target.list_owned()
+    before = len(parses)
+    theirs = target.path.read_bytes().replace(b"END:VCALENDAR", FOREIGN_EVENT + b"END:VCALENDAR")
+    target.path.write_bytes(theirs)
+    actions = reconcile([session()], owned, now=NOW, window_start=WINDOW[0], window_end=WINDOW[1])
+    execute(actions, target, now=NOW)
+    assert parses[before:] == [theirs], "the batch parsed the bytes it found, not the listing's"
+    assert b"UID:theirs@example.org" in target.path.read_bytes()
+    assert [e.start for e in target.list_owned()] == [session().start]
+
+
+FOREIGN_EVENT = (
+    b"BEGIN:VEVENT\r\nUID:theirs@example.org\r\nDTSTAMP:20261101T120000Z\r\n"
+    b"DTSTART:20261202T090000Z\r\nSUMMARY:Theirs\r\nEND:VEVENT\r\n"
+)
+
+
+def _counting_load(parses: list[bytes]) -> object:
+    """IcsFileTarget._load that notes the bytes of each parse."""
+    from calsync.adapters.ics_target import IcsFileTarget
+
+    real = IcsFileTarget._load
+
+    def load(self: IcsFileTarget, data: bytes | None = None) -> object:
+        if data is None:
+            data = self._read_bytes()
+        if data:
+            parses.append(data)
+        return real(self, data)
+
+    return load

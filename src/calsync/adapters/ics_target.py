@@ -125,6 +125,9 @@ class IcsFileTarget:
         self._open: Calendar | None = None
         """The file's calendar while a batch is open (changed in memory, written at its end)."""
         self._changed = False
+        self._parsed: tuple[bytes, Calendar] | None = None
+        """The bytes :meth:`list_owned` parsed in this pass and their calendar: a batch that
+        finds the file still holding them starts from it instead of parsing it again."""
 
     @property
     def label(self) -> str:
@@ -137,7 +140,8 @@ class IcsFileTarget:
         return 0
 
     def close(self) -> None:
-        """Nothing to release."""
+        """Let go of the calendar the pass parsed (a daemon's target lives one pass)."""
+        self._parsed = None
 
     def __repr__(self) -> str:
         return f"IcsFileTarget({str(self.path)!r}, plan={self.plan_id!r})"
@@ -215,20 +219,31 @@ class IcsFileTarget:
         data = self._read_bytes()
         if data is None:
             return []
-        key = f"{reader_key()}|{self.plan_id}|{self.zone.key}|{hashlib.sha256(data).hexdigest()}"
+        key = self._listing_key(data)
         found = self._kept(key)
         if found is None:
             found = self._read_owned(data)
-            if self.store is not None:
-                listing = owned_to_json(*found)
-                if listing is not None:
-                    self.store.save(key, {_LISTING: ("1", listing)})
-                elif self.store.token() != key:
-                    self.store.save(key, {})  # not keepable: saved once, an idle pass writes nothing
+            self._keep(key, found)
         owned, skipped = found
         for message in skipped:
             log.warning("plan %s: target %s: %s", self.plan_id, self.path, message)
         return owned
+
+    def _listing_key(self, data: bytes) -> str:
+        """What a kept listing of these bytes is kept under: the reading code, the plan, the zone
+        and a hash of the bytes (a file saved by anyone else has another key)."""
+        return f"{reader_key()}|{self.plan_id}|{self.zone.key}|{hashlib.sha256(data).hexdigest()}"
+
+    def _keep(self, key: str, found: tuple[list[OwnedEvent], list[str]]) -> None:
+        """Keep a listing for the next process (a listing that cannot be kept: only its key, once,
+        so an idle pass writes nothing)."""
+        if self.store is None:
+            return
+        listing = owned_to_json(*found)
+        if listing is not None:
+            self.store.save(key, {_LISTING: ("1", listing)})
+        elif self.store.token() != key:
+            self.store.save(key, {})
 
     def _kept(self, key: str) -> tuple[list[OwnedEvent], list[str]] | None:
         """The listing kept under ``key``, if the store holds one that can be read back."""
@@ -245,11 +260,16 @@ class IcsFileTarget:
 
     def _read_owned(self, data: bytes) -> tuple[list[OwnedEvent], list[str]]:
         """The file's events of this plan, and a message for each one calsync cannot read."""
-        from calsync.adapters import event_ics  # noqa: PLC0415 - see the TYPE_CHECKING import
-
         calendar = self._load(data)
         if calendar is None:
             return [], []
+        self._parsed = (data, calendar)
+        return self._owned_in(calendar)
+
+    def _owned_in(self, calendar: Calendar) -> tuple[list[OwnedEvent], list[str]]:
+        """The calendar's events of this plan, and a message for each one calsync cannot read."""
+        from calsync.adapters import event_ics  # noqa: PLC0415 - see the TYPE_CHECKING import
+
         owned = []
         skipped = []
         for component in calendar.subcomponents:
@@ -330,7 +350,9 @@ class IcsFileTarget:
                     with contextlib.suppress(OSError):
                         stale.unlink()
                 read = self._read_bytes()
-                loaded = self._load(read)
+                parsed, self._parsed = self._parsed, None
+                # the calendar list_owned parsed, when the file still holds its bytes: one parse
+                loaded = parsed[1] if parsed is not None and parsed[0] == read else self._load(read)
                 self._open = loaded if loaded is not None else self._new_calendar()
                 self._changed = False
 
@@ -350,13 +372,14 @@ class IcsFileTarget:
                         from calsync.adapters.vtimezone import add_timezones  # noqa: PLC0415
 
                         add_timezones(self._open)
+                        written = self._open.to_ical()
                         write_atomic(
-                            self.path,
-                            self._open.to_ical(),
-                            private=self.private,
-                            before_replace=unchanged_since_read,
+                            self.path, written, private=self.private, before_replace=unchanged_since_read
                         )
                         log.debug("plan %s: wrote %s", self.plan_id, self.path)
+                        # the listing of what was written, for the next process: it finds these
+                        # bytes (or another program's, under another key) and parses nothing
+                        self._keep(self._listing_key(written), self._owned_in(self._open))
                 finally:
                     self._open = None
         except OSError as err:
