@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -388,3 +389,26 @@ def test_the_listing_kept_after_a_write_is_what_parsing_the_written_file_gives( 
         (e.href, e.etag, e.start, e.end) for e in parsed[0]
     ]
     assert len(parsed[0]) == 2
+
+
+class _FullDiskStore(MemoryStore):
+    """A state that cannot save (its disk is full)."""
+
+    def save(self, token: str | None, objects: Mapping[str, tuple[str, bytes]]) -> None:  # noqa: ARG002
+        raise OSError(28, "No space left on device")
+
+
+def test_a_write_whose_listing_cannot_be_kept_is_still_written(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Keeping the listing after a write only spares the next process a parse: when the state
+    cannot keep it, the pass that wrote the file still succeeds and says why."""
+    from calsync.adapters.ics_target import IcsFileTarget
+
+    path = tmp_path / "out.ics"
+    target = IcsFileTarget(path, "p", ZONE, store=_FullDiskStore())
+    planned = support.session(date(2026, 12, 1), plan_id="p")
+    with target.batch():
+        target.create(planned, now=datetime(2026, 11, 27, tzinfo=UTC))
+    assert planned.uid.encode() in path.read_bytes()
+    assert "cannot keep the listing" in caplog.text

@@ -245,6 +245,15 @@ class IcsFileTarget:
         elif self.store.token() != key:
             self.store.save(key, {})
 
+    def _keep_written(self, written: bytes, calendar: Calendar) -> None:
+        """Keep the listing of what a write wrote, for the next process: it finds these bytes (or
+        another program's, under another key) and parses nothing. The file is written already:
+        a listing that cannot be kept costs the next process one parse, not this pass."""
+        try:
+            self._keep(self._listing_key(written), self._owned_in(calendar))
+        except Exception as err:
+            log.warning("plan %s: cannot keep the listing of %s: %s", self.plan_id, self.path, err)
+
     def _kept(self, key: str) -> tuple[list[OwnedEvent], list[str]] | None:
         """The listing kept under ``key``, if the store holds one that can be read back."""
         if self.store is None or self.store.token() != key:
@@ -377,9 +386,7 @@ class IcsFileTarget:
                             self.path, written, private=self.private, before_replace=unchanged_since_read
                         )
                         log.debug("plan %s: wrote %s", self.plan_id, self.path)
-                        # the listing of what was written, for the next process: it finds these
-                        # bytes (or another program's, under another key) and parses nothing
-                        self._keep(self._listing_key(written), self._owned_in(self._open))
+                        self._keep_written(written, self._open)
                 finally:
                     self._open = None
         except OSError as err:
