@@ -536,3 +536,42 @@ def test_a_recovery_jog_moved_by_a_day_does_not_change_which_weeks_are_planned()
     ]
     before, after = plan_feed(Feed(events)), plan_feed(Feed(moved))
     assert [w.start for w in before.weeks] == [w.start for w in after.weeks]
+
+
+def _no_room_for_heavy_legs(weeks: int) -> list[SourceEvent]:
+    """Quality Tuesday and Thursday, a back-to-back long run Saturday and Sunday, the coach's
+    rest day on Monday: R11 (no heavy legs on a quality day), R12 (not the day after a long run)
+    and R8 (3 full days before the long run) leave no day for a heavier leg session."""
+    events: list[SourceEvent] = []
+    for week in range(weeks):
+        events += [
+            all_day(f"rest{week}", "Rest day", day(week, "mon")),
+            timed(f"vo2{week}", "Run: VO2max 5x3min", day(week, "tue"), 18, 70),
+            all_day(f"easy{week}", "Easy 10k", day(week, "wed")),
+            timed(f"tempo{week}", "Tempo 40 min", day(week, "thu"), 18, 60),
+            all_day(f"long{week}", f"Long run {25 + 2 * week} km", day(week, "sat")),
+            all_day(f"b2b{week}", f"Long run {15 + week} km (back-to-back)", day(week, "sun")),
+        ]
+    return events
+
+
+@pytest.mark.parametrize("weeks", [2, 4])
+def test_a_light_session_is_called_the_easier_one_only_beside_a_heavier_one(weeks: int) -> None:
+    """When no day of a build week leaves room for heavier legs, its light sessions say so; they
+    are 'the week's easier leg session' only in a week that has a heavier one."""
+    cramped = plan_feed(Feed(_no_room_for_heavy_legs(weeks), rules={"peak_week_minutes": 900}))
+    lights = [s for s in cramped.sessions if s.kind is SessionKind.LIGHT_LOWER]
+    assert lights
+    assert not [s for s in cramped.sessions if s.kind is HEAVY]
+    for session in lights:
+        text = " ".join(session.reasons)
+        assert "easier leg session" not in text
+        assert "no day this week leaves room for heavier legs" in text
+    roomy = plan_feed(Feed(miles_blocks()))
+    for monday in {week_start(s.day) for s in strength(roomy)}:
+        sessions = week_of(roomy, monday)
+        has_heavy = any(s.kind is HEAVY for s in sessions)
+        for session in (s for s in sessions if s.kind is SessionKind.LIGHT_LOWER):
+            said = any("easier leg session" in r for r in session.reasons)
+            assert said == has_heavy, (monday, session.reasons)
+    assert_clean(cramped)

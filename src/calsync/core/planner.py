@@ -369,9 +369,12 @@ class _Planner:
             label=label, slots=slots, free=free, per_slot=per_slot, week=week, others=previous + kept
         )
         placed_minutes = 0
+        heavier = any(o.kind is HEAVY for _, o in placed) or any(s.kind is HEAVY for s in fixed)
         for slot, option in placed:
             minutes = option.minutes
-            self.sessions.append(self._session(label, slot, option, minutes, week, per_slot=per_slot))
+            self.sessions.append(
+                self._session(label, slot, option, minutes, week, per_slot=per_slot, heavier=heavier)
+            )
             placed_minutes += minutes
         # a week that a race and its recovery take mostly is not short of strength (R3, R16)
         normal = phase in (*NORMAL_PHASES, Phase.UNSTRUCTURED) and self._race_days(monday) < 3
@@ -714,8 +717,10 @@ class _Planner:
         week: WeekModel,
         *,
         per_slot: float,
+        heavier: bool,
     ) -> Session:
-        """The session of a placed option (``minutes``: its length, :attr:`_Option.minutes`)."""
+        """The session of a placed option (``minutes``: its length, :attr:`_Option.minutes`;
+        ``heavier``: the week has a heavier leg session too)."""
         kind = option.kind
         load = self._kind_load(kind, week)
         with_upper = slot.with_upper and kind is not BODYWEIGHT
@@ -725,7 +730,7 @@ class _Planner:
             whys.append(self._step_down(slot, option, per_slot))
         if option.day in self.days.light_only and kind is not BODYWEIGHT:
             whys.append(self.days.light_only[option.day])
-        whys.append(self._load_why(kind, load, week, minutes))
+        whys.append(self._load_why(kind, load, week, minutes, heavier=heavier))
         if option.fit.order is not None:
             whys.append(option.fit.order)
         rules = [w.rule for w in whys]
@@ -827,8 +832,11 @@ class _Planner:
             "R5", f"not {KIND_WORDS[first]} today: a lighter session sits better with this week's runs"
         )
 
-    def _load_why(self, kind: SessionKind, load: str | None, week: WeekModel, minutes: int) -> Why:
-        """The load (R5) or the minutes (R4), from the week's place in the training cycle."""
+    def _load_why(
+        self, kind: SessionKind, load: str | None, week: WeekModel, minutes: int, *, heavier: bool
+    ) -> Why:
+        """The load (R5) or the minutes (R4), from the week's place in the training cycle
+        (``heavier``: the week has a heavier leg session, so a light one is its easier one)."""
         phase = week.phase
         if phase is Phase.TAPER:
             return Why("R4", f"{minutes} minutes, easy: a taper week, so you start the race fresh")
@@ -842,9 +850,13 @@ class _Planner:
         else:
             share = f"your running is at {round(week.fraction * 100)}% of its peak"
         if kind is LIGHT:
-            return Why(
-                "R5", "light load (12-15 reps): the week's easier leg session, for hips, calves and ankles"
-            )
+            if heavier:
+                why = "the week's easier leg session, for hips, calves and ankles"
+            elif week.load == "light":
+                why = f"{where}, {share}"
+            else:  # the week's heavier session found no day (R8-R12) or no time
+                why = "no day this week leaves room for heavier legs"
+            return Why("R5", f"light load (12-15 reps): {why}")
         if kind is HEAVY and week.eased:
             return Why(
                 "R5", f"moderate load (6-10 reps) to ease into heavy lifting after weeks without ({where})"
