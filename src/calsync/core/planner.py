@@ -369,11 +369,15 @@ class _Planner:
             label=label, slots=slots, free=free, per_slot=per_slot, week=week, others=previous + kept
         )
         placed_minutes = 0
-        heavier = any(o.kind is HEAVY for _, o in placed) or any(s.kind is HEAVY for s in fixed)
+        heavy = any(o.kind is HEAVY for _, o in placed) or any(s.kind is HEAVY for s in fixed)
+        # the week's heavier leg session found no day (a person's, kept or deleted, is theirs)
+        no_room = not heavy and any(s.chain[0] is HEAVY for s in slots)
         for slot, option in placed:
             minutes = option.minutes
             self.sessions.append(
-                self._session(label, slot, option, minutes, week, per_slot=per_slot, heavier=heavier)
+                self._session(
+                    label, slot, option, minutes, week, per_slot=per_slot, heavy=heavy, no_room=no_room
+                )
             )
             placed_minutes += minutes
         # a week that a race and its recovery take mostly is not short of strength (R3, R16)
@@ -717,10 +721,11 @@ class _Planner:
         week: WeekModel,
         *,
         per_slot: float,
-        heavier: bool,
+        heavy: bool,
+        no_room: bool,
     ) -> Session:
         """The session of a placed option (``minutes``: its length, :attr:`_Option.minutes`;
-        ``heavier``: the week has a heavier leg session too)."""
+        ``heavy``: the week has a heavy leg session; ``no_room``: its heavy one found no day)."""
         kind = option.kind
         load = self._kind_load(kind, week)
         with_upper = slot.with_upper and kind is not BODYWEIGHT
@@ -730,7 +735,7 @@ class _Planner:
             whys.append(self._step_down(slot, option, per_slot))
         if option.day in self.days.light_only and kind is not BODYWEIGHT:
             whys.append(self.days.light_only[option.day])
-        whys.append(self._load_why(kind, load, week, minutes, heavier=heavier))
+        whys.append(self._load_why(kind, load, week, minutes, heavy=heavy, no_room=no_room))
         if option.fit.order is not None:
             whys.append(option.fit.order)
         rules = [w.rule for w in whys]
@@ -833,10 +838,17 @@ class _Planner:
         )
 
     def _load_why(
-        self, kind: SessionKind, load: str | None, week: WeekModel, minutes: int, *, heavier: bool
+        self,
+        kind: SessionKind,
+        load: str | None,
+        week: WeekModel,
+        minutes: int,
+        *,
+        heavy: bool,
+        no_room: bool,
     ) -> Why:
-        """The load (R5) or the minutes (R4), from the week's place in the training cycle
-        (``heavier``: the week has a heavier leg session, so a light one is its easier one)."""
+        """The load (R5) or the minutes (R4), from the week's place in the training cycle (``heavy``
+        and ``no_room``: see :meth:`_session`; a light session is the easier one beside another)."""
         phase = week.phase
         if phase is Phase.TAPER:
             return Why("R4", f"{minutes} minutes, easy: a taper week, so you start the race fresh")
@@ -850,12 +862,12 @@ class _Planner:
         else:
             share = f"your running is at {round(week.fraction * 100)}% of its peak"
         if kind is LIGHT:
-            if heavier:
-                why = "the week's easier leg session, for hips, calves and ankles"
-            elif week.load == "light":
-                why = f"{where}, {share}"
-            else:  # the week's heavier session found no day (R8-R12) or no time
+            if no_room:  # R8-R12 or the windows left the week's heavier session no day
                 why = "no day this week leaves room for heavier legs"
+            elif week.load == "light" and not heavy:
+                why = f"{where}, {share}"
+            else:
+                why = "the week's easier leg session, for hips, calves and ankles"
             return Why("R5", f"light load (12-15 reps): {why}")
         if kind is HEAVY and week.eased:
             return Why(
