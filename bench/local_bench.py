@@ -21,8 +21,6 @@ shared, so compare the rows of one run (and compare two checkouts by running thi
 from __future__ import annotations
 
 import argparse
-import compileall
-import importlib.util
 import os
 import shutil
 import statistics
@@ -32,19 +30,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peer_bench import NOW, ROOT, measured, move_long_run
+from peer_bench import NOW, ROOT, compile_calsync, measured, move_long_run
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
-    spec = importlib.util.find_spec("calsync")
-    if spec is None or spec.origin is None:
-        raise SystemExit("calsync is not importable from this interpreter")
-    # compiled once, as an installed package is: a machine that sets PYTHONDONTWRITEBYTECODE
-    # would otherwise compile every module in every process timed
-    compileall.compile_dir(Path(spec.origin).parent, quiet=1)
+    compile_calsync()
     with tempfile.TemporaryDirectory(prefix="calsync-local-bench-") as tmp:
         folder = Path(tmp)
         config = folder / "config"

@@ -179,12 +179,23 @@ def calsync_bin(in_place: bool) -> Path:
     environment with its runtime dependencies, or with ``in_place`` the one beside this Python."""
     if in_place:
         return Path(sys.executable).parent / "calsync"
-    if not (CALSYNC_VENV / "bin" / "python").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(CALSYNC_VENV)], check=True)
     pip = [str(CALSYNC_VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check"]
-    subprocess.run([*pip, str(ROOT)], check=True)  # the runtime dependencies, once
+    if not (CALSYNC_VENV / "bin" / "python").exists():  # remove the folder to take new dependencies
+        subprocess.run([sys.executable, "-m", "venv", str(CALSYNC_VENV)], check=True)
+        subprocess.run([*pip, str(ROOT)], check=True)  # the runtime dependencies, once
     subprocess.run([*pip, "--force-reinstall", "--no-deps", str(ROOT)], check=True)  # this checkout
     return CALSYNC_VENV / "bin" / "calsync"
+
+
+def compile_calsync() -> None:
+    """Compile the calsync this Python imports, as an installed package is (pip compiles it;
+    vdirsyncer's venv has its bytecode): an editable install on a machine that sets
+    PYTHONDONTWRITEBYTECODE would otherwise compile every module in every process timed."""
+    spec = importlib.util.find_spec("calsync")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("calsync is not importable from this interpreter")
+    for location in spec.submodule_search_locations:
+        compileall.compile_dir(location, quiet=1)
 
 
 def measured(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
@@ -260,12 +271,8 @@ def main() -> int:
     rounds = max(5, args.rounds)
     vds = vdirsyncer_bin()
     calsync = calsync_bin(args.in_place)
-    # an installed package has its bytecode (pip compiles it; vdirsyncer's venv has it): so must
-    # calsync's, also from an editable install on a machine with PYTHONDONTWRITEBYTECODE set
-    spec = importlib.util.find_spec("calsync")
-    if args.in_place and spec is not None and spec.submodule_search_locations:
-        for location in spec.submodule_search_locations:
-            compileall.compile_dir(location, quiet=1)
+    if args.in_place:
+        compile_calsync()
     folder = Path(tempfile.mkdtemp(prefix="calsync-peer-bench-"))
     try:
         with radicale(folder) as proxy:

@@ -19,7 +19,15 @@ from hypothesis import strategies as st
 import support
 from calsync.adapters.ics_file import IcsFileReader
 from calsync.adapters.ics_read import parse_ics, read_ics_file
-from calsync.adapters.kept import KeptUnusableError, owned_from_json, read_from_json, read_to_json, reader_key
+from calsync.adapters.kept import (
+    KeptUnusableError,
+    load_kept,
+    owned_from_json,
+    owned_to_json,
+    read_from_json,
+    read_to_json,
+    reader_key,
+)
 from calsync.core.model import Exercise, ReadResult, SessionKind, SourceEvent
 from calsync.state import MemoryStore
 from conftest import corpus_files
@@ -253,16 +261,30 @@ def test_what_is_hashed_is_what_is_parsed(plan_file: Path, monkeypatch: pytest.M
     """The key names the bytes the kept read was made from: one read of the file serves both."""
     import hashlib
 
+    from calsync.adapters import ics_file
+
+    reads: list[Path] = []
+    real = ics_file.read_source_file
+
+    def counted(path: Path, label: str) -> tuple[ics_file.FileIdentity, bytes]:
+        reads.append(path)
+        return real(path, label)
+
+    monkeypatch.setattr(ics_file, "read_source_file", counted)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"{self} read apart"))
     parses = _parses(monkeypatch)
     store = MemoryStore()
     IcsFileReader(plan_file, "plan").read(*WINDOW, ZONE, store, full=False)
+    assert reads == [plan_file], "the file is read once, for the hash and the parse"
     key = store.token()
     assert key is not None
     assert hashlib.sha256(parses[0]).hexdigest() in key
     assert key.startswith(reader_key())
 
 
-def test_two_plans_reading_one_file_each_keep_their_own_read(tmp_path: Path) -> None:
+def test_two_plans_reading_one_file_each_keep_their_own_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Plans read one file with their own windows, zones and names: each keeps its read, and an
     idle pass of either writes nothing and parses nothing."""
     from calsync.config import parse_config
@@ -281,8 +303,18 @@ def test_two_plans_reading_one_file_each_keep_their_own_read(tmp_path: Path) -> 
         first = {p.id: read_sources(p, window_for(p, now), state) for p in config.plan}
         keys = {p.id: f"source:file:{tmp_path / 'plan.ics'}#{p.id}" for p in config.plan}
         before = {plan_id: state.token(key) for plan_id, key in keys.items()}
+        saves: list[str] = []
+        real_save = State.save_sync
+
+        def counted_save(self: State, key: str, *args: object, **kwargs: object) -> None:
+            saves.append(key)
+            real_save(self, key, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(State, "save_sync", counted_save)
+        parses = _parses(monkeypatch)
         again = {p.id: read_sources(p, window_for(p, now), state) for p in config.plan}
         after = {plan_id: state.token(key) for plan_id, key in keys.items()}
+    assert (saves, parses) == ([], []), "an idle pass writes nothing and parses nothing"
     assert before == after
     assert all(before.values())
     for plan_id in ("alice", "bob"):
@@ -306,6 +338,31 @@ def test_a_kept_read_of_another_shape_is_refused(damage: bytes) -> None:
         read_from_json(damage, "plan")
     with pytest.raises(KeptUnusableError):
         owned_from_json(damage)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [(0, 7), (2, "no_such_kind"), (6, ["when", "x"]), (7, None), (8, "0"), (10, ["abc"]), (12, 3)],
+    ids=["uid", "kind", "start", "end", "sequence", "hash", "etag"],
+)
+def test_a_kept_listing_row_of_another_shape_is_refused(column: int, value: object) -> None:
+    """Every field of a kept listing's row is checked: a damaged one is parsed again, never used."""
+    import json
+
+    from calsync.core.reconcile import OwnedEvent
+
+    start = datetime(2026, 11, 30, 6, tzinfo=ZONE)
+    event = OwnedEvent(
+        "calsync-p-2026W49-s1", "p", SessionKind.HEAVY_LOWER, "2026-W49", "s1", "Strength",
+        start, start + timedelta(minutes=45), 0, "abc", "abc",
+    )  # fmt: skip
+    good = owned_to_json([event], [])
+    assert good is not None
+    assert owned_from_json(good)[0] == [event]
+    row = json.loads(good)["owned"][0]
+    row[column] = value
+    with pytest.raises(KeptUnusableError):
+        owned_from_json(json.dumps({"owned": [row], "skipped": []}).encode())
 
 
 def test_the_reader_key_names_the_libraries_that_parse() -> None:
@@ -381,7 +438,7 @@ def test_the_listing_kept_after_a_write_is_what_parsing_the_written_file_gives( 
         for one in written:
             target.create(one, now=datetime(2026, 1, 1, tzinfo=UTC))
     _OWNED_MEMO.clear()
-    kept = target._kept(target._listing_key(path.read_bytes()))
+    kept = load_kept(store, target._listing_key(path.read_bytes()), "owned", owned_from_json, "test")
     parsed = IcsFileTarget(path, "p", tz)._read_owned(path.read_bytes())
     assert kept is not None, "a write keeps its listing"
     assert kept == parsed
@@ -412,3 +469,30 @@ def test_a_write_whose_listing_cannot_be_kept_is_still_written(
         target.create(planned, now=datetime(2026, 11, 27, tzinfo=UTC))
     assert planned.uid.encode() in path.read_bytes()
     assert "cannot keep the listing" in caplog.text
+
+
+def test_the_daemons_reader_does_not_read_an_unchanged_file_again(
+    plan_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader a daemon keeps remembers its last read while the file's identity stays the
+    same: its idle passes neither parse nor even read the file; a changed file is read again."""
+    from calsync.adapters import ics_file
+
+    reads: list[Path] = []
+    real = ics_file.read_source_file
+
+    def counted(path: Path, label: str) -> tuple[ics_file.FileIdentity, bytes]:
+        reads.append(path)
+        return real(path, label)
+
+    monkeypatch.setattr(ics_file, "read_source_file", counted)
+    parses = _parses(monkeypatch)
+    reader = IcsFileReader(plan_file, "plan")
+    first = reader.read(*WINDOW, ZONE, MemoryStore(), full=False)
+    again = reader.read(*WINDOW, ZONE, MemoryStore(), full=False)
+    assert again is first
+    assert (len(reads), len(parses)) == (1, 1)
+    plan_file.write_bytes(plan_file.read_bytes().replace(b"Long Run 18 km", b"Long Run 19 km", 1))
+    changed = reader.read(*WINDOW, ZONE, MemoryStore(), full=False)
+    assert (len(reads), len(parses)) == (2, 2)
+    assert changed != first

@@ -227,6 +227,34 @@ def test_a_new_process_sends_a_conditional_get_from_the_state(http_feed: HttpFee
     assert source_key(adapter.source) == "source:" + url
 
 
+def test_a_new_process_loads_the_kept_feed_once_per_read(
+    http_feed: HttpFeed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state's copy of the feed holds its whole body: a new process's idle read (a 304) loads
+    it once, for the validators and the kept read alike, and a changed feed's read once more to
+    save the new copy."""
+    http_feed.set("/plan.ics", PLAN)
+    url = http_feed.url()
+    loads: list[str] = []
+    real = ScopedStore.objects
+
+    def counted(self: ScopedStore) -> dict[str, tuple[str, bytes]]:
+        loads.append(self.key)
+        return real(self)
+
+    with State(tmp_path / "state.sqlite") as state:
+        read(reader(url), state)
+        monkeypatch.setattr(ScopedStore, "objects", counted)
+        idle = reader(url)
+        assert read(idle, state) == ["Long Run 25 km", "Easy Run 40 min"]
+        assert (idle.parses, len(loads)) == (0, 1)
+        http_feed.set("/plan.ics", PLAN.replace(b"Long Run 25 km", b"Long Run 26 km"))
+        changed = reader(url)
+        assert read(changed, state) == ["Long Run 26 km", "Easy Run 40 min"]
+        assert (changed.parses, len(loads)) == (1, 2)
+    assert [r.status for r in http_feed.log] == [200, 304, 200]
+
+
 def test_a_new_process_parses_the_kept_body_for_another_window_or_a_damaged_read(
     http_feed: HttpFeed, tmp_path: Path
 ) -> None:

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, NamedTuple, NoReturn
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from calsync.adapters.kept import KeptUnusableError, owned_from_json, owned_to_json, reader_key
+from calsync.adapters.kept import KeptUnusableError, kept_key, owned_from_json, owned_to_json
 
 if TYPE_CHECKING:  # imported where an object is parsed or written, not on an idle pass (issue 12)
     from icalendar import Component
@@ -115,11 +115,6 @@ def _quote_path(path: str) -> str:
 
 class _TokenRefusedError(Exception):
     """The server does not accept the sync token (expired, unknown): list everything once."""
-
-
-class _TooSlowError(Exception):
-    """A request outlived its total time (``TOTAL_TIME_FACTOR`` x the timeout): its connection
-    was cut. ``args[0]``: the seconds it had."""
 
 
 class _RefusedError(Exception):
@@ -856,7 +851,7 @@ class CaldavTarget:
         return owned
 
     def _listing_key(self) -> str:
-        return f"{reader_key()}|{self.plan_id}|{self.zone.key}|{self.url}"
+        return kept_key(self.plan_id, self.zone.key, self.url)
 
     def _kept_listing(self) -> dict[str, OwnedEvent]:
         """The owned events a former process kept with the objects, by href (each valid for its

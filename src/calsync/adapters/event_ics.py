@@ -25,7 +25,7 @@ from calsync.adapters.vtimezone import add_timezones
 from calsync.core.identity import is_session_uid, parse_session_uid
 from calsync.core.model import Session, SessionKind, When
 from calsync.core.reconcile import OwnedEvent
-from calsync.core.render import describe, fingerprint, session_fingerprint
+from calsync.core.render import describe, fingerprint, normal_text, session_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def owned_event(component: Component, plan_id: str, zone: ZoneInfo) -> OwnedEven
     slot = text(component, "X-CALSYNC-SLOT") or (named.slot if named else "")
     kind = _kind(component, slot)
     start, end = times(component)
-    title = text(component, "SUMMARY")
+    title = normal_text(text(component, "SUMMARY"))  # the same in memory as read back from a file
     current = fingerprint(kind.value, title, text(component, "DESCRIPTION"), start, end)
     written: str | None = text(component, "X-CALSYNC-HASH") or None
     if written is None and not text(component, "X-CALSYNC-PLAN"):

@@ -2,16 +2,16 @@
 (``ics_url``, ``ha_client``; the CalDAV client's own sockets keep their deadline themselves,
 ``webdav._Clock``).
 
-``timeout=`` in requests / niquests bounds each socket read, not a request: a server that sends
+``timeout=`` in requests bounds each socket read, not a request: a server that sends
 its headers (or its body) one byte a second never trips it. :class:`Deadline` is the missing
 bound: :meth:`Deadline.guard` installs it on a session (every connection the session opens is
 known to it), and :meth:`Deadline.within` starts a watchdog timer for one request; when the time
 is up, the watchdog shuts down the session's sockets, so the blocked read returns at once and
 the library raises. :attr:`Deadline.expired` then tells the caller why.
 
-Works with requests (urllib3) and niquests (urllib3-future): both have a pool manager with
-``pool_classes_by_scheme`` whose pools build their connections from ``ConnectionCls``, and every
-connection keeps its socket in ``.sock``.
+It relies on urllib3 as requests uses it: a pool manager with ``pool_classes_by_scheme`` whose
+pools build their connections from ``ConnectionCls``, and every connection keeps its socket in
+``.sock``.
 """
 
 from __future__ import annotations

@@ -15,18 +15,15 @@ times) stays the same, without reading the file.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from calsync.adapters.kept import KeptUnusableError, read_from_json, read_to_json, reader_key
+from calsync.adapters.kept import kept_key, load_kept, read_from_json, read_to_json, save_kept
 from calsync.core.model import ReadResult
 from calsync.errors import SourceError
 from calsync.ports import SyncStore
-
-log = logging.getLogger("calsync")
 
 READ_OBJECT = "read"
 
@@ -36,9 +33,12 @@ FileIdentity = tuple[int, int, int, int]
 def file_identity(path: Path) -> FileIdentity | None:
     """What changes whenever a file's content may have: inode (atomic replace), size, times."""
     try:
-        st = path.stat()
+        return _identity(path.stat())
     except OSError:
         return None
+
+
+def _identity(st: os.stat_result) -> FileIdentity:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
@@ -55,7 +55,7 @@ def read_source_file(path: Path, label: str) -> tuple[FileIdentity, bytes]:
         raise SourceError(
             f"{label}: cannot read {path}: {reason}; check the path in [[plan.source]]"
         ) from exc
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns), data
+    return _identity(st), data
 
 
 class IcsFileReader:
@@ -83,46 +83,24 @@ class IcsFileReader:
     ) -> ReadResult:
         """The file's occurrences in the window."""
         window = f"{window_start.isoformat()}|{window_end.isoformat()}|{zone.key}"
-        identity, data = self._bytes()
-        if not full and self._memo is not None and self._memo[0] == (identity, window):
-            return self._memo[1]
-        key = f"{reader_key()}|{hashlib.sha256(data).hexdigest()}|{window}"
-        result = None if full else self._kept(store, key)
+        memo = self._memo
+        if not full and memo is not None and memo[0] == (file_identity(self.path), window):
+            return memo[1]  # the daemon's reader: the same file, not even read again
+        identity, data = read_source_file(self.path, self.name)
+        key = kept_key(hashlib.sha256(data).hexdigest(), window)
+        result = None if full else load_kept(store, key, READ_OBJECT, self._decode, self.name)
         if result is None:
             from calsync.adapters.ics_read import parse_ics  # noqa: PLC0415 - only when the file changed
 
             result = parse_ics(
                 data, name=self.name, zone=zone, window_start=window_start, window_end=window_end
             )
-            if store is not None:
-                self._keep(store, key, result)
+            save_kept(store, key, READ_OBJECT, read_to_json(result, self.name))
         self._memo = ((identity, window), result)
         return result
 
-    def _bytes(self) -> tuple[FileIdentity, bytes]:
-        """The file's identity and bytes, from one open file (what is hashed is what is parsed)."""
-        return read_source_file(self.path, self.name)
-
-    def _kept(self, store: SyncStore | None, key: str) -> ReadResult | None:
-        """The read kept under ``key``, if the store holds one that can be read back."""
-        if store is None or store.token() != key:
-            return None
-        kept = store.objects().get(READ_OBJECT)
-        if kept is None:
-            return None  # this file's read could not be kept: parse (the key is saved already)
-        try:
-            return read_from_json(kept[1], self.name)
-        except KeptUnusableError as err:
-            log.debug("%s: the kept read is unusable (%s): parsing the file", self.name, err)
-            return None
-
-    def _keep(self, store: SyncStore, key: str, result: ReadResult) -> None:
-        data = read_to_json(result, self.name)
-        if data is None:
-            if store.token() != key:
-                store.save(key, {})  # not keepable: saved once, so an idle pass writes nothing
-        else:
-            store.save(key, {READ_OBJECT: ("1", data)})
+    def _decode(self, data: bytes) -> ReadResult:
+        return read_from_json(data, self.name)
 
     def close(self) -> None:
         """Nothing to release."""

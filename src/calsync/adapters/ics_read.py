@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
@@ -28,9 +28,6 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from calsync.core.model import ReadResult, SourceEvent, When, instant, source_order
 from calsync.errors import SourceError
-
-if TYPE_CHECKING:
-    pass
 
 _LOG = logging.getLogger(__name__)
 

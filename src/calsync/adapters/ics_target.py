@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from calsync.adapters.ics_file import FileIdentity, file_identity
-from calsync.adapters.kept import KeptUnusableError, owned_from_json, owned_to_json, reader_key
+from calsync.adapters.kept import kept_key, load_kept, owned_from_json, owned_to_json, save_kept
 from calsync.core.model import NO_VERSION, Session, Version
 from calsync.core.reconcile import OwnedEvent
 from calsync.errors import TargetChangedError, TargetError
@@ -220,10 +220,10 @@ class IcsFileTarget:
         if data is None:
             return []
         key = self._listing_key(data)
-        found = self._kept(key)
+        found = load_kept(self.store, key, _LISTING, owned_from_json, f"plan {self.plan_id}: {self.path}")
         if found is None:
             found = self._read_owned(data)
-            self._keep(key, found)
+            save_kept(self.store, key, _LISTING, owned_to_json(*found))
         owned, skipped = found
         for message in skipped:
             log.warning("plan %s: target %s: %s", self.plan_id, self.path, message)
@@ -232,40 +232,17 @@ class IcsFileTarget:
     def _listing_key(self, data: bytes) -> str:
         """What a kept listing of these bytes is kept under: the reading code, the plan, the zone
         and a hash of the bytes (a file saved by anyone else has another key)."""
-        return f"{reader_key()}|{self.plan_id}|{self.zone.key}|{hashlib.sha256(data).hexdigest()}"
-
-    def _keep(self, key: str, found: tuple[list[OwnedEvent], list[str]]) -> None:
-        """Keep a listing for the next process (a listing that cannot be kept: only its key, once,
-        so an idle pass writes nothing)."""
-        if self.store is None:
-            return
-        listing = owned_to_json(*found)
-        if listing is not None:
-            self.store.save(key, {_LISTING: ("1", listing)})
-        elif self.store.token() != key:
-            self.store.save(key, {})
+        return kept_key(self.plan_id, self.zone.key, hashlib.sha256(data).hexdigest())
 
     def _keep_written(self, written: bytes, calendar: Calendar) -> None:
         """Keep the listing of what a write wrote, for the next process: it finds these bytes (or
         another program's, under another key) and parses nothing. The file is written already:
         a listing that cannot be kept costs the next process one parse, not this pass."""
         try:
-            self._keep(self._listing_key(written), self._owned_in(calendar))
+            listing = owned_to_json(*self._owned_in(calendar))
+            save_kept(self.store, self._listing_key(written), _LISTING, listing)
         except Exception as err:
             log.warning("plan %s: cannot keep the listing of %s: %s", self.plan_id, self.path, err)
-
-    def _kept(self, key: str) -> tuple[list[OwnedEvent], list[str]] | None:
-        """The listing kept under ``key``, if the store holds one that can be read back."""
-        if self.store is None or self.store.token() != key:
-            return None
-        kept = self.store.objects().get(_LISTING)
-        if kept is None:
-            return None
-        try:
-            return owned_from_json(kept[1])
-        except KeptUnusableError as err:
-            log.debug("plan %s: the kept listing of %s is unusable (%s)", self.plan_id, self.path, err)
-            return None
 
     def _read_owned(self, data: bytes) -> tuple[list[OwnedEvent], list[str]]:
         """The file's events of this plan, and a message for each one calsync cannot read."""

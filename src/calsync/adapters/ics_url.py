@@ -21,7 +21,7 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from http import HTTPStatus
@@ -50,10 +50,10 @@ TOTAL_TIME_FACTOR = 4
 """A whole download may take this many times ``timeout_seconds`` (a server that trickles)."""
 CHUNK_BYTES = 64 * 1024
 STATE_OBJECT = "feed"
+"""The href under which the state keeps the feed's body (its validators in the etag column)."""
 READ_OBJECT = "read"
 """The last read of the kept body, one per plan (``read plan[me].source[0]``), for a new process
 whose GET is answered 304 (issue 12); empty when the read could not be kept."""
-"""The href under which the state keeps the feed's body (its validators in the etag column)."""
 _ACCEPT = "text/calendar, text/plain;q=0.5, */*;q=0.1"
 _REDIRECTS = (301, 302, 303, 307, 308)
 
@@ -171,6 +171,27 @@ class _ManualRedirects(requests.Session):
         return None
 
 
+class _LoadedOnce:
+    """A source's store whose objects are loaded at most once per read: they hold the feed's
+    whole body, and a read looks at them for its validators, its kept read and its save."""
+
+    def __init__(self, store: SyncStore) -> None:
+        self._store = store
+        self._objects: dict[str, tuple[str, bytes]] | None = None
+
+    def token(self) -> str | None:
+        return self._store.token()
+
+    def objects(self) -> dict[str, tuple[str, bytes]]:
+        if self._objects is None:
+            self._objects = self._store.objects()
+        return self._objects
+
+    def save(self, token: str | None, objects: Mapping[str, tuple[str, bytes]]) -> None:
+        self._store.save(token, objects)
+        self._objects = dict(objects)  # a save replaces what the store holds
+
+
 class IcsUrlReader:
     """Reads an ``.ics`` feed with a conditional GET (``webcal://`` is read as ``https://``)."""
 
@@ -218,6 +239,7 @@ class IcsUrlReader:
         be read; then nothing is kept."""
         window = (window_start, window_end, zone)
         before, parses = self._requests, self.parses
+        store = _LoadedOnce(store) if store is not None else None
         known = None if full else self._known(store)
         answer = self._fetch(known)
         if answer.status == 304 and known is not None:

@@ -17,6 +17,7 @@ import functools
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import zoneinfo
 from collections.abc import Callable
@@ -28,12 +29,16 @@ from zoneinfo import ZoneInfo
 from calsync import __version__
 from calsync.core.model import ReadResult, SessionKind, SourceEvent, When
 from calsync.core.reconcile import OwnedEvent
+from calsync.ports import SyncStore
 
 _T = TypeVar("_T")
+log = logging.getLogger(__name__)
 
 _READING_MODULES = ("kept.py", "ics_read.py", "event_ics.py", "ics_target.py", "vtimezone.py")
 """calsync's modules whose code decides what a read or a listing holds."""
 _LIBRARIES = ("icalendar", "recurring_ical_events", "x_wr_timezone", "dateutil", "tzdata")
+_DIST_NAMES = {"dateutil": "python_dateutil"}
+"""A library whose distribution is not named as the module it installs."""
 
 
 class KeptUnusableError(ValueError):
@@ -61,6 +66,41 @@ def reader_key() -> str:
     return digest.hexdigest()[:24]
 
 
+def kept_key(*parts: str) -> str:
+    """The key a kept value is valid under: the reading code (:func:`reader_key`) and ``parts``,
+    what the value was made from (a hash of the bytes, the window, the zone...)."""
+    return "|".join((reader_key(), *parts))
+
+
+def load_kept(
+    store: SyncStore | None, key: str, name: str, decode: Callable[[bytes], _T], what: str
+) -> _T | None:
+    """The value kept in ``store`` as object ``name`` under ``key``, decoded; None when there is
+    none (or only its key: it could not be kept), it was made from something else, or it cannot
+    be read back (then ``what`` is parsed again)."""
+    if store is None or store.token() != key:
+        return None
+    kept = store.objects().get(name)
+    if kept is None:
+        return None
+    try:
+        return decode(kept[1])
+    except KeptUnusableError as err:
+        log.debug("%s: the kept value is unusable (%s): parsing it again", what, err)
+        return None
+
+
+def save_kept(store: SyncStore | None, key: str, name: str, data: bytes | None) -> None:
+    """Keep ``data`` as object ``name`` under ``key``; a value that cannot be kept (None) keeps
+    the key alone, saved once, so an idle pass writes nothing."""
+    if store is None:
+        return
+    if data is not None:
+        store.save(key, {name: ("1", data)})
+    elif store.token() != key:
+        store.save(key, {})
+
+
 def _library_version(name: str) -> str:
     """``name-1.2.3`` from the package's ``.dist-info`` folder beside it (no import: start-up)."""
     try:
@@ -71,8 +111,9 @@ def _library_version(name: str) -> str:
         return f"{name}:absent"
     package = Path(spec.origin).parent
     site = package.parent if package.name == name else package
-    prefix = name.replace("_", "-").lower() + "-"
-    underscored = name.lower() + "-"
+    dist = _DIST_NAMES.get(name, name)
+    prefix = dist.replace("_", "-").lower() + "-"
+    underscored = dist.lower() + "-"
     try:
         entries = os.listdir(site)
     except OSError:

@@ -74,8 +74,9 @@ def describe(session: Session) -> str:
     return "\n\n".join(parts)
 
 
-def _normal_text(text: str) -> str:
-    # iCalendar text escaping turns every line break into "\n"
+def normal_text(text: str) -> str:
+    """Text as it reads back from an iCalendar file: its escaping turns every line break into
+    "\\n" (so a "\\r" written comes back a "\\n")."""
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -91,7 +92,7 @@ def _normal_when(when: When) -> str:
 def fingerprint(kind: str, title: str, description: str, start: When, end: When) -> str:
     """A short stable hash (16 hex digits of SHA-256) of what calsync controls in an event."""
     payload = json.dumps(
-        [str(kind), _normal_text(title), _normal_text(description), _normal_when(start), _normal_when(end)],
+        [str(kind), normal_text(title), normal_text(description), _normal_when(start), _normal_when(end)],
         ensure_ascii=False,
         separators=(",", ":"),
     )
